@@ -1,0 +1,1 @@
+//! The data suites: every case under tests/{parse,check,diagnostics,golden}.
