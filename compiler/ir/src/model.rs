@@ -1,0 +1,393 @@
+//! The platform model (IR): the checked spec lowered for one environment, with
+//! environment overrides applied, defaults filled in and derived facts computed.
+//!
+//! Architecture invariant: targets and policies read only this, never the syntax tree.
+//! Collections are `BTreeMap`s keyed by name, so iteration order is the same everywhere.
+
+use crate::values::{Bytes, Date, Decimal, Duration, Millicores};
+use plinth_syntax::Span;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Where a declaration (and each of its fields) was written, for diagnostics raised by
+/// later phases. `fields` maps dotted field paths (`resources.gpu`) to their spans.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub file: String,
+    #[serde(skip)]
+    pub span: Span,
+    #[serde(skip)]
+    pub fields: BTreeMap<String, Span>,
+}
+
+impl Origin {
+    /// The span of a field, or of the declaration when the field was not written.
+    pub fn field_span(&self, path: &str) -> Span {
+        self.fields.get(path).copied().unwrap_or(self.span)
+    }
+}
+
+/// A value of an ordered stdlib enum (`classification`, `risk`): its rank orders it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Level {
+    pub rank: u32,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Platform {
+    /// The environment this model was lowered for.
+    pub environment: Environment,
+    pub environments: BTreeMap<String, Environment>,
+    pub teams: BTreeMap<String, Team>,
+    pub sources: BTreeMap<String, Source>,
+    pub entities: BTreeMap<String, Entity>,
+    pub feature_views: BTreeMap<String, FeatureView>,
+    pub models: BTreeMap<String, Model>,
+    /// Services deployed to `environment`, with its overrides applied.
+    pub services: BTreeMap<String, Service>,
+    pub batch_jobs: BTreeMap<String, BatchJob>,
+    pub waivers: BTreeMap<String, Waiver>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Team {
+    pub name: String,
+    pub doc: String,
+    pub owner: String,
+    pub oncall: Option<String>,
+    pub cost_center: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub doc: String,
+    /// `production`, `staging` or `development`.
+    pub tier: String,
+    /// Region enum value, e.g. `eu_west_1`.
+    pub region: String,
+    pub cluster: Option<String>,
+    pub namespace: String,
+    pub account: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub doc: String,
+    pub dtype: String,
+    pub pii: bool,
+    pub event_time: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub name: String,
+    pub doc: String,
+    pub kind: String,
+    /// `topic`, `bucket`, `prefix`, `table`, `database` as written.
+    pub location: BTreeMap<String, String>,
+    pub owner: String,
+    pub classification: Level,
+    pub region: Option<String>,
+    /// Regions where the data may be processed (its own region when not given).
+    pub residency: Vec<String>,
+    pub retention: Option<Duration>,
+    pub columns: Vec<Column>,
+    pub origin: Origin,
+}
+
+impl Source {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entity {
+    pub name: String,
+    pub doc: String,
+    pub key: String,
+    pub dtype: String,
+    pub origin: Origin,
+}
+
+/// A cron schedule with its smallest interval between two runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cron {
+    pub expr: String,
+    pub interval: Duration,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Resources {
+    pub cpu: Option<Millicores>,
+    pub memory: Option<Bytes>,
+    pub gpu: u32,
+    pub accelerator: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Aggregate {
+    /// `count`, `sum`, `avg`, `min`, `max`, `last`, `count_distinct`.
+    pub function: String,
+    pub column: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Feature {
+    pub name: String,
+    pub doc: String,
+    pub dtype: String,
+    pub aggregate: Option<Aggregate>,
+    pub window: Option<Duration>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Expect {
+    pub name: String,
+    pub column: String,
+    pub not_null: bool,
+    pub unique: bool,
+    pub min: Option<Decimal>,
+    pub max: Option<Decimal>,
+    pub max_null_percent: Option<Decimal>,
+}
+
+/// What a declaration reads, transitively: the derived lineage facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Lineage {
+    pub sources: Vec<String>,
+    pub feature_views: Vec<String>,
+    /// `source.column` of every upstream column with `pii: true`.
+    pub pii_columns: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FeatureView {
+    pub name: String,
+    pub doc: String,
+    pub entity: String,
+    /// The entity's key column.
+    pub key: String,
+    pub source: String,
+    pub freshness: Option<Duration>,
+    pub ttl: Option<Duration>,
+    pub online: bool,
+    pub schedule: Option<Cron>,
+    pub owner: String,
+    /// Effective classification: the declared one, or the source's.
+    pub classification: Level,
+    pub image: Option<String>,
+    pub resources: Resources,
+    pub features: Vec<Feature>,
+    pub expects: Vec<Expect>,
+    pub uses_pii: bool,
+    pub lineage: Lineage,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct FeatureRef {
+    pub view: String,
+    pub feature: String,
+}
+
+impl std::fmt::Display for FeatureRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.view, self.feature)
+    }
+}
+
+/// A model tensor. `dims` excludes the batch dimension; `-1` is dynamic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Tensor {
+    pub name: String,
+    pub dtype: String,
+    pub dims: Vec<i64>,
+    /// The features packed into an input tensor, in order (empty for outputs).
+    pub features: Vec<FeatureRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    pub metric: String,
+    pub min: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Training {
+    pub schedule: Option<Cron>,
+    pub image: String,
+    pub dataset_window: Option<Duration>,
+    pub resources: Resources,
+    pub evaluation: Option<Evaluation>,
+    pub approvals: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Model {
+    pub name: String,
+    pub doc: String,
+    pub owner: String,
+    pub framework: Option<String>,
+    pub format: String,
+    pub artifact: String,
+    pub version: String,
+    pub risk: Level,
+    pub purpose: Option<String>,
+    pub intended_use: Option<String>,
+    pub limitations: Option<String>,
+    pub explainability: Option<String>,
+    pub human_oversight: Option<String>,
+    pub inputs: Vec<FeatureRef>,
+    pub input_tensors: Vec<Tensor>,
+    pub output_tensors: Vec<Tensor>,
+    pub training: Option<Training>,
+    /// The highest classification of its inputs.
+    pub data_classification: Level,
+    pub uses_pii: bool,
+    pub lineage: Lineage,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "strategy", rename_all = "snake_case")]
+pub enum Rollout {
+    Rolling,
+    Canary {
+        steps: Vec<Decimal>,
+        pause: Duration,
+    },
+    Shadow {
+        percent: Decimal,
+    },
+    BlueGreen,
+}
+
+impl Rollout {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rollout::Rolling => "rolling",
+            Rollout::Canary { .. } => "canary",
+            Rollout::Shadow { .. } => "shadow",
+            Rollout::BlueGreen => "blue_green",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Batching {
+    pub max_batch: u32,
+    pub max_delay: Duration,
+    pub preferred: Vec<u32>,
+}
+
+/// Objectives are percents (`99.95`); `objective.shift(2)` is the ratio.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Slo {
+    Availability {
+        objective: Decimal,
+        window: Duration,
+    },
+    Latency {
+        percentile: Decimal,
+        threshold: Duration,
+        objective: Decimal,
+        window: Duration,
+    },
+}
+
+impl Slo {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Slo::Availability { .. } => "availability",
+            Slo::Latency { .. } => "latency",
+        }
+    }
+
+    pub fn objective(&self) -> Decimal {
+        match self {
+            Slo::Availability { objective, .. } | Slo::Latency { objective, .. } => *objective,
+        }
+    }
+
+    pub fn window(&self) -> Duration {
+        match self {
+            Slo::Availability { window, .. } | Slo::Latency { window, .. } => *window,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Monitor {
+    Drift {
+        feature: FeatureRef,
+        method: String,
+        threshold: Decimal,
+    },
+    Performance {
+        metric: String,
+        min: Decimal,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub doc: String,
+    pub model: String,
+    pub runtime: String,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// `tier1`, `tier2`, `tier3`.
+    pub tier: String,
+    pub rollout: Rollout,
+    pub batching: Option<Batching>,
+    pub resources: Resources,
+    /// `internal` or `public`.
+    pub expose: String,
+    pub callers: Vec<String>,
+    pub owner: String,
+    pub slos: Vec<Slo>,
+    pub monitors: Vec<Monitor>,
+    /// Profiles named in `extends`, transitively, e.g. `std.tier1_online`.
+    pub profiles: Vec<String>,
+    pub data_classification: Level,
+    pub uses_pii: bool,
+    pub lineage: Lineage,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BatchJob {
+    pub name: String,
+    pub doc: String,
+    pub model: String,
+    pub schedule: Cron,
+    pub input: String,
+    pub output: String,
+    pub image: Option<String>,
+    pub resources: Resources,
+    pub owner: String,
+    pub data_classification: Level,
+    pub uses_pii: bool,
+    pub lineage: Lineage,
+    pub origin: Origin,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Waiver {
+    pub name: String,
+    pub policy: String,
+    pub targets: Vec<String>,
+    pub reason: String,
+    pub approved_by: String,
+    pub expires: Date,
+    pub origin: Origin,
+}
