@@ -3,10 +3,56 @@
 //! Architecture invariant: this crate knows nothing about salsa, kinds or files on disk.
 //! `parse` never fails and never panics: it returns a tree (with `Error` nodes where the
 //! text made no sense) plus diagnostics.
+//!
+//! - [`parse`]: text to [`Parse`] (tree + diagnostics).
+//! - [`format`]: the one canonical layout (`plinth fmt`), `None` on syntax errors.
+//! - [`dump`]: a span-free tree dump for tests.
 
 pub mod ast;
 mod diagnostic;
+mod dump;
+mod fmt;
+mod lexer;
+mod parser;
 mod span;
 
 pub use diagnostic::{Diagnostic, Related, Severity};
+pub use dump::dump;
+pub use fmt::{format, string_literal};
+pub use parser::MAX_DEPTH;
 pub use span::{Span, line_col};
+
+/// Stable diagnostic codes of the syntax phase.
+pub mod codes {
+    /// A token that cannot appear here; the message says what was expected.
+    pub const UNEXPECTED: &str = "plinth::syntax::unexpected";
+    /// An unclosed `{`, `[`, `(`, string or block comment; the span is the opener.
+    pub const UNCLOSED: &str = "plinth::syntax::unclosed";
+    /// A bad escape in a string literal.
+    pub const STRING: &str = "plinth::syntax::string";
+    /// A malformed number or date.
+    pub const NUMBER: &str = "plinth::syntax::number";
+    /// An identifier with uppercase letters or a leading digit.
+    pub const IDENT: &str = "plinth::syntax::ident";
+    /// Bodies, lists, records or calls nested deeper than [`crate::MAX_DEPTH`].
+    pub const NESTING: &str = "plinth::syntax::nesting";
+}
+
+/// The result of parsing one file: always a tree, plus what went wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parse {
+    pub file: ast::SourceFile,
+    /// In source order; `file` is left empty (the caller knows the path).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parse {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parse one `.plinth` file. Never panics; every problem becomes a diagnostic.
+pub fn parse(text: &str) -> Parse {
+    parser::parse(text)
+}

@@ -63,8 +63,9 @@ mod tests {
         let text = "ab\ncdé\nx";
         assert_eq!(line_col(text, 0), (1, 1));
         assert_eq!(line_col(text, 3), (2, 1));
-        assert_eq!(line_col(text, 8), (2, 4));
-        assert_eq!(line_col(text, 9), (3, 1));
+        // `é` is two bytes: the line break after it is at byte 7.
+        assert_eq!(line_col(text, 7), (2, 4));
+        assert_eq!(line_col(text, 8), (3, 1));
         assert_eq!(line_col(text, 999), (3, 2));
     }
 }
