@@ -93,6 +93,9 @@ pub struct Body {
 pub enum Entry {
     Attr(Attr),
     Block(Block),
+    /// A bare name: the values of `enum classification { public, internal }`. The
+    /// parser accepts one only where a `,`, `}` or a new line follows it.
+    Bare(Ident),
 }
 
 impl Entry {
@@ -100,6 +103,7 @@ impl Entry {
         match self {
             Entry::Attr(a) => &a.key,
             Entry::Block(b) => &b.kind,
+            Entry::Bare(i) => i,
         }
     }
 
@@ -107,6 +111,7 @@ impl Entry {
         match self {
             Entry::Attr(a) => a.span,
             Entry::Block(b) => b.span,
+            Entry::Bare(i) => i.span,
         }
     }
 }

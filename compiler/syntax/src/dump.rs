@@ -80,6 +80,9 @@ fn body(out: &mut String, body: &Body, depth: usize) {
                 self::body(out, &b.body, depth + 1);
                 out.push(')');
             }
+            Entry::Bare(i) => {
+                let _ = write!(out, "(bare {})", i.text);
+            }
         }
     }
 }

@@ -1,12 +1,40 @@
-//! The canonical layout (work in progress: returns the text unchanged when it parses).
+//! `plinth fmt`: the one canonical layout of a `.plinth` file.
+//!
+//! The rules:
+//! - 2-space indent; `use` lines first as written, declarations separated by one blank
+//!   line; elsewhere one blank line is kept where the source had one or more (never
+//!   right after `{` or right before `}`).
+//! - Declarations and blocks always break: `kind name {`, one entry per line, `}`.
+//!   An empty body prints as `{}`.
+//! - Attributes are `key: value`. A value prints on one line when it can (no comments
+//!   or doc comments inside it) and the whole line fits in 80 columns: lists as
+//!   `[a, b]`, calls as `f(a, b)`, records and variants as `canary { a: 1, b: 2 }`.
+//!   Otherwise its outermost bracket breaks (one item or entry per line, lists and calls
+//!   with a trailing `,`) and the same rule applies to each item at its new indent.
+//! - Literals print canonically: strings re-escaped (see [`string_literal`]), numbers and
+//!   units as written, paths as `a.b`.
+//! - Comments are kept, in order: a comment on its own line stays on its own line before
+//!   the next entry; a comment after code on the same line stays at the end of that line.
+//!   A comment inside a value that cannot stay where it was moves to the end of the line.
+//!   Doc comments print as `/// text`.
+//!
+//! The output parses to the same tree (`dump(parse(format(x))) == dump(parse(x))`) and
+//! formatting is idempotent; both are property-tested.
+
+use crate::ast::{Body, Comment, Doc, Entry, Expr, ExprKind, Item, SourceFile};
+use crate::lexer::{self, Trivia};
+use crate::{Span, parse};
+
+/// Lines longer than this break their values.
+pub const MAX_WIDTH: usize = 80;
 
 /// Formats `text`; `None` when it has syntax errors.
 pub fn format(text: &str) -> Option<String> {
-    let parse = crate::parse(text);
+    let parse = parse(text);
     if parse.has_errors() {
         return None;
     }
-    Some(text.to_string())
+    Some(format_file(text, &parse.file))
 }
 
 /// `value` as a canonical Plinth string literal: `"` and `\` escaped, line break and tab
@@ -28,4 +56,410 @@ pub fn string_literal(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+fn format_file(src: &str, file: &SourceFile) -> String {
+    let mut p = Printer {
+        src,
+        comments: &file.comments,
+        next_comment: 0,
+        out: String::with_capacity(src.len() + src.len() / 8),
+        indent: 0,
+        at_line_start: true,
+        pending: Vec::new(),
+        last_end: 0,
+        no_blank: true,
+        want_blank: false,
+    };
+    let mut prev_was_decl = None;
+    for item in &file.items {
+        let is_decl = matches!(item, Item::Decl(_));
+        if let Some(prev) = prev_was_decl {
+            p.want_blank = prev || is_decl;
+        }
+        prev_was_decl = Some(is_decl);
+        match item {
+            Item::Use(u) => {
+                p.token(
+                    Span::new(u.span.start as usize, u.span.start as usize + 3),
+                    "use",
+                );
+                p.write(" ");
+                p.token(u.path.span, &u.path.dotted());
+                if let Some(alias) = &u.alias {
+                    p.write(" as ");
+                    p.token(alias.span, &alias.text);
+                }
+            }
+            Item::Decl(d) => {
+                p.docs(&d.docs);
+                p.token(d.kind.span, &d.kind.text);
+                p.write(" ");
+                p.token(d.name.span, &d.name.text);
+                if let Some(k) = &d.for_kind {
+                    p.write(" for ");
+                    p.token(k.span, &k.text);
+                }
+                for (i, path) in d.extends.iter().enumerate() {
+                    p.write(if i == 0 { " extends " } else { ", " });
+                    p.token(path.span, &path.dotted());
+                }
+                p.write(" ");
+                p.body(&d.body);
+            }
+        }
+        p.newline();
+    }
+    p.no_blank = p.out.is_empty();
+    p.comments_before(usize::MAX);
+    if !p.at_line_start {
+        p.newline();
+    }
+    p.out
+}
+
+struct Printer<'a> {
+    src: &'a str,
+    comments: &'a [Comment],
+    /// Comments before this index are printed (or pending).
+    next_comment: usize,
+    out: String,
+    indent: usize,
+    /// Nothing has been written on the current output line yet.
+    at_line_start: bool,
+    /// Comments to append at the end of the current output line.
+    pending: Vec<&'a str>,
+    /// Source offset just past the last token or comment printed.
+    last_end: usize,
+    /// No blank line may come next (after `{`, before `}`, at the start).
+    no_blank: bool,
+    /// A blank line must come next (between declarations).
+    want_blank: bool,
+}
+
+impl<'a> Printer<'a> {
+    fn write(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+
+    fn start_line(&mut self, src_pos: usize) {
+        let blank_in_source = self
+            .src
+            .get(self.last_end.min(src_pos)..src_pos)
+            .is_some_and(|gap| gap.matches('\n').count() >= 2);
+        if self.want_blank || (blank_in_source && !self.no_blank) {
+            self.out.push('\n');
+        }
+        self.want_blank = false;
+        self.no_blank = false;
+        for _ in 0..self.indent {
+            self.out.push_str("  ");
+        }
+        self.at_line_start = false;
+    }
+
+    /// Print the comments that start before `pos`: on their own lines when nothing is
+    /// on the current line yet, else at the end of the current line.
+    fn comments_before(&mut self, pos: usize) {
+        while let Some(c) = self.comments.get(self.next_comment) {
+            let start = c.span.start as usize;
+            if start >= pos {
+                break;
+            }
+            self.next_comment += 1;
+            if self.at_line_start {
+                self.start_line(start);
+                self.out.push_str(&c.text);
+                self.last_end = self.last_end.max(c.span.end as usize);
+                self.end_line();
+            } else {
+                self.pending.push(&c.text);
+                self.last_end = self.last_end.max(c.span.end as usize);
+            }
+        }
+    }
+
+    /// Print `text` for the source node at `span`.
+    fn token(&mut self, span: Span, text: &str) {
+        self.comments_before(span.start as usize);
+        if self.at_line_start {
+            self.start_line(span.start as usize);
+        }
+        self.out.push_str(text);
+        // Comments inside a node printed as one token go to the end of the line.
+        self.comments_before(span.end as usize);
+        self.last_end = self.last_end.max(span.end as usize);
+    }
+
+    /// End the output line, first taking the comments that follow the last printed
+    /// token on the same source line (only separators may lie in between).
+    fn newline(&mut self) {
+        let mut pos = self.last_end;
+        loop {
+            if let Some((kind, end)) = lexer::trivia(self.src, pos) {
+                match kind {
+                    Trivia::Space { newline: true } => break,
+                    Trivia::Space { newline: false } => {}
+                    _ => {
+                        let is_next = self
+                            .comments
+                            .get(self.next_comment)
+                            .is_some_and(|c| c.span.start as usize == pos);
+                        if !is_next {
+                            break;
+                        }
+                        if let Some(c) = self.comments.get(self.next_comment) {
+                            self.pending.push(&c.text);
+                        }
+                        self.next_comment += 1;
+                        self.last_end = end;
+                    }
+                }
+                pos = end;
+            } else if self
+                .src
+                .get(pos..pos + 1)
+                .is_some_and(|s| s == "," || s == ";")
+            {
+                pos += 1;
+            } else {
+                break;
+            }
+        }
+        self.end_line();
+    }
+
+    fn end_line(&mut self) {
+        for text in self.pending.drain(..) {
+            self.out.push(' ');
+            self.out.push_str(text);
+        }
+        self.out.push('\n');
+        self.at_line_start = true;
+    }
+
+    fn column(&self) -> usize {
+        let line = self.out.rsplit('\n').next().unwrap_or("");
+        line.chars().count()
+    }
+
+    fn has_comments(&self, span: Span) -> bool {
+        let rest = self.comments.get(self.next_comment..).unwrap_or(&[]);
+        let first = rest.partition_point(|c| c.span.start < span.start);
+        rest.get(first).is_some_and(|c| c.span.start < span.end)
+    }
+
+    fn docs(&mut self, docs: &[Doc]) {
+        for doc in docs {
+            let text = if doc.text.is_empty() {
+                "///".to_string()
+            } else {
+                format!("/// {}", doc.text)
+            };
+            self.token(doc.span, &text);
+            self.newline();
+        }
+    }
+
+    /// `{`, the entries one per line, `}`; the caller has printed what precedes `{`.
+    fn body(&mut self, body: &Body) {
+        let open = body.span.start as usize;
+        let close = (body.span.end as usize).saturating_sub(1);
+        self.token(Span::new(open, open + 1), "{");
+        if body.entries.is_empty() && !self.has_comments(body.span) {
+            self.token(Span::new(close, close + 1), "}");
+            return;
+        }
+        self.newline();
+        self.indent += 1;
+        self.no_blank = true;
+        for entry in &body.entries {
+            self.entry(entry);
+            self.newline();
+        }
+        self.comments_before(close);
+        self.indent -= 1;
+        self.no_blank = true;
+        self.token(Span::new(close, close + 1), "}");
+    }
+
+    fn entry(&mut self, entry: &Entry) {
+        match entry {
+            Entry::Attr(a) => {
+                self.docs(&a.docs);
+                self.token(a.key.span, &a.key.text);
+                self.write(": ");
+                self.value(&a.value, 0);
+            }
+            Entry::Block(b) => {
+                self.docs(&b.docs);
+                self.token(b.kind.span, &b.kind.text);
+                if let Some(name) = &b.name {
+                    self.write(" ");
+                    self.token(name.span, &name.text);
+                }
+                self.write(" ");
+                self.body(&b.body);
+            }
+            Entry::Bare(i) => self.token(i.span, &i.text),
+        }
+    }
+
+    /// A value at the current position; `reserve` columns follow it on the line.
+    fn value(&mut self, e: &Expr, reserve: usize) {
+        let inline = inline(e);
+        if let Some(text) = &inline {
+            let fits = self.column() + text.chars().count() + reserve <= MAX_WIDTH;
+            if (fits && !self.has_comments(e.span)) || !is_container(e) {
+                self.token(e.span, text);
+                return;
+            }
+        }
+        let open = e.span.start as usize;
+        let close = (e.span.end as usize).saturating_sub(1);
+        match &e.kind {
+            ExprKind::List(items) => {
+                self.token(Span::new(open, open + 1), "[");
+                self.items(items, close, "]");
+            }
+            ExprKind::Call { callee, args } => {
+                self.token(callee.span, &callee.dotted());
+                let paren = callee.span.end as usize;
+                self.token(Span::new(paren, paren), "(");
+                self.items(args, close, ")");
+            }
+            ExprKind::Variant { name, body } => {
+                self.token(name.span, &name.dotted());
+                self.write(" ");
+                self.body(body);
+            }
+            ExprKind::Record(body) => self.body(body),
+            _ => self.token(e.span, inline.as_deref().unwrap_or("")),
+        }
+    }
+
+    /// Broken list or call items, one per line with a trailing `,`, then `close_text`.
+    fn items(&mut self, items: &[Expr], close: usize, close_text: &str) {
+        self.newline();
+        self.indent += 1;
+        self.no_blank = true;
+        for item in items {
+            self.token(
+                Span::new(item.span.start as usize, item.span.start as usize),
+                "",
+            );
+            self.value(item, 1);
+            self.write(",");
+            self.newline();
+        }
+        self.comments_before(close);
+        self.indent -= 1;
+        self.no_blank = true;
+        self.token(Span::new(close, close + 1), close_text);
+    }
+}
+
+fn is_container(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        ExprKind::List(_) | ExprKind::Call { .. } | ExprKind::Variant { .. } | ExprKind::Record(_)
+    )
+}
+
+/// The one-line form of a value; `None` when it holds doc comments.
+fn inline(e: &Expr) -> Option<String> {
+    let mut out = String::new();
+    inline_into(&mut out, e)?;
+    Some(out)
+}
+
+fn inline_into(out: &mut String, e: &Expr) -> Option<()> {
+    match &e.kind {
+        ExprKind::Str(s) => out.push_str(&string_literal(s)),
+        ExprKind::Number(n) => out.push_str(n),
+        ExprKind::Unit { number, suffix } => {
+            out.push_str(number);
+            out.push_str(suffix);
+        }
+        ExprKind::Percent(p) => {
+            out.push_str(p);
+            out.push('%');
+        }
+        ExprKind::Date { year, month, day } => {
+            out.push_str(&format!("{year:04}-{month:02}-{day:02}"));
+        }
+        ExprKind::Range(lo, hi) => {
+            inline_into(out, lo)?;
+            out.push_str("..");
+            inline_into(out, hi)?;
+        }
+        ExprKind::List(items) => {
+            out.push('[');
+            inline_list(out, items)?;
+            out.push(']');
+        }
+        ExprKind::Path(p) => out.push_str(&p.dotted()),
+        ExprKind::Call { callee, args } => {
+            out.push_str(&callee.dotted());
+            out.push('(');
+            inline_list(out, args)?;
+            out.push(')');
+        }
+        ExprKind::Variant { name, body } => {
+            out.push_str(&name.dotted());
+            out.push(' ');
+            inline_body(out, body)?;
+        }
+        ExprKind::Record(body) => inline_body(out, body)?,
+        ExprKind::Error => {}
+    }
+    Some(())
+}
+
+fn inline_list(out: &mut String, items: &[Expr]) -> Option<()> {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        inline_into(out, item)?;
+    }
+    Some(())
+}
+
+fn inline_body(out: &mut String, body: &Body) -> Option<()> {
+    if body.entries.is_empty() {
+        out.push_str("{}");
+        return Some(());
+    }
+    out.push_str("{ ");
+    for (i, entry) in body.entries.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        match entry {
+            Entry::Attr(a) => {
+                if !a.docs.is_empty() {
+                    return None;
+                }
+                out.push_str(&a.key.text);
+                out.push_str(": ");
+                inline_into(out, &a.value)?;
+            }
+            Entry::Block(b) => {
+                if !b.docs.is_empty() {
+                    return None;
+                }
+                out.push_str(&b.kind.text);
+                if let Some(name) = &b.name {
+                    out.push(' ');
+                    out.push_str(&name.text);
+                }
+                out.push(' ');
+                inline_body(out, &b.body)?;
+            }
+            Entry::Bare(i) => out.push_str(&i.text),
+        }
+    }
+    out.push_str(" }");
+    Some(())
 }

@@ -34,6 +34,7 @@ pub(crate) fn parse(text: &str) -> Parse {
         diagnostics: Vec::new(),
         depth: 0,
         eof_reported: false,
+        in_enum: false,
     };
     let items = parser.file();
     parser.orphan_docs();
@@ -61,6 +62,8 @@ struct Parser<'a> {
     depth: u32,
     /// The end of the file was already reported as closing something too early.
     eof_reported: bool,
+    /// Inside `enum NAME { ... }`, where bare names are the entries.
+    in_enum: bool,
 }
 
 /// How a construct being parsed is described in messages: "after `replicas:`".
@@ -289,9 +292,10 @@ impl<'a> Parser<'a> {
         )
     }
 
-    fn at_keyword(&mut self, word: &str) -> bool {
+    /// The next token is `word`; on the same line unless `across_lines`.
+    fn at_keyword(&mut self, word: &str, across_lines: bool) -> bool {
         let t = self.peek();
-        t.kind == TokenKind::Ident && !t.line_start && self.text(t) == word
+        t.kind == TokenKind::Ident && (across_lines || !t.line_start) && self.text(t) == word
     }
 
     /// `a.b.c` whose first segment is the token `first` (already consumed).
@@ -387,7 +391,7 @@ impl<'a> Parser<'a> {
         let path = self.path_from(t);
         let mut end = path.span.end as usize;
         let mut alias = None;
-        if self.at_keyword("as") {
+        if self.at_keyword("as", false) {
             self.bump();
             let t = self.peek();
             if t.kind == TokenKind::Ident && !t.line_start {
@@ -430,10 +434,10 @@ impl<'a> Parser<'a> {
         let mut for_kind = None;
         let mut extends = Vec::new();
         if name.is_some() {
-            if self.at_keyword("for") {
+            if self.at_keyword("for", true) {
                 self.bump();
                 let t = self.peek();
-                if t.kind == TokenKind::Ident && !t.line_start {
+                if t.kind == TokenKind::Ident {
                     self.bump();
                     for_kind = Some(self.ident(t));
                 } else {
@@ -442,11 +446,11 @@ impl<'a> Parser<'a> {
                     reported = true;
                 }
             }
-            if !reported && self.at_keyword("extends") {
+            if !reported && self.at_keyword("extends", true) {
                 self.bump();
                 loop {
                     let t = self.peek();
-                    if t.kind == TokenKind::Ident && !t.line_start {
+                    if t.kind == TokenKind::Ident {
                         self.bump();
                         extends.push(self.path_from(t));
                     } else {
@@ -492,7 +496,9 @@ impl<'a> Parser<'a> {
             }
         }
         let open = self.bump();
+        self.in_enum = kind.text == "enum";
         let body = self.body(open);
+        self.in_enum = false;
         let name = name?;
         Some(Decl {
             span: Span::new(start, body.span.end as usize),
@@ -632,6 +638,9 @@ impl<'a> Parser<'a> {
                     .help(format!("write `{}: value`", key.text));
                 self.value(&key)
             }
+            // `enum NAME { a, b, c }`: a name alone, ended by `,`, `}` or a new line.
+            TokenKind::Comma | TokenKind::RBrace if self.in_enum => return Some(Entry::Bare(key)),
+            _ if self.in_enum && t.line_start && Self::is_name(t) => return Some(Entry::Bare(key)),
             _ => {
                 self.unexpected(t, &format!("`:` or `{{` after `{}`", key.text))
                     .help("an entry looks like `key: value` or `kind name { ... }`");
