@@ -1,1 +1,160 @@
-fn main() {}
+//! `plinth`: the command line. All IO lives here: reading workspaces, writing output,
+//! rendering diagnostics. Exit codes: 0 clean, 1 policy errors, 2 spec errors.
+
+mod init;
+mod render;
+mod workspace;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use plinth_check::db::analysis;
+use plinth_check::{Db, codes, diagnostics};
+use plinth_syntax::Diagnostic;
+use render::Sources;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "plinth", version, about = "Compiler and policy engine for ML platform specs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Type-check a workspace. Exit 0 clean, 1 policy errors, 2 spec errors.
+    Check {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+    },
+    /// Format `*.plinth` files in place (or only check with `--check`).
+    Fmt {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the JSON Schema of the language.
+    Schema,
+    /// Explain a diagnostic code.
+    Explain { id: String },
+    /// Create a new workspace from a golden-path profile.
+    Init {
+        dir: PathBuf,
+        #[arg(long, default_value = "tier2_online")]
+        profile: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { dir, format } => check(&dir, format),
+        Command::Fmt { dir, check } => fmt(&dir, check),
+        Command::Schema => schema(),
+        Command::Explain { id } => explain(&id),
+        Command::Init { dir, profile } => init::init(&dir, &profile),
+    }
+}
+
+/// A loaded and checked workspace.
+pub struct Checked {
+    pub db: Db,
+    pub ws: plinth_check::Workspace,
+    pub sources: Sources,
+    pub diagnostics: Vec<Diagnostic>,
+    pub loaded: workspace::Loaded,
+}
+
+pub fn load_and_check(dir: &Path) -> Checked {
+    let loaded = workspace::load(dir);
+    let db = Db::default();
+    let ws = plinth_check::load(&db, loaded.files.clone());
+    let mut sources: Sources = loaded.files.iter().cloned().collect();
+    for (p, t) in plinth_check::STDLIB {
+        sources.insert(p.to_string(), t.to_string());
+    }
+    if let Ok(toml) = std::fs::read_to_string(dir.join("plinth.toml")) {
+        sources.insert("plinth.toml".to_string(), toml);
+    }
+    let mut diags = loaded.diagnostics.clone();
+    diags.extend(diagnostics(&db, ws));
+    Checked { db, ws, sources, diagnostics: diags, loaded }
+}
+
+fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, format: Format) {
+    let text = match format {
+        Format::Human => render::human(diags, sources, std::io::stderr().is_terminal()),
+        Format::Json => render::json(diags, sources),
+    };
+    match format {
+        Format::Human => eprint!("{text}"),
+        Format::Json => print!("{text}"),
+    }
+}
+
+fn check(dir: &Path, format: Format) -> ExitCode {
+    let checked = load_and_check(dir);
+    let _ = analysis(&checked.db, checked.ws);
+    print_diagnostics(&checked.diagnostics, &checked.sources, format);
+    if checked.diagnostics.iter().any(Diagnostic::is_error) { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}
+
+fn fmt(dir: &Path, check_only: bool) -> ExitCode {
+    let loaded = workspace::load(dir);
+    let mut unformatted = Vec::new();
+    let mut failed = false;
+    for (path, text) in &loaded.files {
+        let Some(formatted) = plinth_syntax::format(text) else {
+            eprintln!("{path}: has syntax errors; run `plinth check` first");
+            failed = true;
+            continue;
+        };
+        if formatted != *text {
+            unformatted.push(path.clone());
+            if !check_only && let Err(e) = std::fs::write(dir.join(path), formatted) {
+                eprintln!("{path}: cannot write: {e}");
+                failed = true;
+            }
+        }
+    }
+    for path in &unformatted {
+        println!("{}{path}", if check_only { "would reformat " } else { "formatted " });
+    }
+    if failed || (check_only && !unformatted.is_empty()) { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}
+
+fn schema() -> ExitCode {
+    let db = Db::default();
+    let ws = plinth_check::load(&db, Vec::new());
+    let enums = &analysis(&db, ws).enums;
+    let schema = plinth_check::schema::json_schema(enums);
+    let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    ExitCode::SUCCESS
+}
+
+fn explain(id: &str) -> ExitCode {
+    let code = if id.starts_with("plinth::") { id.to_string() } else { format!("plinth::{id}") };
+    match codes::lookup(&code) {
+        Some(doc) => {
+            println!("{}\n\n{}\n\nWhy: {}\n\nExample:\n    {}\n\nFix: {}", doc.code, doc.summary, doc.why, doc.example, doc.fix);
+            ExitCode::SUCCESS
+        }
+        None => {
+            let suggestion = plinth_check::did_you_mean(&code, codes::CODES.iter().map(|c| c.code));
+            eprintln!("no diagnostic code `{id}`{}", suggestion.map(|s| format!("; did you mean `{s}`?")).unwrap_or_default());
+            ExitCode::from(2)
+        }
+    }
+}

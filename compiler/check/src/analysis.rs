@@ -1,0 +1,831 @@
+//! Whole-workspace checks: profiles merged into declarations, required fields,
+//! checks across declarations (columns, features, serving, freshness), the dependency
+//! graph (cycles, unused declarations) and the derived facts later phases read.
+
+use crate::checked::{Decl, Field, Rec, Spanned, Value};
+use crate::index::SymbolIndex;
+use crate::suggest::did_you_mean;
+use crate::typeck::{AGGREGATES, missing_required};
+use petgraph::graph::{DiGraph, NodeIndex};
+use plinth_ir::kinds::{self, Record, Shape};
+use plinth_ir::{Duration, Level, Lineage};
+use plinth_syntax::{Diagnostic, Span};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Facts derived from the graph, per declaration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Effective classification (feature views) or data classification (models,
+    /// services, batch jobs).
+    pub classification: Option<Level>,
+    pub uses_pii: bool,
+    pub lineage: Lineage,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Analysis {
+    /// Every declaration with its profiles merged, by name.
+    pub decls: BTreeMap<String, Decl>,
+    pub facts: BTreeMap<String, Facts>,
+    pub enums: BTreeMap<String, Vec<String>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Analysis {
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Decl> + 'a {
+        self.decls.values().filter(move |d| d.kind == kind)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn rank(&self, enum_name: &str, value: &str) -> u32 {
+        self.enums
+            .get(enum_name)
+            .and_then(|vs| vs.iter().position(|v| v == value))
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(0)
+    }
+
+    pub fn level(&self, enum_name: &str, value: &str) -> Level {
+        Level { rank: self.rank(enum_name, value), name: value.to_string() }
+    }
+}
+
+/// Dtypes a `sum`/`avg`/`min`/`max` can read.
+pub fn is_numeric(dtype: &str) -> bool {
+    matches!(dtype, "int8" | "int16" | "int32" | "int64" | "uint8" | "float16" | "float32" | "float64")
+}
+
+/// Formats each serving runtime can load.
+pub fn runtime_formats(runtime: &str) -> &'static [&'static str] {
+    match runtime {
+        "triton" => &["onnx", "tensorrt", "torchscript", "savedmodel", "python"],
+        _ => &[],
+    }
+}
+
+/// Longest declaration name of a deployable: leaves room for the suffixes targets add
+/// (`-canary`, `-analysis`) within Kubernetes' 63-character limit.
+pub const MAX_DEPLOYABLE_NAME: usize = 50;
+
+struct Cx<'a> {
+    index: &'a SymbolIndex,
+    decls: BTreeMap<String, Decl>,
+    diags: Vec<Diagnostic>,
+}
+
+impl Cx<'_> {
+    fn push(&mut self, decl_file: &str, d: Diagnostic) {
+        self.diags.push(d.with_file(decl_file));
+    }
+}
+
+pub fn analyze(index: &SymbolIndex, checks: &[&crate::typeck::FileCheck]) -> Analysis {
+    let mut cx = Cx { index, decls: BTreeMap::new(), diags: Vec::new() };
+    for check in checks {
+        for decl in &check.decls {
+            // Duplicates were reported by the index; the first declaration wins.
+            if index.get(&decl.name).is_some_and(|s| s.file == decl.file && s.span == decl.span) {
+                cx.decls.entry(decl.name.clone()).or_insert_with(|| decl.clone());
+            }
+        }
+    }
+    merge_profiles(&mut cx);
+    check_required(&mut cx);
+    check_cross_references(&mut cx);
+    let facts = graph_and_facts(&mut cx);
+    Analysis { decls: cx.decls, facts, enums: index.enums.clone(), diagnostics: cx.diags }
+}
+
+// ---------------------------------------------------------------------------------
+// Profiles
+
+/// The profile chain of a declaration, parents first, with cycle detection.
+fn profile_chain(decls: &BTreeMap<String, Decl>, name: &str, seen: &mut Vec<String>, out: &mut Vec<String>) -> Result<(), Vec<String>> {
+    if seen.iter().any(|s| s == name) {
+        let mut cycle = seen.clone();
+        cycle.push(name.to_string());
+        return Err(cycle);
+    }
+    seen.push(name.to_string());
+    if let Some(decl) = decls.get(name) {
+        for parent in &decl.profiles {
+            profile_chain(decls, parent, seen, out)?;
+            if !out.contains(parent) {
+                out.push(parent.clone());
+            }
+        }
+    }
+    seen.pop();
+    Ok(())
+}
+
+/// Values inherited from a profile point at the declaration that extends it.
+fn respan(rec: &Rec, span: Span) -> Rec {
+    let fields = rec
+        .fields
+        .iter()
+        .map(|(k, f)| {
+            let f = match f {
+                Field::Value(v) => Field::Value(Spanned { value: v.value.clone(), span }),
+                Field::Block(b) => Field::Block(Spanned { value: respan(&b.value, span), span }),
+                Field::Named(items) => {
+                    Field::Named(items.iter().map(|(n, b)| (n.clone(), Spanned { value: respan(&b.value, span), span })).collect())
+                }
+            };
+            (k.clone(), f)
+        })
+        .collect();
+    Rec { fields, errored: rec.errored.clone() }
+}
+
+/// `over` on top of `base`: blocks and named blocks merge field by field.
+pub fn merge(base: &Rec, over: &Rec) -> Rec {
+    let mut out = base.clone();
+    out.errored.extend(over.errored.iter().cloned());
+    for (k, f) in &over.fields {
+        let merged = match (out.fields.get(k), f) {
+            (Some(Field::Block(a)), Field::Block(b)) => Field::Block(Spanned { value: merge(&a.value, &b.value), span: b.span }),
+            (Some(Field::Named(a)), Field::Named(b)) => {
+                let mut items = a.clone();
+                for (name, block) in b {
+                    match items.iter_mut().find(|(n, _)| n == name) {
+                        Some((_, existing)) => {
+                            *existing = Spanned { value: merge(&existing.value, &block.value), span: block.span };
+                        }
+                        None => items.push((name.clone(), block.clone())),
+                    }
+                }
+                Field::Named(items)
+            }
+            _ => f.clone(),
+        };
+        out.fields.insert(k.clone(), merged);
+    }
+    out
+}
+
+/// Field paths set in both with different values.
+fn conflicts(a: &Rec, b: &Rec, prefix: &str, out: &mut Vec<String>) {
+    for (k, fa) in &a.fields {
+        let Some(fb) = b.fields.get(k) else { continue };
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match (fa, fb) {
+            (Field::Value(x), Field::Value(y)) if x.value != y.value => out.push(path),
+            (Field::Block(x), Field::Block(y)) => conflicts(&x.value, &y.value, &path, out),
+            (Field::Named(xs), Field::Named(ys)) => {
+                for (n, x) in xs {
+                    if let Some((_, y)) = ys.iter().find(|(m, _)| m == n) {
+                        conflicts(&x.value, &y.value, &format!("{path}.{n}"), out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn merge_profiles(cx: &mut Cx) {
+    let names: Vec<String> = cx.decls.values().filter(|d| !d.profiles.is_empty()).map(|d| d.name.clone()).collect();
+    let mut merged = Vec::new();
+    for name in names {
+        let Some(decl) = cx.decls.get(&name) else { continue };
+        let mut chain = Vec::new();
+        if let Err(cycle) = profile_chain(&cx.decls, &name, &mut Vec::new(), &mut chain) {
+            let (file, span) = (decl.file.clone(), decl.name_span);
+            cx.push(
+                &file,
+                Diagnostic::error("plinth::extends::cycle", span, format!("profiles extend each other in a cycle: {}", cycle.join(" → ")))
+                    .with_help("remove one `extends` to break the cycle"),
+            );
+            continue;
+        }
+        // Direct parents may not disagree; a declaration's own fields override both.
+        let mut base = Rec::default();
+        let mut base_from: BTreeMap<String, String> = BTreeMap::new();
+        let mut diags = Vec::new();
+        for parent in &decl.profiles {
+            let mut parent_chain = Vec::new();
+            let _ = profile_chain(&cx.decls, parent, &mut Vec::new(), &mut parent_chain);
+            let mut full = Rec::default();
+            for p in parent_chain.iter().chain(std::iter::once(parent)) {
+                if let Some(pd) = cx.decls.get(p) {
+                    full = merge(&full, &pd.body);
+                }
+            }
+            let mut clash = Vec::new();
+            conflicts(&base, &full, "", &mut clash);
+            for path in clash {
+                let other = path.split('.').next().and_then(|k| base_from.get(k)).cloned().unwrap_or_default();
+                diags.push(
+                    Diagnostic::error(
+                        "plinth::extends::conflict",
+                        decl.name_span,
+                        format!("profiles `{other}` and `{parent}` both set `{path}`, differently"),
+                    )
+                    .with_help(format!("set `{path}` in `{}` itself to decide", decl.name)),
+                );
+            }
+            for k in full.fields.keys() {
+                base_from.entry(k.clone()).or_insert_with(|| parent.clone());
+            }
+            base = merge(&base, &full);
+        }
+        let body = merge(&respan(&base, decl.name_span), &decl.body);
+        let mut all_profiles = chain;
+        all_profiles.dedup();
+        merged.push((name.clone(), body, all_profiles, decl.file.clone(), diags));
+    }
+    for (name, body, profiles, file, diags) in merged {
+        for d in diags {
+            cx.push(&file, d);
+        }
+        if let Some(decl) = cx.decls.get_mut(&name) {
+            decl.body = body;
+            decl.profiles = profiles;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Required fields
+
+fn required_in(rec: &Rec, record: &Record, span: Span, what: &str, file: &str, diags: &mut Vec<Diagnostic>) {
+    for name in missing_required(rec, record) {
+        let doc = record.field(&name).map_or("", |f| f.doc);
+        diags.push(
+            Diagnostic::error("plinth::field::missing", span, format!("{what} is missing the required field `{name}`"))
+                .with_file(file)
+                .with_label(format!("`{name}` is required"))
+                .with_help(format!("add `{name}`: {doc}")),
+        );
+    }
+    for field in record.fields {
+        match (field.shape, rec.fields.get(field.name)) {
+            (Shape::Block(inner), Some(Field::Block(b))) => {
+                required_in(&b.value, inner, b.span, &format!("`{}`", field.name), file, diags);
+            }
+            (Shape::Named(inner), Some(Field::Named(items))) => {
+                for (n, b) in items {
+                    required_in(&b.value, inner, b.span, &format!("`{} {n}`", field.name), file, diags);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_required(cx: &mut Cx) {
+    for decl in cx.decls.values() {
+        if decl.kind == "profile" {
+            continue;
+        }
+        let Some(kind) = kinds::kind(&decl.kind) else { continue };
+        let what = format!("{} `{}`", decl.kind, decl.name);
+        required_in(&decl.body, &kind.record, decl.name_span, &what, &decl.file, &mut cx.diags);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Cross-declaration checks
+
+fn dur(rec: &Rec, name: &str) -> Option<Duration> {
+    match rec.get(name) {
+        Some(Value::Duration(d)) => Some(*d),
+        _ => None,
+    }
+}
+
+fn int(rec: &Rec, name: &str) -> Option<i64> {
+    match rec.get(name) {
+        Some(Value::Int(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+fn list(rec: &Rec, name: &str) -> Vec<Spanned<Value>> {
+    match rec.get(name) {
+        Some(Value::List(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Columns of a source: name to dtype.
+fn columns(decl: &Decl) -> BTreeMap<String, (String, bool)> {
+    decl.body
+        .named("column")
+        .iter()
+        .map(|(n, b)| (n.clone(), (b.value.str("type").unwrap_or("").to_string(), b.value.get("pii") == Some(&Value::Bool(true)))))
+        .collect()
+}
+
+/// Features of a feature view: name to dtype.
+fn features(decl: &Decl) -> BTreeMap<String, String> {
+    decl.body.named("feature").iter().map(|(n, b)| (n.clone(), b.value.str("type").unwrap_or("").to_string())).collect()
+}
+
+fn check_cross_references(cx: &mut Cx) {
+    let mut diags = Vec::new();
+    let decls = &cx.decls;
+    for decl in decls.values() {
+        let file = decl.file.as_str();
+        let mut err = |code: &str, span: Span, msg: String, help: Option<String>| {
+            let mut d = if code == CAST { Diagnostic::warning(code, span, msg) } else { Diagnostic::error(code, span, msg) }
+                .with_file(file);
+            d.help = help;
+            diags.push(d);
+        };
+        let body = &decl.body;
+        match decl.kind.as_str() {
+            "feature_view" => {
+                let source = body.str("source").and_then(|s| decls.get(s));
+                let Some(source) = source else { continue };
+                let cols = columns(source);
+                let col_names = || cols.keys().map(String::as_str).collect::<Vec<_>>();
+                let unknown_column = |column: &str| {
+                    let suggestion = did_you_mean(column, cols.keys().map(String::as_str));
+                    Some(match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("columns of `{}`: {}", source.name, col_names().join(", ")),
+                    })
+                };
+                if let Some(entity) = body.str("entity").and_then(|e| decls.get(e))
+                    && let Some(key) = entity.body.str("key")
+                    && !cols.contains_key(key)
+                {
+                    err(
+                        "plinth::column::unknown",
+                        body.span_of("entity").unwrap_or(decl.name_span),
+                        format!("entity `{}` joins on `{key}`, which is not a column of source `{}`", entity.name, source.name),
+                        unknown_column(key),
+                    );
+                }
+                for (fname, f) in body.named("feature") {
+                    if let Some(Value::Aggregate { function, column }) = f.value.get("aggregate") {
+                        let span = f.value.span_of("aggregate").unwrap_or(f.span);
+                        match cols.get(column) {
+                            None => err(
+                                "plinth::column::unknown",
+                                span,
+                                format!("feature `{fname}` aggregates `{column}`, which is not a column of source `{}`", source.name),
+                                unknown_column(column),
+                            ),
+                            Some((dtype, _)) => {
+                                let numeric = AGGREGATES.iter().any(|(a, n)| a == function && *n);
+                                if numeric && !is_numeric(dtype) {
+                                    err(
+                                        "plinth::column::type",
+                                        span,
+                                        format!("`{function}` needs a numeric column, but `{column}` is {dtype}"),
+                                        Some("use `count` or `count_distinct`, or aggregate a numeric column".to_string()),
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+                for (ename, e) in body.named("expect") {
+                    if let Some(column) = e.value.str("column")
+                        && !cols.contains_key(column)
+                    {
+                        err(
+                            "plinth::column::unknown",
+                            e.value.span_of("column").unwrap_or(e.span),
+                            format!("expectation `{ename}` checks `{column}`, which is not a column of source `{}`", source.name),
+                            unknown_column(column),
+                        );
+                    }
+                }
+                if let (Some(declared), Some(source_class)) = (body.str("classification"), source.body.str("classification")) {
+                    let (d, s) = (cx.index.rank("classification", declared), cx.index.rank("classification", source_class));
+                    if d < s {
+                        err(
+                            "plinth::classification::lower",
+                            body.span_of("classification").unwrap_or(decl.name_span),
+                            format!("`{}` is classified {declared}, below its source `{}` ({source_class})", decl.name, source.name),
+                            Some(format!("a feature view is never classified lower than its sources; use `{source_class}` or higher")),
+                        );
+                    }
+                }
+                if let (Some(freshness), Some(Value::Cron { expr, interval })) = (dur(body, "freshness"), body.get("schedule"))
+                    && freshness < *interval
+                {
+                    err(
+                        "plinth::freshness::schedule",
+                        body.span_of("freshness").unwrap_or(decl.name_span),
+                        format!("freshness {freshness} cannot hold: the schedule {expr:?} runs only every {interval}"),
+                        Some(format!("set `freshness` to at least {interval}, or schedule runs at least every {freshness}")),
+                    );
+                }
+                resources_check(body, "resources", &mut err);
+            }
+            "model" => {
+                let inputs = list(body, "inputs");
+                let mut input_refs = Vec::new();
+                for item in &inputs {
+                    if let Value::FeatureRef(r) = &item.value {
+                        feature_exists(decls, r, item.span, &mut err);
+                        input_refs.push(r.clone());
+                    }
+                }
+                let tensors = body.named("input");
+                if !tensors.is_empty() {
+                    let mut packed: BTreeMap<String, Span> = BTreeMap::new();
+                    for (tname, t) in tensors {
+                        let dtype = t.value.str("dtype").unwrap_or("");
+                        for item in list(&t.value, "features") {
+                            let Value::FeatureRef(r) = &item.value else { continue };
+                            let key = r.to_string();
+                            if !input_refs.contains(r) {
+                                err(
+                                    "plinth::tensor::packing",
+                                    item.span,
+                                    format!("input `{tname}` packs `{key}`, which is not in the model's `inputs`"),
+                                    Some(format!("add `{key}` to `inputs`")),
+                                );
+                            } else if packed.insert(key.clone(), item.span).is_some() {
+                                err(
+                                    "plinth::tensor::packing",
+                                    item.span,
+                                    format!("`{key}` is packed into more than one input tensor"),
+                                    Some("every feature in `inputs` is packed exactly once".to_string()),
+                                );
+                            }
+                            if let Some(ftype) = decls.get(&r.view).and_then(|v| features(v).get(&r.feature).cloned())
+                                && loses_precision(&ftype, dtype)
+                            {
+                                diags_warn(
+                                    &mut err,
+                                    item.span,
+                                    format!("`{key}` is {ftype}; packing it into {dtype} tensor `{tname}` loses precision"),
+                                );
+                            }
+                        }
+                    }
+                    for r in &input_refs {
+                        if !packed.contains_key(&r.to_string()) {
+                            err(
+                                "plinth::tensor::packing",
+                                body.span_of("inputs").unwrap_or(decl.name_span),
+                                format!("`{r}` is in `inputs` but packed into no input tensor"),
+                                Some("list it in the `features` of one `input` block".to_string()),
+                            );
+                        }
+                    }
+                }
+                if let Some(training) = body.block("training") {
+                    resources_check(training, "resources", &mut err);
+                }
+            }
+            "service" => {
+                let model = body.str("model").and_then(|m| decls.get(m));
+                let envs: Vec<(String, Rec)> = std::iter::once((String::new(), body.clone()))
+                    .chain(body.named("env").iter().map(|(n, b)| (n.clone(), merge(body, &b.value))))
+                    .collect();
+                for (env, effective) in &envs {
+                    let in_env = if env.is_empty() { String::new() } else { format!(" (in `{env}`)") };
+                    service_checks(effective, model, &in_env, decls, &mut err);
+                }
+            }
+            "batch_job" => resources_check(body, "resources", &mut err),
+            _ => {}
+        }
+        if matches!(decl.kind.as_str(), "service" | "batch_job" | "feature_view" | "model")
+            && (decl.name.len() > MAX_DEPLOYABLE_NAME)
+        {
+            err(
+                "plinth::name::too_long",
+                decl.name_span,
+                format!("`{}` is {} characters; generated Kubernetes names would exceed 63", decl.name, decl.name.len()),
+                Some(format!("use a name of at most {MAX_DEPLOYABLE_NAME} characters")),
+            );
+        }
+    }
+    cx.diags.extend(diags);
+}
+
+/// The one cross-declaration finding that is a warning, not an error.
+const CAST: &str = "plinth::tensor::cast";
+
+fn diags_warn(err: &mut impl FnMut(&str, Span, String, Option<String>), span: Span, msg: String) {
+    err(CAST, span, msg, Some("declare the tensor's dtype to match, or accept the cast".to_string()));
+}
+
+fn loses_precision(from: &str, to: &str) -> bool {
+    fn rank(t: &str) -> Option<(u8, u8)> {
+        // (family, bits): family 0 ints, 1 floats.
+        Some(match t {
+            "bool" => (0, 1),
+            "int8" | "uint8" => (0, 8),
+            "int16" => (0, 16),
+            "int32" => (0, 32),
+            "int64" => (0, 64),
+            "float16" => (1, 16),
+            "float32" => (1, 32),
+            "float64" => (1, 64),
+            _ => return None,
+        })
+    }
+    match (rank(from), rank(to)) {
+        (Some((ff, fb)), Some((tf, tb))) => (ff == tf && tb < fb) || (ff == 1 && tf == 0) || (ff == 0 && tf == 1 && fb >= tb),
+        _ => false,
+    }
+}
+
+fn feature_exists(
+    decls: &BTreeMap<String, Decl>,
+    r: &plinth_ir::FeatureRef,
+    span: Span,
+    err: &mut impl FnMut(&str, Span, String, Option<String>),
+) {
+    let Some(view) = decls.get(&r.view) else { return };
+    let feats = features(view);
+    if !feats.contains_key(&r.feature) {
+        let suggestion = did_you_mean(&r.feature, feats.keys().map(String::as_str));
+        err(
+            "plinth::feature::unknown",
+            span,
+            format!("feature view `{}` has no feature `{}`", r.view, r.feature),
+            Some(match suggestion {
+                Some(s) => format!("did you mean `{}.{s}`?", r.view),
+                None => format!("features of `{}`: {}", r.view, feats.keys().cloned().collect::<Vec<_>>().join(", ")),
+            }),
+        );
+    }
+}
+
+fn resources_check(rec: &Rec, name: &str, err: &mut impl FnMut(&str, Span, String, Option<String>)) {
+    let Some(res) = rec.block(name) else { return };
+    if res.get("accelerator").is_some() && int(res, "gpu").unwrap_or(0) < 1 {
+        err(
+            "plinth::resources::accelerator",
+            res.span_of("accelerator").unwrap_or_default(),
+            "an accelerator is set but no GPU is requested".to_string(),
+            Some("add `gpu: 1` (or more), or remove `accelerator`".to_string()),
+        );
+    }
+}
+
+fn service_checks(
+    body: &Rec,
+    model: Option<&Decl>,
+    in_env: &str,
+    decls: &BTreeMap<String, Decl>,
+    err: &mut impl FnMut(&str, Span, String, Option<String>),
+) {
+    let runtime = body.str("runtime").unwrap_or("triton");
+    if let Some(model) = model
+        && let Some(format) = model.body.str("format")
+    {
+        let formats = runtime_formats(runtime);
+        if !formats.contains(&format) {
+            err(
+                "plinth::serving::runtime",
+                body.span_of("model").unwrap_or_default(),
+                format!("runtime `{runtime}` cannot serve `{}`, a {format} model{in_env}", model.name),
+                Some(format!("`{runtime}` serves {}", formats.join(", "))),
+            );
+        }
+    }
+    let batching = body.block("batching");
+    if let Some(b) = batching
+        && let Some(max) = int(b, "max_batch")
+    {
+        if max < 1 {
+            err(
+                "plinth::serving::batch",
+                b.span_of("max_batch").unwrap_or_default(),
+                format!("`max_batch` is {max}{in_env}; it must be at least 1"),
+                None,
+            );
+        }
+        for item in list(b, "preferred") {
+            if let Value::Int(p) = item.value
+                && (p > max || p < 1)
+            {
+                err(
+                    "plinth::serving::batch",
+                    item.span,
+                    format!("preferred batch size {p} is outside 1..{max} (`max_batch`){in_env}"),
+                    Some("preferred sizes lie between 1 and `max_batch`".to_string()),
+                );
+            }
+        }
+    }
+    resources_check(body, "resources", err);
+    let max_delay = batching.and_then(|b| dur(b, "max_delay")).unwrap_or(Duration(0));
+    for (kind, slo) in body.named("slo") {
+        if kind == "latency"
+            && let Some(threshold) = dur(&slo.value, "threshold")
+            && threshold <= max_delay
+        {
+            err(
+                "plinth::slo::unachievable",
+                slo.value.span_of("threshold").unwrap_or(slo.span),
+                format!("latency threshold {threshold} is at or below the batching delay {max_delay}{in_env}: no request can meet it"),
+                Some("raise the threshold above `batching.max_delay`, or lower the delay".to_string()),
+            );
+        }
+    }
+    for (kind, monitor) in body.named("monitor") {
+        if kind == "drift"
+            && let Some(Value::FeatureRef(r)) = monitor.value.get("feature")
+        {
+            feature_exists(decls, r, monitor.value.span_of("feature").unwrap_or(monitor.span), err);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Dependency graph and derived facts
+
+/// The references that are data or serving dependencies: (field, is it a data edge).
+fn dependencies(decl: &Decl) -> Vec<String> {
+    let mut deps = BTreeSet::new();
+    let body = &decl.body;
+    match decl.kind.as_str() {
+        "feature_view" => {
+            deps.extend(body.str("source").map(str::to_string));
+            deps.extend(body.str("entity").map(str::to_string));
+        }
+        "model" => {
+            for item in list(body, "inputs") {
+                if let Value::FeatureRef(r) = item.value {
+                    deps.insert(r.view);
+                }
+            }
+        }
+        "service" => {
+            deps.extend(body.str("model").map(str::to_string));
+            for (_, m) in body.named("monitor") {
+                if let Some(Value::FeatureRef(r)) = m.value.get("feature") {
+                    deps.insert(r.view.clone());
+                }
+            }
+        }
+        "batch_job" => {
+            deps.extend(body.str("model").map(str::to_string));
+            deps.extend(body.str("input").map(str::to_string));
+        }
+        "source" => {}
+        _ => {}
+    }
+    deps.into_iter().collect()
+}
+
+fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
+    const GRAPH_KINDS: [&str; 6] = ["source", "entity", "feature_view", "model", "service", "batch_job"];
+    let mut graph: DiGraph<String, ()> = DiGraph::new();
+    let mut nodes: BTreeMap<String, NodeIndex> = BTreeMap::new();
+    for decl in cx.decls.values().filter(|d| GRAPH_KINDS.contains(&d.kind.as_str())) {
+        nodes.insert(decl.name.clone(), graph.add_node(decl.name.clone()));
+    }
+    let mut owners_used: BTreeSet<String> = BTreeSet::new();
+    for decl in cx.decls.values() {
+        if let Some(owner) = decl.body.str("owner") {
+            owners_used.insert(owner.to_string());
+        }
+        let Some(&to) = nodes.get(&decl.name) else { continue };
+        for dep in dependencies(decl) {
+            if let Some(&from) = nodes.get(&dep) {
+                graph.add_edge(from, to, ());
+            }
+        }
+        // A batch job writes its output source.
+        if decl.kind == "batch_job"
+            && let Some(out) = decl.body.str("output").and_then(|o| nodes.get(o))
+        {
+            graph.add_edge(to, *out, ());
+        }
+    }
+    // Cycles: every member listed, in name order.
+    let mut in_cycle = BTreeSet::new();
+    for scc in petgraph::algo::tarjan_scc(&graph) {
+        let self_loop = scc.len() == 1 && scc.first().is_some_and(|n| graph.contains_edge(*n, *n));
+        if scc.len() < 2 && !self_loop {
+            continue;
+        }
+        let mut members: Vec<String> = scc.iter().filter_map(|n| graph.node_weight(*n).cloned()).collect();
+        members.sort();
+        in_cycle.extend(members.iter().cloned());
+        if let Some(first) = members.first().and_then(|m| cx.decls.get(m)) {
+            let d = Diagnostic::error(
+                "plinth::graph::cycle",
+                first.name_span,
+                format!("dependency cycle: {}", members.join(" → ")),
+            )
+            .with_file(&first.file)
+            .with_help("data must flow one way: sources → feature views → models → services and batch jobs; a batch job may not write a source its own model reads");
+            cx.diags.push(d);
+        }
+    }
+    // Unused declarations.
+    for decl in cx.decls.values() {
+        let unused = match decl.kind.as_str() {
+            "team" => !owners_used.contains(&decl.name),
+            "source" | "entity" | "feature_view" | "model" => nodes.get(&decl.name).is_some_and(|n| {
+                graph.neighbors_directed(*n, petgraph::Direction::Outgoing).next().is_none()
+                    && (decl.kind != "source" || graph.neighbors_directed(*n, petgraph::Direction::Incoming).next().is_none())
+            }),
+            _ => false,
+        };
+        if unused && !decl.name.starts_with("std.") {
+            cx.diags.push(
+                Diagnostic::warning("plinth::graph::unused", decl.name_span, format!("{} `{}` is not used", decl.kind, decl.name))
+                    .with_file(&decl.file)
+                    .with_help("remove it, or reference it from the declaration that should use it"),
+            );
+        }
+    }
+    // Derived facts, in dependency order (cycles were reported; their members get none).
+    let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
+    let order = petgraph::algo::toposort(&graph, None).unwrap_or_default();
+    for node in order {
+        let Some(name) = graph.node_weight(node) else { continue };
+        let Some(decl) = cx.decls.get(name) else { continue };
+        let f = derive(cx, decl, &facts);
+        facts.insert(name.clone(), f);
+    }
+    facts
+}
+
+fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
+    let body = &decl.body;
+    let level = |v: &str| Level { rank: cx.index.rank("classification", v), name: v.to_string() };
+    let upstream = |names: &[String]| {
+        let mut out = Facts::default();
+        let mut sources = BTreeSet::new();
+        let mut views = BTreeSet::new();
+        let mut pii = BTreeSet::new();
+        for n in names {
+            let Some(f) = facts.get(n) else { continue };
+            out.uses_pii |= f.uses_pii;
+            if let Some(c) = &f.classification
+                && out.classification.as_ref().is_none_or(|o| c > o)
+            {
+                out.classification = Some(c.clone());
+            }
+            sources.extend(f.lineage.sources.iter().cloned());
+            views.extend(f.lineage.feature_views.iter().cloned());
+            pii.extend(f.lineage.pii_columns.iter().cloned());
+        }
+        out.lineage = Lineage { sources: sources.into_iter().collect(), feature_views: views.into_iter().collect(), pii_columns: pii.into_iter().collect() };
+        out
+    };
+    match decl.kind.as_str() {
+        "source" => {
+            let cols = columns(decl);
+            let pii: Vec<String> = cols.iter().filter(|(_, (_, p))| *p).map(|(c, _)| format!("{}.{c}", decl.name)).collect();
+            Facts {
+                classification: decl.body.str("classification").map(level),
+                uses_pii: !pii.is_empty(),
+                lineage: Lineage { sources: vec![decl.name.clone()], feature_views: Vec::new(), pii_columns: pii },
+            }
+        }
+        "feature_view" => {
+            let Some(source) = body.str("source").and_then(|s| cx.decls.get(s)) else { return Facts::default() };
+            let cols = columns(source);
+            // The columns the view reads: the entity key, aggregated and checked columns.
+            let mut read: BTreeSet<String> = BTreeSet::new();
+            if let Some(key) = body.str("entity").and_then(|e| cx.decls.get(e)).and_then(|e| e.body.str("key")) {
+                read.insert(key.to_string());
+            }
+            for (_, f) in body.named("feature") {
+                if let Some(Value::Aggregate { column, .. }) = f.value.get("aggregate") {
+                    read.insert(column.clone());
+                }
+            }
+            for (_, e) in body.named("expect") {
+                read.extend(e.value.str("column").map(str::to_string));
+            }
+            let pii: Vec<String> =
+                read.iter().filter(|c| cols.get(*c).is_some_and(|(_, p)| *p)).map(|c| format!("{}.{c}", source.name)).collect();
+            let source_class = source.body.str("classification").map(level);
+            let declared = body.str("classification").map(level);
+            let classification = match (declared, source_class) {
+                (Some(d), Some(s)) => Some(if d > s { d } else { s }),
+                (d, s) => d.or(s),
+            };
+            Facts {
+                classification,
+                uses_pii: !pii.is_empty(),
+                lineage: Lineage { sources: vec![source.name.clone()], feature_views: vec![decl.name.clone()], pii_columns: pii },
+            }
+        }
+        "model" => {
+            let views: Vec<String> = dependencies(decl);
+            upstream(&views)
+        }
+        "service" => {
+            let model: Vec<String> = body.str("model").map(str::to_string).into_iter().collect();
+            upstream(&model)
+        }
+        "batch_job" => {
+            let deps: Vec<String> = [body.str("model"), body.str("input")].into_iter().flatten().map(str::to_string).collect();
+            upstream(&deps)
+        }
+        _ => Facts::default(),
+    }
+}

@@ -1,0 +1,180 @@
+//! The checked spec: each declaration's body read against its kind table into typed
+//! values, with spans kept. Lowering turns this into the IR per environment; the
+//! semantic diff and hover read it directly.
+
+use plinth_ir::{Bytes, Date, Decimal, Duration, FeatureRef, Millicores};
+use plinth_syntax::Span;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Number(Decimal),
+    Duration(Duration),
+    Bytes(Bytes),
+    Cpu(Millicores),
+    Percent(Decimal),
+    Date(Date),
+    /// A cron expression and its largest gap between runs.
+    Cron { expr: String, interval: Duration },
+    Enum(String),
+    /// A declaration name (std profiles as `std.name`).
+    Ref(String),
+    FeatureRef(FeatureRef),
+    Column(String),
+    Aggregate { function: String, column: String },
+    List(Vec<Spanned<Value>>),
+    Range(i64, i64),
+    Variant { name: String, body: Option<Rec> },
+}
+
+impl Value {
+    /// The value as it would be written in Plinth, for diffs and messages.
+    pub fn render(&self) -> String {
+        match self {
+            Value::Str(s) => format!("{s:?}"),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(n) => n.to_string(),
+            Value::Number(d) => d.to_string(),
+            Value::Duration(d) => d.to_string(),
+            Value::Bytes(b) => b.to_string(),
+            Value::Cpu(c) => c.to_string(),
+            Value::Percent(p) => format!("{p}%"),
+            Value::Date(d) => d.to_string(),
+            Value::Cron { expr, .. } => format!("{expr:?}"),
+            Value::Enum(s) | Value::Ref(s) | Value::Column(s) => s.clone(),
+            Value::FeatureRef(f) => f.to_string(),
+            Value::Aggregate { function, column } => format!("{function}({column})"),
+            Value::List(items) => {
+                let items: Vec<String> = items.iter().map(|v| v.value.render()).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Value::Range(a, b) => format!("{a}..{b}"),
+            Value::Variant { name, body: None } => name.clone(),
+            Value::Variant { name, body: Some(rec) } => format!("{name} {}", rec.render()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// A checked body: fields by name. Named blocks keep their names in source order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rec {
+    pub fields: BTreeMap<String, Field>,
+    /// Fields that were written but had errors (or misspelt, by their suggestion), so
+    /// they are not reported missing as well: one mistake, one diagnostic.
+    pub errored: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    Value(Spanned<Value>),
+    Block(Spanned<Rec>),
+    /// `column NAME { }`, `slo KIND { }`, `env NAME { }`.
+    Named(Vec<(String, Spanned<Rec>)>),
+}
+
+impl Rec {
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        match self.fields.get(name) {
+            Some(Field::Value(v)) => Some(&v.value),
+            _ => None,
+        }
+    }
+
+    pub fn block(&self, name: &str) -> Option<&Rec> {
+        match self.fields.get(name) {
+            Some(Field::Block(b)) => Some(&b.value),
+            _ => None,
+        }
+    }
+
+    pub fn named(&self, name: &str) -> &[(String, Spanned<Rec>)] {
+        match self.fields.get(name) {
+            Some(Field::Named(items)) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn span_of(&self, name: &str) -> Option<Span> {
+        match self.fields.get(name)? {
+            Field::Value(v) => Some(v.span),
+            Field::Block(b) => Some(b.span),
+            Field::Named(items) => items.first().map(|(_, b)| b.span),
+        }
+    }
+
+    pub fn str(&self, name: &str) -> Option<&str> {
+        match self.get(name) {
+            Some(Value::Str(s) | Value::Enum(s) | Value::Ref(s) | Value::Column(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Every field path (`resources.gpu`) with its span, for `Origin::fields`.
+    pub fn field_spans(&self, prefix: &str, out: &mut BTreeMap<String, Span>) {
+        for (name, field) in &self.fields {
+            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            match field {
+                Field::Value(v) => {
+                    out.insert(path, v.span);
+                }
+                Field::Block(b) => {
+                    out.insert(path.clone(), b.span);
+                    b.value.field_spans(&path, out);
+                }
+                Field::Named(items) => {
+                    for (n, b) in items {
+                        let p = format!("{path}.{n}");
+                        out.insert(p.clone(), b.span);
+                        b.value.field_spans(&p, out);
+                    }
+                    if let Some((_, first)) = items.first() {
+                        out.entry(path).or_insert(first.span);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compact one-line rendering, for diffs.
+    pub fn render(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, field) in &self.fields {
+            match field {
+                Field::Value(v) => parts.push(format!("{name}: {}", v.value.render())),
+                Field::Block(b) => parts.push(format!("{name} {}", b.value.render())),
+                Field::Named(items) => {
+                    for (n, b) in items {
+                        parts.push(format!("{name} {n} {}", b.value.render()));
+                    }
+                }
+            }
+        }
+        format!("{{ {} }}", parts.join(", "))
+    }
+}
+
+/// A checked declaration. Profiles named in `extends` are already merged into `body`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decl {
+    pub kind: String,
+    /// The declared name; stdlib declarations are `std.name`.
+    pub name: String,
+    pub doc: String,
+    pub file: String,
+    pub span: Span,
+    pub name_span: Span,
+    /// `extends` targets, resolved, transitively, in order.
+    pub profiles: Vec<String>,
+    /// For profiles: the kind they apply to.
+    pub for_kind: Option<String>,
+    pub body: Rec,
+}

@@ -1,0 +1,124 @@
+//! Name resolution: every declaration of the workspace and the stdlib in one namespace.
+//! Stdlib declarations are named `std.<name>`; stdlib enums are also found by their bare
+//! name, since kind tables refer to them that way.
+
+use crate::suggest::did_you_mean;
+use plinth_syntax::ast::{self, Item};
+use plinth_syntax::{Diagnostic, Span};
+use std::collections::BTreeMap;
+
+pub const STD_PREFIX: &str = "std/";
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Symbol {
+    pub kind: String,
+    /// `std.tier1_online` for stdlib declarations.
+    pub name: String,
+    pub file: String,
+    pub span: Span,
+    pub name_span: Span,
+    /// For profiles: the kind they apply to.
+    pub for_kind: Option<String>,
+    /// For enums: the values in order.
+    pub values: Vec<String>,
+}
+
+pub fn is_std_file(path: &str) -> bool {
+    path.starts_with(STD_PREFIX)
+}
+
+pub fn file_symbols_of(path: &str, tree: &ast::SourceFile) -> Vec<Symbol> {
+    let std = is_std_file(path);
+    tree.items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Decl(d) => Some(d),
+            Item::Use(_) => None,
+        })
+        .map(|decl| Symbol {
+            kind: decl.kind.text.clone(),
+            name: if std { format!("std.{}", decl.name.text) } else { decl.name.text.clone() },
+            file: path.to_string(),
+            span: decl.span,
+            name_span: decl.name.span,
+            for_kind: decl.for_kind.as_ref().map(|k| k.text.clone()),
+            values: enum_values(decl),
+        })
+        .collect()
+}
+
+/// The values of `enum NAME { a, b, c }`.
+pub fn enum_values(decl: &ast::Decl) -> Vec<String> {
+    if decl.kind.text != plinth_ir::kinds::ENUM_KIND {
+        return Vec::new();
+    }
+    decl.body
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            ast::Entry::Bare(ident) => Some(ident.text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SymbolIndex {
+    pub symbols: BTreeMap<String, Symbol>,
+    /// Enum name to its values, in order (rank = position).
+    pub enums: BTreeMap<String, Vec<String>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl SymbolIndex {
+    pub fn get(&self, name: &str) -> Option<&Symbol> {
+        self.symbols.get(name)
+    }
+
+    /// Names of declarations of one kind, for did-you-mean.
+    pub fn names_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.symbols.values().filter(move |s| s.kind == kind).map(|s| s.name.as_str())
+    }
+
+    pub fn suggest<'a>(&'a self, name: &str, kind: Option<&'a str>) -> Option<&'a str> {
+        match kind {
+            Some(kind) => did_you_mean(name, self.names_of_kind(kind)),
+            None => did_you_mean(name, self.symbols.keys().map(String::as_str)),
+        }
+    }
+
+    /// The rank of an enum value (its position), for ordered enums.
+    pub fn rank(&self, enum_name: &str, value: &str) -> u32 {
+        self.enums
+            .get(enum_name)
+            .and_then(|vs| vs.iter().position(|v| v == value))
+            .and_then(|p| u32::try_from(p).ok())
+            .unwrap_or(0)
+    }
+}
+
+pub fn build_index(files: Vec<&Vec<Symbol>>) -> SymbolIndex {
+    let mut index = SymbolIndex::default();
+    for symbol in files.into_iter().flatten() {
+        if let Some(first) = index.symbols.get(&symbol.name) {
+            index.diagnostics.push(
+                Diagnostic::error(
+                    "plinth::decl::duplicate",
+                    symbol.name_span,
+                    format!("`{}` is declared twice", symbol.name),
+                )
+                .with_file(&symbol.file)
+                .with_label("declared again here")
+                .with_related(&first.file, first.name_span, "first declared here")
+                .with_help("all files of a workspace share one namespace; rename one of them"),
+            );
+            continue;
+        }
+        if symbol.kind == plinth_ir::kinds::ENUM_KIND {
+            let bare = symbol.name.strip_prefix("std.").unwrap_or(&symbol.name);
+            index.enums.insert(bare.to_string(), symbol.values.clone());
+        }
+        index.symbols.insert(symbol.name.clone(), symbol.clone());
+    }
+    index
+}
