@@ -106,18 +106,28 @@ service my_api extends std.{p} {{
         ),
     };
     vec![
-        ("plinth.toml", "[policy]\npacks = [\"baseline\"]\nmax_waiver_days = 180\n\n[build]\nout = \"out\"\n".to_string()),
+        (
+            "plinth.toml",
+            "[policy]\npacks = [\"baseline\"]\nmax_waiver_days = 180\n\n[build]\nout = \"out\"\n"
+                .to_string(),
+        ),
         ("platform.plinth", common + &deploy),
     ]
 }
 
 pub fn init(dir: &Path, profile: &str) -> ExitCode {
     if !PROFILES.contains(&profile) {
-        eprintln!("unknown profile `{profile}`; golden paths: {}", PROFILES.join(", "));
+        eprintln!(
+            "unknown profile `{profile}`; golden paths: {}",
+            PROFILES.join(", ")
+        );
         return ExitCode::from(2);
     }
     if dir.join("plinth.toml").exists() {
-        eprintln!("`{}` already holds a workspace (plinth.toml exists)", dir.display());
+        eprintln!(
+            "`{}` already holds a workspace (plinth.toml exists)",
+            dir.display()
+        );
         return ExitCode::from(2);
     }
     if let Err(e) = std::fs::create_dir_all(dir) {
@@ -131,6 +141,10 @@ pub fn init(dir: &Path, profile: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    println!("created {} from the `{profile}` golden path; next: plinth check {}", dir.display(), dir.display());
+    println!(
+        "created {} from the `{profile}` golden path; next: plinth check {}",
+        dir.display(),
+        dir.display()
+    );
     ExitCode::SUCCESS
 }

@@ -1,6 +1,7 @@
 //! `plinth`: the command line. All IO lives here: reading workspaces, writing output,
 //! rendering diagnostics. Exit codes: 0 clean, 1 policy errors, 2 spec errors.
 
+mod build;
 mod init;
 mod render;
 mod workspace;
@@ -15,14 +16,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "plinth", version, about = "Compiler and policy engine for ML platform specs")]
+#[command(
+    name = "plinth",
+    version,
+    about = "Compiler and policy engine for ML platform specs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     Human,
     Json,
 }
@@ -35,6 +40,20 @@ enum Command {
         dir: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+    },
+    /// Generate every target's output for every environment (or the ones named).
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Do not write; exit 1 and list the files when the output on disk is stale.
+        #[arg(long)]
+        check: bool,
     },
     /// Format `*.plinth` files in place (or only check with `--check`).
     Fmt {
@@ -59,6 +78,22 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { dir, format } => check(&dir, format),
+        Command::Build {
+            dir,
+            env,
+            target,
+            out,
+            check,
+        } => {
+            let checked = load_and_check(&dir);
+            let args = build::BuildArgs {
+                env: env.as_deref(),
+                target: target.as_deref(),
+                out: out.as_deref(),
+                check,
+            };
+            build::build(&checked, &args)
+        }
         Command::Fmt { dir, check } => fmt(&dir, check),
         Command::Schema => schema(),
         Command::Explain { id } => explain(&id),
@@ -88,7 +123,13 @@ pub fn load_and_check(dir: &Path) -> Checked {
     }
     let mut diags = loaded.diagnostics.clone();
     diags.extend(diagnostics(&db, ws));
-    Checked { db, ws, sources, diagnostics: diags, loaded }
+    Checked {
+        db,
+        ws,
+        sources,
+        diagnostics: diags,
+        loaded,
+    }
 }
 
 fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, format: Format) {
@@ -106,7 +147,11 @@ fn check(dir: &Path, format: Format) -> ExitCode {
     let checked = load_and_check(dir);
     let _ = analysis(&checked.db, checked.ws);
     print_diagnostics(&checked.diagnostics, &checked.sources, format);
-    if checked.diagnostics.iter().any(Diagnostic::is_error) { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if checked.diagnostics.iter().any(Diagnostic::is_error) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn fmt(dir: &Path, check_only: bool) -> ExitCode {
@@ -128,9 +173,20 @@ fn fmt(dir: &Path, check_only: bool) -> ExitCode {
         }
     }
     for path in &unformatted {
-        println!("{}{path}", if check_only { "would reformat " } else { "formatted " });
+        println!(
+            "{}{path}",
+            if check_only {
+                "would reformat "
+            } else {
+                "formatted "
+            }
+        );
     }
-    if failed || (check_only && !unformatted.is_empty()) { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if failed || (check_only && !unformatted.is_empty()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn schema() -> ExitCode {
@@ -145,15 +201,27 @@ fn schema() -> ExitCode {
 }
 
 fn explain(id: &str) -> ExitCode {
-    let code = if id.starts_with("plinth::") { id.to_string() } else { format!("plinth::{id}") };
+    let code = if id.starts_with("plinth::") {
+        id.to_string()
+    } else {
+        format!("plinth::{id}")
+    };
     match codes::lookup(&code) {
         Some(doc) => {
-            println!("{}\n\n{}\n\nWhy: {}\n\nExample:\n    {}\n\nFix: {}", doc.code, doc.summary, doc.why, doc.example, doc.fix);
+            println!(
+                "{}\n\n{}\n\nWhy: {}\n\nExample:\n    {}\n\nFix: {}",
+                doc.code, doc.summary, doc.why, doc.example, doc.fix
+            );
             ExitCode::SUCCESS
         }
         None => {
             let suggestion = plinth_check::did_you_mean(&code, codes::CODES.iter().map(|c| c.code));
-            eprintln!("no diagnostic code `{id}`{}", suggestion.map(|s| format!("; did you mean `{s}`?")).unwrap_or_default());
+            eprintln!(
+                "no diagnostic code `{id}`{}",
+                suggestion
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default()
+            );
             ExitCode::from(2)
         }
     }

@@ -1,7 +1,9 @@
 //! Rendering diagnostics: miette for people, JSON for tools. The one place that turns
 //! `plinth_syntax::Diagnostic` into text.
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report,
+};
 use plinth_syntax::{Diagnostic, Severity, line_col};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -10,8 +12,14 @@ use std::collections::BTreeMap;
 pub type Sources = BTreeMap<String, String>;
 
 pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false);
     let mut out = String::new();
     for d in diags {
         let mut md = MietteDiagnostic::new(d.message.clone())
@@ -23,10 +31,16 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
         let mut help = d.help.clone();
         let text = sources.get(&d.file);
         if text.is_some() {
-            md = md.with_label(LabeledSpan::new_primary_with_span(d.label.clone(), d.span.range()));
+            md = md.with_label(LabeledSpan::new_primary_with_span(
+                d.label.clone(),
+                d.span.range(),
+            ));
             for r in &d.related {
                 if r.file == d.file {
-                    md = md.with_label(LabeledSpan::new_with_span(Some(r.message.clone()), r.span.range()));
+                    md = md.with_label(LabeledSpan::new_with_span(
+                        Some(r.message.clone()),
+                        r.span.range(),
+                    ));
                 } else if let Some(other) = sources.get(&r.file) {
                     let (line, col) = line_col(other, r.span.start as usize);
                     let note = format!("{} at {}:{line}:{col}", r.message, r.file);
@@ -41,7 +55,9 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
             md = md.with_help(h);
         }
         let report = match text {
-            Some(t) => Report::new(md).with_source_code(NamedSource::new(d.file.clone(), t.clone())),
+            Some(t) => {
+                Report::new(md).with_source_code(NamedSource::new(d.file.clone(), t.clone()))
+            }
             None => {
                 let mut md = md;
                 if !d.file.is_empty() {
@@ -55,7 +71,11 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
     let warnings = diags.len() - errors;
-    out.push_str(&format!("{errors} error{}, {warnings} warning{}\n", plural(errors), plural(warnings)));
+    out.push_str(&format!(
+        "{errors} error{}, {warnings} warning{}\n",
+        plural(errors),
+        plural(warnings)
+    ));
     out
 }
 
@@ -122,7 +142,13 @@ pub fn json(diags: &[Diagnostic], sources: &Sources) -> String {
         })
         .collect();
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    let report = JsonReport { diagnostics, summary: Summary { errors, warnings: diags.len() - errors } };
+    let report = JsonReport {
+        diagnostics,
+        summary: Summary {
+            errors,
+            warnings: diags.len() - errors,
+        },
+    };
     let mut out = serde_json::to_string_pretty(&report).unwrap_or_default();
     out.push('\n');
     out

@@ -28,7 +28,11 @@ pub struct PolicyConfig {
 
 impl Default for PolicyConfig {
     fn default() -> Self {
-        PolicyConfig { packs: default_packs(), paths: Vec::new(), max_waiver_days: default_waiver_days() }
+        PolicyConfig {
+            packs: default_packs(),
+            paths: Vec::new(),
+            max_waiver_days: default_waiver_days(),
+        }
     }
 }
 
@@ -77,44 +81,74 @@ pub fn load(root: &Path) -> Loaded {
         match toml::from_str::<Config>(&text) {
             Ok(c) => config = c,
             Err(e) => {
-                let span = e.span().map_or(Span::default(), |r| Span::new(r.start, r.end));
+                let span = e
+                    .span()
+                    .map_or(Span::default(), |r| Span::new(r.start, r.end));
                 diagnostics.push(
-                    Diagnostic::error("plinth::workspace::config", span, format!("invalid plinth.toml: {}", e.message()))
-                        .with_file("plinth.toml"),
+                    Diagnostic::error(
+                        "plinth::workspace::config",
+                        span,
+                        format!("invalid plinth.toml: {}", e.message()),
+                    )
+                    .with_file("plinth.toml"),
                 );
             }
         }
     }
     let mut files = Vec::new();
     if !root.is_dir() {
-        diagnostics.push(io_error(&root.display().to_string(), format!("`{}` is not a folder", root.display())));
+        diagnostics.push(io_error(
+            &root.display().to_string(),
+            format!("`{}` is not a folder", root.display()),
+        ));
     } else {
         let skip = root.join(&config.build.out);
         collect(root, root, &skip, &mut files, &mut diagnostics);
     }
     files.sort();
-    Loaded { root: root.to_path_buf(), config, files, diagnostics }
+    Loaded {
+        root: root.to_path_buf(),
+        config,
+        files,
+        diagnostics,
+    }
 }
 
-fn collect(root: &Path, dir: &Path, skip: &Path, files: &mut Vec<(String, String)>, diags: &mut Vec<Diagnostic>) {
+fn collect(
+    root: &Path,
+    dir: &Path,
+    skip: &Path,
+    files: &mut Vec<(String, String)>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(io_error(&dir.display().to_string(), format!("cannot read `{}`: {e}", dir.display())));
+            diags.push(io_error(
+                &dir.display().to_string(),
+                format!("cannot read `{}`: {e}", dir.display()),
+            ));
             return;
         }
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden || path == skip {
             continue;
         }
         if path.is_dir() {
             collect(root, &path, skip, files, diags);
         } else if path.extension().is_some_and(|e| e == "plinth") {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             match std::fs::read(&path) {
                 Ok(bytes) => files.push((rel, String::from_utf8_lossy(&bytes).into_owned())),
                 Err(e) => diags.push(io_error(&rel, format!("cannot read `{rel}`: {e}"))),
