@@ -1,1 +1,65 @@
-//! placeholder
+//! plinth-targets: everything Plinth writes, each output format as one [`Target`].
+//!
+//! Architecture invariant: targets read only the platform model (`plinth_ir::Platform`,
+//! one environment at a time) and never the syntax tree. A target is a pure function from
+//! the model to a list of files plus diagnostics; IO happens in [`write`], called by the
+//! CLI. Adding a target is adding one module and one line in [`all`].
+//!
+//! Names that two targets must agree on (the IAM role a ServiceAccount assumes and the
+//! Terraform target creates, the artifact bucket) live in [`names`], not in either target.
+
+pub mod hash;
+pub mod kubernetes;
+pub mod names;
+pub mod write;
+
+#[cfg(test)]
+mod test_fixtures;
+
+pub use names::{artifact_bucket_name, iam_role_name, model_repository_uri};
+pub use write::write_target_output;
+
+use plinth_syntax::Diagnostic;
+
+/// One generated file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Relative to `out/<environment>/<target>/`, `/`-separated, no `..`.
+    pub path: String,
+    pub contents: String,
+}
+
+/// What a target produced for one environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Emit {
+    /// Sorted by path.
+    pub files: Vec<OutputFile>,
+    /// Problems found while lowering (names that cannot become valid object names, ...),
+    /// at the IR origin of the declaration or field responsible. A declaration with an
+    /// error diagnostic has no files: the target never writes output it knows is invalid.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Emit {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// A code generator: reads the platform model for one environment, returns files.
+pub trait Target: Sync {
+    /// The folder name under `out/<environment>/`, e.g. `kubernetes`.
+    fn name(&self) -> &'static str;
+    /// Must be deterministic: the same platform gives the same bytes on every run.
+    fn emit(&self, platform: &plinth_ir::Platform) -> Emit;
+}
+
+/// Every target, in output order.
+pub fn all() -> Vec<Box<dyn Target>> {
+    vec![Box::new(kubernetes::Kubernetes)]
+}
+
+/// The target called `name`, if there is one.
+pub fn by_name(name: &str) -> Option<Box<dyn Target>> {
+    all().into_iter().find(|t| t.name() == name)
+}

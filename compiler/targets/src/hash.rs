@@ -1,0 +1,32 @@
+//! A small stable hash for content fingerprints (`plinth.dev/spec-hash`) and name
+//! suffixes. FNV-1a 64: fixed constants, no seed, the same value on every machine and
+//! every Rust version, unlike `std`'s `DefaultHasher`.
+
+const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a 64 of `bytes`.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(OFFSET_BASIS, |acc, b| {
+        (acc ^ u64::from(*b)).wrapping_mul(PRIME)
+    })
+}
+
+/// FNV-1a 64 as 16 lowercase hex digits.
+pub fn fnv1a64_hex(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a64(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_published_test_vectors() {
+        // From the FNV reference test suite.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(fnv1a64_hex(b"a"), "af63dc4c8601ec8c");
+    }
+}

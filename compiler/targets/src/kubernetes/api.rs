@@ -1,0 +1,603 @@
+//! The slice of the Kubernetes, Argo Rollouts and Prometheus Operator APIs this target
+//! writes, as typed `Serialize` structs. Field order here is the order in the YAML;
+//! maps are `BTreeMap`s; absent optional fields are left out rather than written as
+//! `null`. Only fields the target sets exist: the schema tests catch a misspelt one.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub type Map = BTreeMap<String, String>;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One Kubernetes object: `apiVersion`, `kind`, `metadata`, then the kind's own fields.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest<B> {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    #[serde(flatten)]
+    pub body: B,
+}
+
+/// The body of most kinds.
+#[derive(Serialize)]
+pub struct Spec<S> {
+    pub spec: S,
+}
+
+#[derive(Clone, Serialize)]
+pub struct ObjectMeta {
+    pub name: String,
+    pub namespace: String,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub labels: Map,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub annotations: Map,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(untagged)]
+pub enum IntOrString {
+    Int(i64),
+    Str(String),
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSelector {
+    pub match_labels: Map,
+}
+
+// ---- ServiceAccount ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccountBody {
+    pub automount_service_account_token: bool,
+}
+
+// ---- Pods ----
+
+#[derive(Clone, Serialize)]
+pub struct PodTemplateSpec {
+    pub metadata: TemplateMeta,
+    pub spec: PodSpec,
+}
+
+#[derive(Clone, Serialize)]
+pub struct TemplateMeta {
+    pub labels: Map,
+    pub annotations: Map,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    pub service_account_name: String,
+    pub automount_service_account_token: bool,
+    pub enable_service_links: bool,
+    pub security_context: PodSecurityContext,
+    pub init_containers: Vec<Container>,
+    pub containers: Vec<Container>,
+    pub volumes: Vec<Volume>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub node_selector: Map,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    pub termination_grace_period_seconds: u32,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSecurityContext {
+    pub run_as_non_root: bool,
+    pub run_as_user: u32,
+    pub run_as_group: u32,
+    pub fs_group: u32,
+    pub seccomp_profile: SeccompProfile,
+}
+
+#[derive(Clone, Serialize)]
+pub struct SeccompProfile {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub image_pull_policy: &'static str,
+    pub command: Vec<String>,
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ContainerPort>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+    pub resources: ResourceRequirements,
+    pub security_context: ContainerSecurityContext,
+    pub volume_mounts: Vec<VolumeMount>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerPort {
+    pub name: &'static str,
+    pub container_port: u16,
+    pub protocol: &'static str,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    pub http_get: HttpGetAction,
+    pub period_seconds: u32,
+    pub timeout_seconds: u32,
+    pub failure_threshold: u32,
+}
+
+#[derive(Clone, Serialize)]
+pub struct HttpGetAction {
+    pub path: &'static str,
+    pub port: IntOrString,
+}
+
+#[derive(Clone, Serialize)]
+pub struct ResourceRequirements {
+    pub requests: Map,
+    pub limits: Map,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSecurityContext {
+    pub allow_privilege_escalation: bool,
+    pub privileged: bool,
+    pub read_only_root_filesystem: bool,
+    pub run_as_non_root: bool,
+    pub capabilities: Capabilities,
+}
+
+#[derive(Clone, Serialize)]
+pub struct Capabilities {
+    pub drop: Vec<&'static str>,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeMount {
+    pub name: &'static str,
+    pub mount_path: &'static str,
+    #[serde(skip_serializing_if = "is_false")]
+    pub read_only: bool,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Volume {
+    pub name: &'static str,
+    pub empty_dir: EmptyDir,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmptyDir {
+    pub size_limit: String,
+}
+
+#[derive(Clone, Serialize)]
+pub struct Toleration {
+    pub key: &'static str,
+    pub operator: &'static str,
+    pub effect: &'static str,
+}
+
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopologySpreadConstraint {
+    pub max_skew: u32,
+    pub topology_key: &'static str,
+    pub when_unsatisfiable: &'static str,
+    pub label_selector: LabelSelector,
+}
+
+// ---- Deployment ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentSpec {
+    pub revision_history_limit: u32,
+    pub selector: LabelSelector,
+    pub strategy: DeploymentStrategy,
+    pub template: PodTemplateSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentStrategy {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub rolling_update: RollingUpdate,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollingUpdate {
+    pub max_surge: IntOrString,
+    pub max_unavailable: IntOrString,
+}
+
+// ---- Service ----
+
+#[derive(Serialize)]
+pub struct ServiceSpec {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub selector: Map,
+    pub ports: Vec<ServicePort>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    pub name: &'static str,
+    pub port: u16,
+    pub target_port: IntOrString,
+    pub protocol: &'static str,
+}
+
+// ---- HorizontalPodAutoscaler (autoscaling/v2) ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HpaSpec {
+    pub scale_target_ref: CrossVersionObjectReference,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub metrics: Vec<MetricSpec>,
+    pub behavior: HpaBehavior,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrossVersionObjectReference {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub name: String,
+}
+
+#[derive(Serialize)]
+pub struct MetricSpec {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub resource: ResourceMetricSource,
+}
+
+#[derive(Serialize)]
+pub struct ResourceMetricSource {
+    pub name: &'static str,
+    pub target: MetricTarget,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricTarget {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub average_utilization: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HpaBehavior {
+    pub scale_down: ScalingRules,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingRules {
+    pub stabilization_window_seconds: u32,
+    pub policies: Vec<ScalingPolicy>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingPolicy {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: u32,
+    pub period_seconds: u32,
+}
+
+// ---- PodDisruptionBudget ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PdbSpec {
+    pub max_unavailable: IntOrString,
+    pub selector: LabelSelector,
+    pub unhealthy_pod_eviction_policy: &'static str,
+}
+
+// ---- NetworkPolicy ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySpec {
+    pub pod_selector: LabelSelector,
+    pub policy_types: Vec<&'static str>,
+    pub ingress: Vec<NetworkPolicyIngressRule>,
+    pub egress: Vec<NetworkPolicyEgressRule>,
+}
+
+#[derive(Serialize)]
+pub struct NetworkPolicyIngressRule {
+    pub from: Vec<NetworkPolicyPeer>,
+    pub ports: Vec<NetworkPolicyPort>,
+}
+
+#[derive(Serialize)]
+pub struct NetworkPolicyEgressRule {
+    pub to: Vec<NetworkPolicyPeer>,
+    pub ports: Vec<NetworkPolicyPort>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicyPeer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_block: Option<IpBlock>,
+}
+
+#[derive(Serialize)]
+pub struct IpBlock {
+    pub cidr: &'static str,
+    pub except: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+pub struct NetworkPolicyPort {
+    pub protocol: &'static str,
+    pub port: IntOrString,
+}
+
+// ---- Prometheus Operator ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitorSpec {
+    pub selector: LabelSelector,
+    pub pod_target_labels: Vec<&'static str>,
+    pub endpoints: Vec<ServiceMonitorEndpoint>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceMonitorEndpoint {
+    pub port: &'static str,
+    pub path: &'static str,
+    pub interval: &'static str,
+    pub scrape_timeout: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct PrometheusRuleSpec {
+    pub groups: Vec<RuleGroup>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleGroup {
+    pub name: String,
+    pub interval: &'static str,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rule {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    pub expr: String,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub labels: Map,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub annotations: Map,
+}
+
+// ---- Argo Rollouts ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    pub revision_history_limit: u32,
+    pub selector: LabelSelector,
+    pub template: PodTemplateSpec,
+    pub strategy: RolloutStrategy,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStrategy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryStrategy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blue_green: Option<BlueGreenStrategy>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStrategy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_routing: Option<TrafficRouting>,
+    pub max_surge: IntOrString,
+    pub max_unavailable: IntOrString,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<RolloutAnalysis>,
+    pub steps: Vec<CanaryStep>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficRouting {
+    pub managed_routes: Vec<ManagedRoute>,
+    pub istio: IstioTrafficRouting,
+}
+
+#[derive(Serialize)]
+pub struct ManagedRoute {
+    pub name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IstioTrafficRouting {
+    pub virtual_service: IstioVirtualService,
+}
+
+#[derive(Serialize)]
+pub struct IstioVirtualService {
+    pub name: String,
+    pub routes: Vec<String>,
+}
+
+/// One canary step; exactly one field is set.
+#[derive(Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStep {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_weight: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_canary_scale: Option<SetCanaryScale>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set_mirror_route: Option<SetMirrorRoute>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Pause>,
+}
+
+#[derive(Serialize)]
+pub struct SetCanaryScale {
+    pub weight: i64,
+}
+
+#[derive(Serialize)]
+pub struct SetMirrorRoute {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percentage: Option<i64>,
+    #[serde(rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<RouteMatch>,
+}
+
+#[derive(Serialize)]
+pub struct RouteMatch {
+    pub path: StringMatch,
+}
+
+#[derive(Serialize)]
+pub struct StringMatch {
+    pub prefix: &'static str,
+}
+
+/// Without a duration the rollout waits for `kubectl argo rollouts promote`.
+#[derive(Serialize)]
+pub struct Pause {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreenStrategy {
+    pub active_service: String,
+    pub preview_service: String,
+    pub auto_promotion_enabled: bool,
+    pub scale_down_delay_seconds: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_promotion_analysis: Option<RolloutAnalysis>,
+}
+
+#[derive(Serialize)]
+pub struct RolloutAnalysis {
+    pub templates: Vec<AnalysisTemplateRef>,
+    pub args: Vec<AnalysisRunArgument>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisTemplateRef {
+    pub template_name: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRunArgument {
+    pub name: &'static str,
+    pub value_from: ArgumentValueFrom,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArgumentValueFrom {
+    pub pod_template_hash_value: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct AnalysisTemplateSpec {
+    pub args: Vec<Argument>,
+    pub metrics: Vec<AnalysisMetric>,
+}
+
+#[derive(Serialize)]
+pub struct Argument {
+    pub name: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisMetric {
+    pub name: String,
+    pub interval: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    pub failure_limit: u32,
+    pub success_condition: String,
+    pub provider: MetricProvider,
+}
+
+#[derive(Serialize)]
+pub struct MetricProvider {
+    pub prometheus: PrometheusMetric,
+}
+
+#[derive(Serialize)]
+pub struct PrometheusMetric {
+    pub address: &'static str,
+    pub query: String,
+}

@@ -1,0 +1,1121 @@
+//! The Kubernetes target: per service of the environment, the objects a platform team
+//! would write by hand to serve a model with Triton, plus SLO alerting.
+//!
+//! Files, under `out/<env>/kubernetes/<service>/` (`<name>` is the service name with `_`
+//! as `-`; every object in `platform.environment.namespace`):
+//!
+//! | file | object | name |
+//! |---|---|---|
+//! | `serviceaccount.yaml` | ServiceAccount, IRSA-annotated with [`crate::iam_role_name`] | `<name>` |
+//! | `deployment.yaml` | Deployment (rollout `rolling`) | `<name>` |
+//! | `rollout.yaml` | Argo Rollouts `Rollout` (canary, blue_green, shadow) | `<name>` |
+//! | `analysistemplate.yaml` | Argo Rollouts `AnalysisTemplate` on the SLIs (with a Rollout and SLOs) | `<name>-slo` |
+//! | `service.yaml` | Service: http 8000, grpc 8001 | `<name>` |
+//! | `service-metrics.yaml` | Service: metrics 8002, every pod of the service | `<name>-metrics` |
+//! | `service-preview.yaml` | Service for blue_green's preview pods | `<name>-preview` |
+//! | `service-canary.yaml` | Service for shadow's new pods (Istio mirroring) | `<name>-canary` |
+//! | `horizontalpodautoscaler.yaml` | HPA autoscaling/v2 over the replica range | `<name>` |
+//! | `poddisruptionbudget.yaml` | PDB, at most one pod disrupted at a time | `<name>` |
+//! | `networkpolicy.yaml` | NetworkPolicy for the service's pods | `<name>` |
+//! | `servicemonitor.yaml` | Prometheus Operator `ServiceMonitor` | `<name>` |
+//! | `prometheusrule.yaml` | Prometheus Operator `PrometheusRule` (see [`slo`]) | `<name>-slo` |
+//!
+//! Choices a reviewer should know:
+//! - Pods: an init container copies `model_repository/<model>/` from the environment's
+//!   artifact bucket ([`crate::model_repository_uri`]) into an `emptyDir` with the AWS CLI
+//!   (credentials from IRSA), then Triton serves it with `--model-control-mode=explicit`.
+//!   Non-root (uid 10001), read-only root filesystem, no privilege escalation, all
+//!   capabilities dropped, `RuntimeDefault` seccomp, no service-account token mounted
+//!   (the EKS webhook projects its own web-identity token).
+//! - GPUs: `nvidia.com/gpu` requests = limits, the NVIDIA taint tolerated, and the node
+//!   chosen by Karpenter's `karpenter.k8s.aws/instance-gpu-name` (`nvidia_t4` -> `t4`).
+//! - NetworkPolicy: one policy per service selects its pods for ingress and egress, so
+//!   everything not allowed is denied for them (and only them: other workloads in the
+//!   namespace keep their own policies). Allowed: the `callers` namespaces to http/grpc,
+//!   the `monitoring` namespace to metrics, DNS to kube-dns, and HTTPS out (S3, STS)
+//!   except the instance metadata address.
+//! - Metrics: a separate `<name>-metrics` Service selects all pods of the service
+//!   (stable, canary and preview alike), so each pod is scraped once; the ServiceMonitor
+//!   copies `rollouts-pod-template-hash` onto the series so the canary analysis can tell
+//!   new pods from old.
+//! - HPA on CPU utilization (70%): the only signal without a metrics adapter.
+//! - Canary without a service mesh: Argo shifts traffic by replica counts. Shadow needs
+//!   Istio: the Rollout mirrors traffic through the VirtualService `<name>` (route
+//!   `primary`), which this target does not write yet.
+
+pub mod api;
+pub mod slo;
+#[cfg(test)]
+mod tests;
+
+use crate::hash::fnv1a64_hex;
+use crate::names::{
+    MAX_DNS_LABEL, NameProblem, check_dns1035_label, check_dns1123_label, check_label_value,
+    dns_name, iam_role_name, model_repository_uri,
+};
+use crate::{Emit, OutputFile, Target};
+use api::*;
+use plinth_ir::{Bytes, Environment, Millicores, Model, Origin, Platform, Rollout, Service, Team};
+use plinth_syntax::Diagnostic;
+use serde::Serialize;
+
+/// Triton Inference Server image, pinned (release 25.01 = Triton 2.54.0).
+pub const TRITON_IMAGE: &str = "nvcr.io/nvidia/tritonserver:25.01-py3";
+/// AWS CLI image for fetching the model repository, pinned.
+pub const AWS_CLI_IMAGE: &str = "public.ecr.aws/aws-cli/aws-cli:2.15.0";
+/// Namespace of Prometheus; allowed to scrape the metrics port.
+pub const MONITORING_NAMESPACE: &str = "monitoring";
+/// Requests and limits when the spec gives none.
+pub const DEFAULT_CPU: Millicores = Millicores(1000);
+pub const DEFAULT_MEMORY: Bytes = Bytes(2 << 30);
+
+/// Diagnostic codes of this target.
+pub const CODE_NAME: &str = "plinth::target::name";
+pub const CODE_LABEL: &str = "plinth::target::label";
+pub const CODE_ROLLOUT: &str = "plinth::target::rollout";
+pub const CODE_SLO: &str = "plinth::target::slo";
+pub const CODE_IAM: &str = "plinth::target::iam";
+pub const CODE_REFERENCE: &str = "plinth::target::reference";
+pub const CODE_INTERNAL: &str = "plinth::target::internal";
+
+const HTTP_PORT: u16 = 8000;
+const GRPC_PORT: u16 = 8001;
+const METRICS_PORT: u16 = 8002;
+const RUN_AS: u32 = 10001;
+const MODELS_DIR: &str = "/models";
+/// Suffixes of derived object names; the longest bounds the service name's length.
+const NAME_SUFFIXES: [&str; 5] = ["", "-metrics", "-preview", "-canary", "-slo"];
+
+pub struct Kubernetes;
+
+impl Target for Kubernetes {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn emit(&self, platform: &Platform) -> Emit {
+        let mut emit = Emit::default();
+        let env = &platform.environment;
+        if let Err(problem) = check_dns1123_label(&env.namespace) {
+            emit.diagnostics.push(
+                error(
+                    CODE_NAME,
+                    &env.origin,
+                    "namespace",
+                    format!(
+                        "namespace `{}` of environment `{}` is not a valid Kubernetes namespace: {problem}",
+                        env.namespace, env.name
+                    ),
+                )
+                .with_help(DNS_HELP),
+            );
+            return emit;
+        }
+        if env.account.is_none() && !platform.services.is_empty() {
+            emit.diagnostics.push(
+                Diagnostic::warning(
+                    CODE_IAM,
+                    env.origin.field_span("account"),
+                    format!(
+                        "environment `{}` has no `account`: its service accounts get no IAM role",
+                        env.name
+                    ),
+                )
+                .with_file(&env.origin.file)
+                .with_help("add `account: \"<12-digit AWS account id>\"` to the environment"),
+            );
+        }
+        for service in platform.services.values() {
+            match ServiceContext::new(platform, service) {
+                Ok((ctx, warnings)) => {
+                    emit.diagnostics.extend(warnings);
+                    match ctx.files() {
+                        Ok(files) => emit.files.extend(files),
+                        Err(diagnostic) => emit.diagnostics.push(*diagnostic),
+                    }
+                }
+                Err(diagnostics) => emit.diagnostics.extend(diagnostics),
+            }
+        }
+        emit.files.sort_by(|a, b| a.path.cmp(&b.path));
+        emit
+    }
+}
+
+const DNS_HELP: &str = "Kubernetes names are at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit";
+const LABEL_HELP: &str = "label values are at most 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit";
+
+fn error(code: &str, origin: &Origin, field: &str, message: String) -> Diagnostic {
+    Diagnostic::error(code, origin.field_span(field), message).with_file(&origin.file)
+}
+
+/// Everything derived from one service, checked; building objects from it cannot fail.
+struct ServiceContext<'a> {
+    env: &'a Environment,
+    service: &'a Service,
+    model: &'a Model,
+    team: Option<&'a Team>,
+    /// `fraud-api`
+    name: String,
+    labels: Map,
+    selector: Map,
+    annotations: Map,
+}
+
+impl<'a> ServiceContext<'a> {
+    /// The context, plus warnings; or every error found in the service.
+    fn new(
+        platform: &'a Platform,
+        service: &'a Service,
+    ) -> Result<(ServiceContext<'a>, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let env = &platform.environment;
+        let origin = &service.origin;
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+
+        let name = dns_name(&service.name);
+        if let Some((derived, problem)) = NAME_SUFFIXES.iter().find_map(|suffix| {
+            let derived = format!("{name}{suffix}");
+            check_dns1035_label(&derived).err().map(|p| (derived, p))
+        }) {
+            let longest = NAME_SUFFIXES.iter().map(|s| s.len()).max().unwrap_or(0);
+            let help = match problem {
+                NameProblem::TooLong { .. } => format!(
+                    "shorten the service name to at most {} characters",
+                    MAX_DNS_LABEL - longest
+                ),
+                _ => DNS_HELP.to_string(),
+            };
+            errors.push(
+                Diagnostic::error(
+                    CODE_NAME,
+                    origin.span,
+                    format!(
+                        "service `{}` cannot be deployed to Kubernetes: the name `{derived}` is invalid: {problem}",
+                        service.name
+                    ),
+                )
+                .with_file(&origin.file)
+                .with_label("Kubernetes object names derive from this name")
+                .with_help(help),
+            );
+        }
+        for caller in &service.callers {
+            if let Err(problem) = check_dns1123_label(caller) {
+                errors.push(
+                    error(
+                        CODE_NAME,
+                        origin,
+                        "callers",
+                        format!("caller namespace `{caller}` is not a valid namespace: {problem}"),
+                    )
+                    .with_help(DNS_HELP),
+                );
+            }
+        }
+
+        let Some(model) = platform.models.get(&service.model) else {
+            errors.push(error(
+                CODE_REFERENCE,
+                origin,
+                "model",
+                format!(
+                    "model `{}` of service `{}` is not in the platform",
+                    service.model, service.name
+                ),
+            ));
+            return Err(errors);
+        };
+        let team = platform.teams.get(&service.owner);
+
+        // Label values come from several declarations; each problem points at its field.
+        let mut labels = Map::new();
+        // INVARIANT: a valid DNS label is a valid label value; an invalid name already
+        // has its diagnostic above.
+        labels.insert("app.kubernetes.io/name".to_string(), name.clone());
+        labels.insert("app.kubernetes.io/instance".to_string(), name.clone());
+        labels.insert(
+            "app.kubernetes.io/component".to_string(),
+            "inference".to_string(),
+        );
+        labels.insert(
+            "app.kubernetes.io/managed-by".to_string(),
+            "plinth".to_string(),
+        );
+        let mut label =
+            |key: &str, value: &str, at: &Origin, field: &str| match check_label_value(value) {
+                Ok(()) => {
+                    labels.insert(key.to_string(), value.to_string());
+                }
+                Err(problem) => errors.push(
+                    error(
+                        CODE_LABEL,
+                        at,
+                        field,
+                        format!("`{value}` cannot be the value of label `{key}`: {problem}"),
+                    )
+                    .with_help(LABEL_HELP),
+                ),
+            };
+        label(
+            "app.kubernetes.io/version",
+            &model.version,
+            &model.origin,
+            "version",
+        );
+        label("plinth.dev/environment", &env.name, &env.origin, "");
+        label("plinth.dev/team", &service.owner, origin, "owner");
+        label("plinth.dev/model", &model.name, origin, "model");
+        label(
+            "plinth.dev/model-version",
+            &model.version,
+            &model.origin,
+            "version",
+        );
+        label("plinth.dev/tier", &service.tier, origin, "tier");
+        if let Some(
+            team @ Team {
+                cost_center: Some(cost_center),
+                ..
+            },
+        ) = team
+        {
+            label(
+                "plinth.dev/cost-center",
+                cost_center,
+                &team.origin,
+                "cost_center",
+            );
+        }
+
+        check_rollout(service, &mut errors);
+        check_slos(service, &mut errors, &mut warnings);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        let selector: Map = labels
+            .iter()
+            .filter(|(k, _)| *k == "app.kubernetes.io/name" || *k == "app.kubernetes.io/instance")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut annotations = Map::from([
+            (
+                "plinth.dev/spec-hash".to_string(),
+                spec_hash(service, model),
+            ),
+            ("plinth.dev/source".to_string(), origin.file.clone()),
+        ]);
+        if let Some(team) = team {
+            annotations.insert("plinth.dev/owner".to_string(), team.owner.clone());
+            if let Some(oncall) = &team.oncall {
+                annotations.insert("plinth.dev/oncall".to_string(), oncall.clone());
+            }
+        }
+        Ok((
+            ServiceContext {
+                env,
+                service,
+                model,
+                team,
+                name,
+                labels,
+                selector,
+                annotations,
+            },
+            warnings,
+        ))
+    }
+
+    fn meta(&self, name: String) -> ObjectMeta {
+        ObjectMeta {
+            name,
+            namespace: self.env.namespace.clone(),
+            labels: self.labels.clone(),
+            annotations: self.annotations.clone(),
+        }
+    }
+
+    fn label_selector(&self) -> LabelSelector {
+        LabelSelector {
+            match_labels: self.selector.clone(),
+        }
+    }
+
+    fn files(&self) -> Result<Vec<OutputFile>, Box<Diagnostic>> {
+        let mut files = Vec::new();
+        let mut add = |file: &str, value: &dyn ErasedManifest| -> Result<(), Box<Diagnostic>> {
+            files.push(OutputFile {
+                path: format!("{}/{file}", self.service.name),
+                contents: value.to_yaml().map_err(|e| {
+                    Box::new(
+                        Diagnostic::error(
+                            CODE_INTERNAL,
+                            self.service.origin.span,
+                            format!(
+                                "could not write `{file}` for service `{}`: {e}",
+                                self.service.name
+                            ),
+                        )
+                        .with_file(&self.service.origin.file),
+                    )
+                })?,
+            });
+            Ok(())
+        };
+        add("serviceaccount.yaml", &self.service_account())?;
+        match &self.service.rollout {
+            Rollout::Rolling => add("deployment.yaml", &self.deployment())?,
+            _ => {
+                add("rollout.yaml", &self.rollout())?;
+                if let Some(template) = self.analysis_template() {
+                    add("analysistemplate.yaml", &template)?;
+                }
+            }
+        }
+        add(
+            "service.yaml",
+            &self.service_object(
+                self.name.clone(),
+                &[("http", HTTP_PORT), ("grpc", GRPC_PORT)],
+                None,
+            ),
+        )?;
+        add(
+            "service-metrics.yaml",
+            &self.service_object(
+                format!("{}-metrics", self.name),
+                &[("metrics", METRICS_PORT)],
+                Some("metrics"),
+            ),
+        )?;
+        match &self.service.rollout {
+            Rollout::BlueGreen => add(
+                "service-preview.yaml",
+                &self.service_object(
+                    format!("{}-preview", self.name),
+                    &[("http", HTTP_PORT), ("grpc", GRPC_PORT)],
+                    Some("preview"),
+                ),
+            )?,
+            Rollout::Shadow { .. } => add(
+                "service-canary.yaml",
+                &self.service_object(
+                    format!("{}-canary", self.name),
+                    &[("http", HTTP_PORT), ("grpc", GRPC_PORT)],
+                    Some("canary"),
+                ),
+            )?,
+            Rollout::Rolling | Rollout::Canary { .. } => {}
+        }
+        add("horizontalpodautoscaler.yaml", &self.hpa())?;
+        add("poddisruptionbudget.yaml", &self.pdb())?;
+        add("networkpolicy.yaml", &self.network_policy())?;
+        add("servicemonitor.yaml", &self.service_monitor())?;
+        if let Some(rule) = self.prometheus_rule() {
+            add("prometheusrule.yaml", &rule)?;
+        }
+        Ok(files)
+    }
+
+    fn service_account(&self) -> Manifest<ServiceAccountBody> {
+        let mut metadata = self.meta(self.name.clone());
+        if let Some(account) = &self.env.account {
+            metadata.annotations.insert(
+                "eks.amazonaws.com/role-arn".to_string(),
+                format!(
+                    "arn:aws:iam::{account}:role/{}",
+                    iam_role_name(&self.env.name, &self.service.name)
+                ),
+            );
+        }
+        Manifest {
+            api_version: "v1",
+            kind: "ServiceAccount",
+            metadata,
+            body: ServiceAccountBody {
+                automount_service_account_token: false,
+            },
+        }
+    }
+
+    fn deployment(&self) -> Manifest<Spec<DeploymentSpec>> {
+        Manifest {
+            api_version: "apps/v1",
+            kind: "Deployment",
+            metadata: self.meta(self.name.clone()),
+            body: Spec {
+                spec: DeploymentSpec {
+                    revision_history_limit: 5,
+                    selector: self.label_selector(),
+                    strategy: DeploymentStrategy {
+                        kind: "RollingUpdate",
+                        rolling_update: RollingUpdate {
+                            max_surge: IntOrString::Str("25%".to_string()),
+                            max_unavailable: IntOrString::Int(0),
+                        },
+                    },
+                    template: self.pod_template(),
+                },
+            },
+        }
+    }
+
+    fn rollout(&self) -> Manifest<Spec<RolloutSpec>> {
+        let analysis = (!self.service.slos.is_empty()).then(|| RolloutAnalysis {
+            templates: vec![AnalysisTemplateRef {
+                template_name: format!("{}-slo", self.name),
+            }],
+            args: vec![AnalysisRunArgument {
+                name: slo::HASH_ARG,
+                value_from: ArgumentValueFrom {
+                    pod_template_hash_value: "Latest",
+                },
+            }],
+        });
+        let canary =
+            |traffic_routing, canary_service, stable_service, steps, analysis| CanaryStrategy {
+                canary_service,
+                stable_service,
+                traffic_routing,
+                max_surge: IntOrString::Str("25%".to_string()),
+                max_unavailable: IntOrString::Int(0),
+                analysis,
+                steps,
+            };
+        let strategy = match &self.service.rollout {
+            Rollout::Canary { steps, pause } => {
+                let steps = steps
+                    .iter()
+                    .filter_map(|percent| whole_percent(*percent))
+                    .flat_map(|weight| {
+                        [
+                            CanaryStep {
+                                set_weight: Some(weight),
+                                ..CanaryStep::default()
+                            },
+                            CanaryStep {
+                                pause: Some(Pause {
+                                    duration: Some(pause.to_string()),
+                                }),
+                                ..CanaryStep::default()
+                            },
+                        ]
+                    })
+                    .collect();
+                RolloutStrategy {
+                    canary: Some(canary(None, None, None, steps, analysis)),
+                    blue_green: None,
+                }
+            }
+            Rollout::Shadow { percent } => {
+                let weight = whole_percent(*percent).unwrap_or(0);
+                let steps = vec![
+                    CanaryStep {
+                        set_canary_scale: Some(SetCanaryScale { weight }),
+                        ..CanaryStep::default()
+                    },
+                    CanaryStep {
+                        set_mirror_route: Some(SetMirrorRoute {
+                            name: "shadow".to_string(),
+                            percentage: Some(weight),
+                            matches: vec![RouteMatch {
+                                path: StringMatch { prefix: "/" },
+                            }],
+                        }),
+                        ..CanaryStep::default()
+                    },
+                    // Shadow results need a human verdict: wait for `promote`.
+                    CanaryStep {
+                        pause: Some(Pause { duration: None }),
+                        ..CanaryStep::default()
+                    },
+                ];
+                let routing = TrafficRouting {
+                    managed_routes: vec![ManagedRoute {
+                        name: "shadow".to_string(),
+                    }],
+                    istio: IstioTrafficRouting {
+                        virtual_service: IstioVirtualService {
+                            name: self.name.clone(),
+                            routes: vec!["primary".to_string()],
+                        },
+                    },
+                };
+                RolloutStrategy {
+                    canary: Some(canary(
+                        Some(routing),
+                        Some(format!("{}-canary", self.name)),
+                        Some(self.name.clone()),
+                        steps,
+                        analysis,
+                    )),
+                    blue_green: None,
+                }
+            }
+            Rollout::BlueGreen | Rollout::Rolling => RolloutStrategy {
+                canary: None,
+                blue_green: Some(BlueGreenStrategy {
+                    active_service: self.name.clone(),
+                    preview_service: format!("{}-preview", self.name),
+                    auto_promotion_enabled: true,
+                    scale_down_delay_seconds: 30,
+                    pre_promotion_analysis: analysis,
+                }),
+            },
+        };
+        Manifest {
+            api_version: "argoproj.io/v1alpha1",
+            kind: "Rollout",
+            metadata: self.meta(self.name.clone()),
+            body: Spec {
+                spec: RolloutSpec {
+                    revision_history_limit: 5,
+                    selector: self.label_selector(),
+                    template: self.pod_template(),
+                    strategy,
+                },
+            },
+        }
+    }
+
+    fn slo_selector(&self) -> slo::Selector {
+        slo::Selector {
+            namespace: self.env.namespace.clone(),
+            job: format!("{}-metrics", self.name),
+        }
+    }
+
+    fn analysis_template(&self) -> Option<Manifest<Spec<AnalysisTemplateSpec>>> {
+        // Blue-green analysis gates promotion, so it must end: ten one-minute checks.
+        // Canary analysis runs in the background until the rollout completes.
+        let count = matches!(self.service.rollout, Rollout::BlueGreen).then_some(10);
+        let metrics: Vec<AnalysisMetric> = self
+            .service
+            .slos
+            .iter()
+            .filter_map(|s| slo::analysis_metric(&self.slo_selector(), s, count))
+            .collect();
+        (!metrics.is_empty()).then(|| Manifest {
+            api_version: "argoproj.io/v1alpha1",
+            kind: "AnalysisTemplate",
+            metadata: self.meta(format!("{}-slo", self.name)),
+            body: Spec {
+                spec: AnalysisTemplateSpec {
+                    args: vec![Argument {
+                        name: slo::HASH_ARG,
+                    }],
+                    metrics,
+                },
+            },
+        })
+    }
+
+    fn pod_template(&self) -> PodTemplateSpec {
+        let resources = &self.service.resources;
+        let cpu = resources.cpu.unwrap_or(DEFAULT_CPU).to_string();
+        let memory = resources.memory.unwrap_or(DEFAULT_MEMORY).to_string();
+        let mut amounts = Map::from([("cpu".to_string(), cpu), ("memory".to_string(), memory)]);
+        let mut node_selector = Map::new();
+        let mut tolerations = Vec::new();
+        if resources.gpu > 0 {
+            amounts.insert("nvidia.com/gpu".to_string(), resources.gpu.to_string());
+            tolerations.push(Toleration {
+                key: "nvidia.com/gpu",
+                operator: "Exists",
+                effect: "NoSchedule",
+            });
+            if let Some(accelerator) = &resources.accelerator {
+                let gpu_name = accelerator.strip_prefix("nvidia_").unwrap_or(accelerator);
+                node_selector.insert(
+                    "karpenter.k8s.aws/instance-gpu-name".to_string(),
+                    gpu_name.replace('_', "-"),
+                );
+            }
+        }
+        let model = &self.model.name;
+        let triton_args = vec![
+            format!("--model-repository={MODELS_DIR}"),
+            "--model-control-mode=explicit".to_string(),
+            format!("--load-model={model}"),
+            "--strict-readiness=true".to_string(),
+            "--exit-on-error=true".to_string(),
+            "--exit-timeout-secs=30".to_string(),
+            format!("--http-port={HTTP_PORT}"),
+            format!("--grpc-port={GRPC_PORT}"),
+            format!("--metrics-port={METRICS_PORT}"),
+            "--allow-metrics=true".to_string(),
+            format!("--allow-gpu-metrics={}", resources.gpu > 0),
+            "--metrics-config=summary_latencies=true".to_string(),
+            format!(
+                "--metrics-config=summary_quantiles={}",
+                slo::summary_quantiles(&self.service.slos)
+            ),
+        ];
+        let http_probe = |path, period, failures| Probe {
+            http_get: HttpGetAction {
+                path,
+                port: IntOrString::Str("http".to_string()),
+            },
+            period_seconds: period,
+            timeout_seconds: 2,
+            failure_threshold: failures,
+        };
+        let triton = Container {
+            name: "triton".to_string(),
+            image: TRITON_IMAGE.to_string(),
+            image_pull_policy: "Always",
+            command: vec!["tritonserver".to_string()],
+            args: triton_args,
+            env: vec![],
+            ports: vec![
+                port("http", HTTP_PORT),
+                port("grpc", GRPC_PORT),
+                port("metrics", METRICS_PORT),
+            ],
+            // Loading a large model can take minutes; liveness waits for it.
+            startup_probe: Some(http_probe("/v2/health/ready", 10, 60)),
+            readiness_probe: Some(http_probe("/v2/health/ready", 5, 3)),
+            liveness_probe: Some(http_probe("/v2/health/live", 10, 3)),
+            resources: ResourceRequirements {
+                requests: amounts.clone(),
+                limits: amounts,
+            },
+            security_context: container_security_context(),
+            volume_mounts: vec![
+                VolumeMount {
+                    name: "model-repository",
+                    mount_path: MODELS_DIR,
+                    read_only: true,
+                },
+                VolumeMount {
+                    name: "tmp",
+                    mount_path: "/tmp",
+                    read_only: false,
+                },
+            ],
+        };
+        let fetch_amounts = Map::from([
+            ("cpu".to_string(), "500m".to_string()),
+            ("memory".to_string(), "512Mi".to_string()),
+        ]);
+        let fetch = Container {
+            name: "fetch-model-repository".to_string(),
+            image: AWS_CLI_IMAGE.to_string(),
+            image_pull_policy: "Always",
+            command: vec!["aws".to_string()],
+            args: vec![
+                "s3".to_string(),
+                "sync".to_string(),
+                "--only-show-errors".to_string(),
+                format!("{}/", model_repository_uri(self.env, model)),
+                format!("{MODELS_DIR}/{model}/"),
+            ],
+            env: vec![
+                EnvVar {
+                    name: "HOME".to_string(),
+                    value: "/tmp".to_string(),
+                },
+                EnvVar {
+                    name: "AWS_REGION".to_string(),
+                    value: self.env.region.replace('_', "-"),
+                },
+            ],
+            ports: vec![],
+            startup_probe: None,
+            readiness_probe: None,
+            liveness_probe: None,
+            resources: ResourceRequirements {
+                requests: fetch_amounts.clone(),
+                limits: fetch_amounts,
+            },
+            security_context: container_security_context(),
+            volume_mounts: vec![
+                VolumeMount {
+                    name: "model-repository",
+                    mount_path: MODELS_DIR,
+                    read_only: false,
+                },
+                VolumeMount {
+                    name: "tmp",
+                    mount_path: "/tmp",
+                    read_only: false,
+                },
+            ],
+        };
+        PodTemplateSpec {
+            metadata: TemplateMeta {
+                labels: self.labels.clone(),
+                annotations: Map::from([(
+                    "kubectl.kubernetes.io/default-container".to_string(),
+                    "triton".to_string(),
+                )]),
+            },
+            spec: PodSpec {
+                service_account_name: self.name.clone(),
+                automount_service_account_token: false,
+                enable_service_links: false,
+                security_context: PodSecurityContext {
+                    run_as_non_root: true,
+                    run_as_user: RUN_AS,
+                    run_as_group: RUN_AS,
+                    fs_group: RUN_AS,
+                    seccomp_profile: SeccompProfile {
+                        kind: "RuntimeDefault",
+                    },
+                },
+                init_containers: vec![fetch],
+                containers: vec![triton],
+                volumes: vec![
+                    Volume {
+                        name: "model-repository",
+                        empty_dir: EmptyDir {
+                            size_limit: "20Gi".to_string(),
+                        },
+                    },
+                    Volume {
+                        name: "tmp",
+                        empty_dir: EmptyDir {
+                            size_limit: "1Gi".to_string(),
+                        },
+                    },
+                ],
+                node_selector,
+                tolerations,
+                topology_spread_constraints: vec![TopologySpreadConstraint {
+                    max_skew: 1,
+                    topology_key: "topology.kubernetes.io/zone",
+                    when_unsatisfiable: "ScheduleAnyway",
+                    label_selector: self.label_selector(),
+                }],
+                termination_grace_period_seconds: 60,
+            },
+        }
+    }
+
+    /// A Service over the service's pods; `role` marks the extra Services
+    /// (`metrics`, `preview`, `canary`) apart from the main one.
+    fn service_object(
+        &self,
+        name: String,
+        ports: &[(&'static str, u16)],
+        role: Option<&str>,
+    ) -> Manifest<Spec<ServiceSpec>> {
+        let mut metadata = self.meta(name);
+        if let Some(role) = role {
+            metadata
+                .labels
+                .insert("plinth.dev/role".to_string(), role.to_string());
+        }
+        Manifest {
+            api_version: "v1",
+            kind: "Service",
+            metadata,
+            body: Spec {
+                spec: ServiceSpec {
+                    kind: "ClusterIP",
+                    selector: self.selector.clone(),
+                    ports: ports
+                        .iter()
+                        .map(|(name, port)| ServicePort {
+                            name,
+                            port: *port,
+                            target_port: IntOrString::Str((*name).to_string()),
+                            protocol: "TCP",
+                        })
+                        .collect(),
+                },
+            },
+        }
+    }
+
+    fn hpa(&self) -> Manifest<Spec<HpaSpec>> {
+        let (api_version, kind) = match self.service.rollout {
+            Rollout::Rolling => ("apps/v1", "Deployment"),
+            _ => ("argoproj.io/v1alpha1", "Rollout"),
+        };
+        Manifest {
+            api_version: "autoscaling/v2",
+            kind: "HorizontalPodAutoscaler",
+            metadata: self.meta(self.name.clone()),
+            body: Spec {
+                spec: HpaSpec {
+                    scale_target_ref: CrossVersionObjectReference {
+                        api_version,
+                        kind,
+                        name: self.name.clone(),
+                    },
+                    min_replicas: self.service.min_replicas.max(1),
+                    max_replicas: self
+                        .service
+                        .max_replicas
+                        .max(self.service.min_replicas)
+                        .max(1),
+                    metrics: vec![MetricSpec {
+                        kind: "Resource",
+                        resource: ResourceMetricSource {
+                            name: "cpu",
+                            target: MetricTarget {
+                                kind: "Utilization",
+                                average_utilization: 70,
+                            },
+                        },
+                    }],
+                    behavior: HpaBehavior {
+                        scale_down: ScalingRules {
+                            stabilization_window_seconds: 300,
+                            policies: vec![ScalingPolicy {
+                                kind: "Percent",
+                                value: 10,
+                                period_seconds: 60,
+                            }],
+                        },
+                    },
+                },
+            },
+        }
+    }
+
+    fn pdb(&self) -> Manifest<Spec<PdbSpec>> {
+        Manifest {
+            api_version: "policy/v1",
+            kind: "PodDisruptionBudget",
+            metadata: self.meta(self.name.clone()),
+            body: Spec {
+                spec: PdbSpec {
+                    max_unavailable: IntOrString::Int(1),
+                    selector: self.label_selector(),
+                    unhealthy_pod_eviction_policy: "AlwaysAllow",
+                },
+            },
+        }
+    }
+
+    fn network_policy(&self) -> Manifest<Spec<NetworkPolicySpec>> {
+        let namespace = |name: &str| NetworkPolicyPeer {
+            namespace_selector: Some(LabelSelector {
+                match_labels: Map::from([(
+                    "kubernetes.io/metadata.name".to_string(),
+                    name.to_string(),
+                )]),
+            }),
+            pod_selector: None,
+            ip_block: None,
+        };
+        let tcp = |port: u16| NetworkPolicyPort {
+            protocol: "TCP",
+            port: IntOrString::Int(i64::from(port)),
+        };
+        let mut ingress = Vec::new();
+        let mut callers: Vec<&String> = self.service.callers.iter().collect();
+        callers.sort();
+        callers.dedup();
+        if !callers.is_empty() {
+            ingress.push(NetworkPolicyIngressRule {
+                from: callers.iter().map(|c| namespace(c)).collect(),
+                ports: vec![tcp(HTTP_PORT), tcp(GRPC_PORT)],
+            });
+        }
+        ingress.push(NetworkPolicyIngressRule {
+            from: vec![namespace(MONITORING_NAMESPACE)],
+            ports: vec![tcp(METRICS_PORT)],
+        });
+        let dns = NetworkPolicyPeer {
+            pod_selector: Some(LabelSelector {
+                match_labels: Map::from([("k8s-app".to_string(), "kube-dns".to_string())]),
+            }),
+            ..namespace("kube-system")
+        };
+        let egress = vec![
+            NetworkPolicyEgressRule {
+                to: vec![dns],
+                ports: vec![
+                    NetworkPolicyPort {
+                        protocol: "UDP",
+                        port: IntOrString::Int(53),
+                    },
+                    tcp(53),
+                ],
+            },
+            NetworkPolicyEgressRule {
+                to: vec![NetworkPolicyPeer {
+                    namespace_selector: None,
+                    pod_selector: None,
+                    ip_block: Some(IpBlock {
+                        cidr: "0.0.0.0/0",
+                        except: vec!["169.254.169.254/32"],
+                    }),
+                }],
+                ports: vec![tcp(443)],
+            },
+        ];
+        Manifest {
+            api_version: "networking.k8s.io/v1",
+            kind: "NetworkPolicy",
+            metadata: self.meta(self.name.clone()),
+            body: Spec {
+                spec: NetworkPolicySpec {
+                    pod_selector: self.label_selector(),
+                    policy_types: vec!["Ingress", "Egress"],
+                    ingress,
+                    egress,
+                },
+            },
+        }
+    }
+
+    fn service_monitor(&self) -> Manifest<Spec<ServiceMonitorSpec>> {
+        let mut selector = self.selector.clone();
+        selector.insert("plinth.dev/role".to_string(), "metrics".to_string());
+        Manifest {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "ServiceMonitor",
+            metadata: self.meta(self.name.clone()),
+            body: Spec {
+                spec: ServiceMonitorSpec {
+                    selector: LabelSelector {
+                        match_labels: selector,
+                    },
+                    pod_target_labels: vec!["rollouts-pod-template-hash"],
+                    endpoints: vec![ServiceMonitorEndpoint {
+                        port: "metrics",
+                        path: "/metrics",
+                        interval: "30s",
+                        scrape_timeout: "10s",
+                    }],
+                },
+            },
+        }
+    }
+
+    fn prometheus_rule(&self) -> Option<Manifest<Spec<PrometheusRuleSpec>>> {
+        let ctx = slo::RuleContext {
+            service: &self.service.name,
+            namespace: &self.env.namespace,
+            team: &self.service.owner,
+            oncall: self.team.and_then(|t| t.oncall.as_deref()),
+            selector: self.slo_selector(),
+        };
+        let groups: Vec<RuleGroup> = self
+            .service
+            .slos
+            .iter()
+            .filter_map(|s| slo::rule_group(&ctx, s))
+            .collect();
+        (!groups.is_empty()).then(|| Manifest {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "PrometheusRule",
+            metadata: self.meta(format!("{}-slo", self.name)),
+            body: Spec {
+                spec: PrometheusRuleSpec { groups },
+            },
+        })
+    }
+}
+
+/// A manifest of any body type, serialized to YAML.
+trait ErasedManifest {
+    fn to_yaml(&self) -> Result<String, serde_saphyr::SerializeError>;
+}
+
+impl<B: Serialize> ErasedManifest for Manifest<B> {
+    fn to_yaml(&self) -> Result<String, serde_saphyr::SerializeError> {
+        serde_saphyr::to_string(self)
+    }
+}
+
+fn port(name: &'static str, port: u16) -> ContainerPort {
+    ContainerPort {
+        name,
+        container_port: port,
+        protocol: "TCP",
+    }
+}
+
+fn container_security_context() -> ContainerSecurityContext {
+    ContainerSecurityContext {
+        allow_privilege_escalation: false,
+        privileged: false,
+        read_only_root_filesystem: true,
+        run_as_non_root: true,
+        capabilities: Capabilities { drop: vec!["ALL"] },
+    }
+}
+
+/// A stable fingerprint of what the service's objects are generated from: the service
+/// and its model as IR JSON (spans are not serialized, so moving text does not change it).
+fn spec_hash(service: &Service, model: &Model) -> String {
+    let json = serde_json::to_vec(&(service, model)).unwrap_or_default();
+    fnv1a64_hex(&json)
+}
+
+/// A percent as a whole number in 1..=100, which is what Argo's weights are.
+fn whole_percent(percent: plinth_ir::Decimal) -> Option<i64> {
+    let p = percent.normalized();
+    (p.scale == 0 && (1..=100).contains(&p.units)).then_some(p.units)
+}
+
+fn check_rollout(service: &Service, errors: &mut Vec<Diagnostic>) {
+    let percents: Vec<_> = match &service.rollout {
+        Rollout::Canary { steps, .. } => steps.clone(),
+        Rollout::Shadow { percent } => vec![*percent],
+        Rollout::Rolling | Rollout::BlueGreen => vec![],
+    };
+    for percent in percents {
+        if whole_percent(percent).is_none() {
+            errors.push(
+                error(
+                    CODE_ROLLOUT,
+                    &service.origin,
+                    "rollout",
+                    format!("rollout percentage `{percent}%` of service `{}` is not a whole percent between 1 and 100", service.name),
+                )
+                .with_help("Argo Rollouts sets traffic weights in whole percents, e.g. `10%`"),
+            );
+        }
+    }
+}
+
+fn check_slos(service: &Service, errors: &mut Vec<Diagnostic>, warnings: &mut Vec<Diagnostic>) {
+    let mut seen = Vec::new();
+    for s in &service.slos {
+        if seen.contains(&s.kind()) {
+            errors.push(error(
+                CODE_SLO,
+                &service.origin,
+                "slo",
+                format!(
+                    "service `{}` has more than one `{}` SLO",
+                    service.name,
+                    s.kind()
+                ),
+            ));
+        }
+        seen.push(s.kind());
+        let Some(budget) = slo::error_budget(s) else {
+            continue;
+        };
+        let budget = budget.to_f64();
+        for w in &slo::BURN_WINDOWS {
+            let Some(factor) = slo::burn_rate_factor(w.budget_share, s.window(), w.long) else {
+                continue;
+            };
+            if factor.to_f64() * budget >= 1.0 {
+                warnings.push(
+                    Diagnostic::warning(
+                        CODE_SLO,
+                        service.origin.field_span("slo"),
+                        format!(
+                            "the {} alert of the `{}` SLO can never fire: burning at {factor}x a {budget} error budget needs more than 100% errors over {}",
+                            w.severity.as_str(),
+                            s.kind(),
+                            w.long
+                        ),
+                    )
+                    .with_file(&service.origin.file)
+                    .with_help("raise the objective or lengthen the SLO window"),
+                );
+            }
+        }
+    }
+}

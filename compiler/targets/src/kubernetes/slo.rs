@@ -1,0 +1,554 @@
+//! SLOs as Prometheus rules: SLI recording rules per window and multiwindow,
+//! multi-burn-rate alerts after the SRE workbook (ch. 5, "Alerting on SLOs") and Sloth.
+//!
+//! ## Burn rates
+//! A long window may burn a fixed share of the whole error budget before it alerts:
+//! 2% in 1h and 5% in 6h page, 10% in 1d and 10% in 3d open a ticket. Burning a share `s`
+//! of the budget over a long window `L` of an SLO window `W` means an error rate of
+//! `s * W / L` times the budget, so the factor is computed, never hard-coded:
+//! 30d gives 14.4, 6, 3, 1; 28d gives 13.44, 5.6, 2.8, 0.933333. Each long window is
+//! paired with a short window of 1/12 of it (5m, 30m, 2h, 6h), which makes the alert stop
+//! soon after the burn stops.
+//!
+//! ## SLIs (Triton metrics, per service: `namespace` and `job` of its metrics Service)
+//! - availability: `nv_inference_request_failure` / (`nv_inference_request_success` +
+//!   `nv_inference_request_failure`). Both are per-request counters Triton always exports
+//!   (the failure counter per `reason` since 24.x; summing over it counts all reasons).
+//! - latency: Triton exports no per-request latency **histogram** for ordinary
+//!   (non-decoupled) models: request latency is a cumulative counter
+//!   (`nv_inference_request_duration_us`, only gives a mean) plus, opt-in, a summary
+//!   `nv_inference_request_summary_us` with configurable quantiles. A request-based
+//!   "slower than threshold / all" ratio is therefore impossible from Triton alone, so
+//!   the latency SLI is **time-sliced**: every rule evaluation (30s) records whether the
+//!   spec's percentile (the summary quantile, the highest over all pods) is above the
+//!   threshold, and the error ratio of a window is the share of such bad slices. The
+//!   Deployment enables the summary with the spec's quantile
+//!   (`--metrics-config=summary_latencies=true`, `summary_quantiles=...`). With both a
+//!   percentile and an objective in the spec, this reads as written: "p99 at most 40ms
+//!   in 99% of the time". A request-based SLI needs a histogram from a proxy in front
+//!   of Triton (e.g. Istio's `istio_request_duration_milliseconds_bucket`).
+//!
+//! The canary `AnalysisTemplate` queries the same metrics for the new pods only (their
+//! `rollouts-pod-template-hash` label, copied onto the series by the ServiceMonitor):
+//! availability fails above the fast-burn page threshold, latency fails above the
+//! threshold.
+
+use super::api::{AnalysisMetric, Map, MetricProvider, PrometheusMetric, Rule, RuleGroup};
+use plinth_ir::{Decimal, Duration, Slo};
+use std::fmt;
+
+/// Rule evaluation interval; also the width of one latency time slice.
+pub const RULE_INTERVAL: &str = "30s";
+/// The Prometheus the AnalysisTemplates query: the `prometheus-operated` Service that the
+/// Prometheus Operator creates, in the monitoring namespace.
+pub const PROMETHEUS_ADDRESS: &str = "http://prometheus-operated.monitoring.svc:9090";
+/// The AnalysisRun argument carrying the new ReplicaSet's pod-template hash.
+pub const HASH_ARG: &str = "pod-template-hash";
+
+/// Every SLI window recorded, shortest first.
+pub const SLI_WINDOWS: [u64; 7] = [
+    5 * Duration::MINUTE,
+    30 * Duration::MINUTE,
+    Duration::HOUR,
+    2 * Duration::HOUR,
+    6 * Duration::HOUR,
+    Duration::DAY,
+    3 * Duration::DAY,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Page,
+    Ticket,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Page => "page",
+            Severity::Ticket => "ticket",
+        }
+    }
+}
+
+/// One multiwindow alert condition.
+#[derive(Clone, Copy, Debug)]
+pub struct BurnWindow {
+    pub long: Duration,
+    pub short: Duration,
+    /// Share of the whole error budget the long window may burn, as a ratio.
+    pub budget_share: Decimal,
+    pub severity: Severity,
+}
+
+const fn ratio(units: i64, scale: u32) -> Decimal {
+    Decimal { units, scale }
+}
+
+/// The SRE workbook's recommended windows and budget shares.
+pub const BURN_WINDOWS: [BurnWindow; 4] = [
+    BurnWindow {
+        long: Duration(Duration::HOUR),
+        short: Duration(5 * Duration::MINUTE),
+        budget_share: ratio(2, 2),
+        severity: Severity::Page,
+    },
+    BurnWindow {
+        long: Duration(6 * Duration::HOUR),
+        short: Duration(30 * Duration::MINUTE),
+        budget_share: ratio(5, 2),
+        severity: Severity::Page,
+    },
+    BurnWindow {
+        long: Duration(Duration::DAY),
+        short: Duration(2 * Duration::HOUR),
+        budget_share: ratio(1, 1),
+        severity: Severity::Ticket,
+    },
+    BurnWindow {
+        long: Duration(3 * Duration::DAY),
+        short: Duration(6 * Duration::HOUR),
+        budget_share: ratio(1, 1),
+        severity: Severity::Ticket,
+    },
+];
+
+/// A non-negative exact fraction, for burn-rate factors (`28d / 3d` does not terminate
+/// as a decimal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ratio {
+    num: u128,
+    den: u128,
+}
+
+/// Digits printed after the point when a ratio's decimal expansion does not end.
+const MAX_FRACTION_DIGITS: u32 = 6;
+
+impl Ratio {
+    pub fn new(num: u128, den: u128) -> Option<Ratio> {
+        if den == 0 {
+            return None;
+        }
+        let g = gcd(num, den);
+        Some(Ratio {
+            num: num / g,
+            den: den / g,
+        })
+    }
+
+    fn from_decimal(d: Decimal) -> Option<Ratio> {
+        let num = u128::try_from(d.units).ok()?;
+        Ratio::new(num, 10u128.checked_pow(d.scale)?)
+    }
+
+    pub fn times(self, other: Ratio) -> Option<Ratio> {
+        Ratio::new(
+            self.num.checked_mul(other.num)?,
+            self.den.checked_mul(other.den)?,
+        )
+    }
+
+    pub fn to_f64(self) -> f64 {
+        self.num as f64 / self.den as f64
+    }
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
+impl fmt::Display for Ratio {
+    /// Exact when the expansion ends within six fractional digits (`13.44`), otherwise
+    /// rounded half up to six (`0.933333`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = 10u128.pow(MAX_FRACTION_DIGITS);
+        // Round half up at the sixth digit; exact expansions are unaffected.
+        let scaled = self
+            .num
+            .checked_mul(scale * 2)
+            .and_then(|n| n.checked_add(self.den))
+            .zip(self.den.checked_mul(2))
+            .map(|(n, d)| n / d);
+        let Some(scaled) = scaled else {
+            return write!(f, "{}", self.to_f64());
+        };
+        let whole = scaled / scale;
+        let mut frac = format!(
+            "{:0width$}",
+            scaled % scale,
+            width = MAX_FRACTION_DIGITS as usize
+        );
+        while frac.ends_with('0') {
+            frac.pop();
+        }
+        if frac.is_empty() {
+            write!(f, "{whole}")
+        } else {
+            write!(f, "{whole}.{frac}")
+        }
+    }
+}
+
+/// The burn-rate factor for a long window: `budget_share * slo_window / long_window`.
+pub fn burn_rate_factor(
+    budget_share: Decimal,
+    slo_window: Duration,
+    long_window: Duration,
+) -> Option<Ratio> {
+    let share = Ratio::from_decimal(budget_share)?;
+    share.times(Ratio::new(
+        u128::from(slo_window.millis()),
+        u128::from(long_window.millis()),
+    )?)
+}
+
+/// The SLO's error budget as a ratio (`99.95%` gives `0.0005`), exactly.
+pub fn error_budget(slo: &Slo) -> Option<Decimal> {
+    slo.objective().shift(2).complement()
+}
+
+/// The quantile (`0.99`) a latency SLO's percentile (`99`) names.
+pub fn quantile(percentile: Decimal) -> Decimal {
+    percentile.shift(2)
+}
+
+/// Label selector of one service's Triton series, optionally only one ReplicaSet's.
+#[derive(Clone, Debug)]
+pub struct Selector {
+    pub namespace: String,
+    pub job: String,
+}
+
+impl Selector {
+    fn render(&self, extra: &[(&str, String)]) -> String {
+        let mut parts = vec![
+            format!("namespace=\"{}\"", self.namespace),
+            format!("job=\"{}\"", self.job),
+        ];
+        parts.extend(extra.iter().map(|(k, v)| format!("{k}=\"{v}\"")));
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+fn availability_error_ratio(selector: &str, window: Duration) -> String {
+    format!(
+        "sum(rate(nv_inference_request_failure{selector}[{window}]))\n/\n(\n  sum(rate(nv_inference_request_success{selector}[{window}]))\n  +\n  sum(rate(nv_inference_request_failure{selector}[{window}]))\n)"
+    )
+}
+
+fn latency_quantile(selector: &str) -> String {
+    format!("max(nv_inference_request_summary_us{selector})")
+}
+
+/// `28d` rather than `4w`: SLO windows are spoken of in days.
+fn days_or_duration(window: Duration) -> String {
+    if window.millis() > 0 && window.millis().is_multiple_of(Duration::DAY) {
+        format!("{}d", window.millis() / Duration::DAY)
+    } else {
+        window.to_string()
+    }
+}
+
+fn threshold_micros(threshold: Duration) -> u64 {
+    threshold.millis().saturating_mul(1000)
+}
+
+/// Labels every SLO series and alert carries.
+fn slo_labels(namespace: &str, service: &str, kind: &str) -> Map {
+    Map::from([
+        ("namespace".to_string(), namespace.to_string()),
+        ("plinth_service".to_string(), service.to_string()),
+        ("plinth_slo".to_string(), kind.to_string()),
+    ])
+}
+
+/// Series selector for the recorded SLO series of one SLO.
+fn slo_series(service: &str, kind: &str) -> String {
+    format!("{{plinth_service=\"{service}\",plinth_slo=\"{kind}\"}}")
+}
+
+/// What the rules need to know about the service beyond the SLO itself.
+pub struct RuleContext<'a> {
+    /// The spec's service name (`fraud_api`), used in labels and alert names.
+    pub service: &'a str,
+    pub namespace: &'a str,
+    pub team: &'a str,
+    pub oncall: Option<&'a str>,
+    pub selector: Selector,
+}
+
+/// `fraud_api` + `availability` -> `FraudApiAvailabilityErrorBudgetBurn`.
+fn alert_name(service: &str, kind: &str) -> String {
+    let camel: String = service
+        .split('_')
+        .chain(kind.split('_'))
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{camel}ErrorBudgetBurn")
+}
+
+/// The rule group of one SLO: SLI recordings, objective metadata, page and ticket alerts.
+/// `None` when the objective gives no error budget (100%: the checker rejects it).
+pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
+    let kind = slo.kind();
+    let objective = slo.objective().shift(2);
+    let budget = error_budget(slo)?;
+    let labels = slo_labels(ctx.namespace, ctx.service, kind);
+    let series = slo_series(ctx.service, kind);
+    let base_selector = ctx.selector.render(&[]);
+    let mut rules = Vec::new();
+
+    let record = |name: String, expr: String| Rule {
+        record: Some(name),
+        alert: None,
+        expr,
+        labels: labels.clone(),
+        annotations: Map::new(),
+    };
+
+    if let Slo::Latency {
+        percentile,
+        threshold,
+        ..
+    } = slo
+    {
+        let selector = ctx
+            .selector
+            .render(&[("quantile", quantile(*percentile).to_string())]);
+        rules.push(record(
+            "slo:latency_slice_error:bool".to_string(),
+            format!(
+                "{} > bool {}",
+                latency_quantile(&selector),
+                threshold_micros(*threshold)
+            ),
+        ));
+    }
+    for window in SLI_WINDOWS.map(Duration) {
+        let expr = match slo {
+            Slo::Availability { .. } => availability_error_ratio(&base_selector, window),
+            Slo::Latency { .. } => {
+                format!("avg_over_time(slo:latency_slice_error:bool{series}[{window}])")
+            }
+        };
+        rules.push(record(format!("slo:sli_error:ratio_rate{window}"), expr));
+    }
+    rules.push(record(
+        "slo:objective:ratio".to_string(),
+        format!("vector({objective})"),
+    ));
+    rules.push(record(
+        "slo:error_budget:ratio".to_string(),
+        format!("vector({budget})"),
+    ));
+
+    for severity in [Severity::Page, Severity::Ticket] {
+        let mut conditions = Vec::new();
+        for w in BURN_WINDOWS.iter().filter(|w| w.severity == severity) {
+            let factor = burn_rate_factor(w.budget_share, slo.window(), w.long)?;
+            conditions.push(format!(
+                "(\n  slo:sli_error:ratio_rate{long}{series} > ({factor} * {budget})\n  and\n  slo:sli_error:ratio_rate{short}{series} > ({factor} * {budget})\n)",
+                long = w.long,
+                short = w.short,
+            ));
+        }
+        let mut alert_labels = labels.clone();
+        alert_labels.insert("severity".to_string(), severity.as_str().to_string());
+        alert_labels.insert("team".to_string(), ctx.team.to_string());
+        let mut annotations = Map::from([
+            (
+                "summary".to_string(),
+                format!(
+                    "{service} is burning its {kind} error budget too fast",
+                    service = ctx.service
+                ),
+            ),
+            (
+                "description".to_string(),
+                format!(
+                    "The {kind} SLO of {service} ({percent}% over {window}) is burning its error budget at a rate that exhausts it before the window ends.",
+                    service = ctx.service,
+                    percent = slo.objective(),
+                    window = days_or_duration(slo.window()),
+                ),
+            ),
+        ]);
+        if let Some(oncall) = ctx.oncall {
+            annotations.insert("oncall".to_string(), oncall.to_string());
+        }
+        rules.push(Rule {
+            record: None,
+            alert: Some(alert_name(ctx.service, kind)),
+            expr: conditions.join("\nor\n"),
+            labels: alert_labels,
+            annotations,
+        });
+    }
+
+    Some(RuleGroup {
+        name: format!(
+            "{}-{}-slo",
+            ctx.service.replace('_', "-"),
+            kind.replace('_', "-")
+        ),
+        interval: RULE_INTERVAL,
+        rules,
+    })
+}
+
+/// The summary quantiles Triton must export: the usual ones plus each latency SLO's, as
+/// `quantile:error` pairs with an error of a tenth of the tail (`0.99:0.001`).
+pub fn summary_quantiles(slos: &[Slo]) -> String {
+    let mut quantiles: Vec<Decimal> = ["0.5", "0.9", "0.99"]
+        .iter()
+        .filter_map(|q| Decimal::parse(q))
+        .collect();
+    for slo in slos {
+        if let Slo::Latency { percentile, .. } = slo {
+            quantiles.push(quantile(*percentile));
+        }
+    }
+    quantiles.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    quantiles.dedup();
+    quantiles
+        .iter()
+        .filter_map(|q| Some(format!("{q}:{}", q.complement()?.shift(1))))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The canary analysis for one SLO: the same SLI as the recording rules, restricted to the
+/// new ReplicaSet's pods. No data (no traffic yet) counts as success.
+pub fn analysis_metric(
+    selector: &Selector,
+    slo: &Slo,
+    count: Option<u32>,
+) -> Option<AnalysisMetric> {
+    let hash = (
+        "rollouts_pod_template_hash",
+        format!("{{{{args.{HASH_ARG}}}}}"),
+    );
+    let (query, limit) = match slo {
+        Slo::Availability { window, .. } => {
+            let budget = Ratio::from_decimal(error_budget(slo)?)?;
+            let page = BURN_WINDOWS.first()?;
+            let factor = burn_rate_factor(page.budget_share, *window, page.long)?;
+            let sel = selector.render(&[hash]);
+            (
+                availability_error_ratio(&sel, Duration(5 * Duration::MINUTE)),
+                factor.times(budget)?.to_string(),
+            )
+        }
+        Slo::Latency {
+            percentile,
+            threshold,
+            ..
+        } => {
+            let sel = selector.render(&[("quantile", quantile(*percentile).to_string()), hash]);
+            (
+                latency_quantile(&sel),
+                threshold_micros(*threshold).to_string(),
+            )
+        }
+    };
+    Some(AnalysisMetric {
+        name: slo.kind().replace('_', "-"),
+        interval: "1m",
+        count,
+        failure_limit: 1,
+        success_condition: format!("len(result) == 0 || isNaN(result[0]) || result[0] <= {limit}"),
+        provider: MetricProvider {
+            prometheus: PrometheusMetric {
+                address: PROMETHEUS_ADDRESS,
+                query,
+            },
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days(n: u64) -> Duration {
+        Duration(n * Duration::DAY)
+    }
+
+    fn factors(window: Duration) -> Vec<String> {
+        BURN_WINDOWS
+            .iter()
+            .map(|w| {
+                burn_rate_factor(w.budget_share, window, w.long)
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn burn_rate_factors_for_a_30_day_window_are_the_workbooks() {
+        assert_eq!(factors(days(30)), ["14.4", "6", "3", "1"]);
+    }
+
+    #[test]
+    fn burn_rate_factors_scale_with_the_slo_window() {
+        assert_eq!(factors(days(28)), ["13.44", "5.6", "2.8", "0.933333"]);
+        assert_eq!(factors(days(7)), ["3.36", "1.4", "0.7", "0.233333"]);
+        assert_eq!(factors(days(90)), ["43.2", "18", "9", "3"]);
+        let exact = burn_rate_factor(ratio(1, 1), days(28), days(3)).unwrap();
+        assert_eq!(exact, Ratio::new(28, 30).unwrap());
+        assert!((exact.to_f64() - 0.1 * 28.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn ratios_print_exactly_or_rounded_half_up() {
+        assert_eq!(Ratio::new(1, 8).unwrap().to_string(), "0.125");
+        assert_eq!(Ratio::new(2, 3).unwrap().to_string(), "0.666667");
+        assert_eq!(Ratio::new(0, 3).unwrap().to_string(), "0");
+        assert_eq!(Ratio::new(1_000_001, 1).unwrap().to_string(), "1000001");
+        assert!(Ratio::new(1, 0).is_none());
+    }
+
+    #[test]
+    fn objectives_and_budgets_are_exact() {
+        let slo = Slo::Availability {
+            objective: Decimal::parse("99.95").unwrap(),
+            window: days(28),
+        };
+        assert_eq!(slo.objective().shift(2).to_string(), "0.9995");
+        assert_eq!(error_budget(&slo).unwrap().to_string(), "0.0005");
+    }
+
+    #[test]
+    fn summary_quantiles_include_the_slo_percentile() {
+        let slo = Slo::Latency {
+            percentile: Decimal::parse("99.9").unwrap(),
+            threshold: Duration(40),
+            objective: Decimal::parse("99").unwrap(),
+            window: days(28),
+        };
+        assert_eq!(
+            summary_quantiles(&[slo]),
+            "0.5:0.05,0.9:0.01,0.99:0.001,0.999:0.0001"
+        );
+        assert_eq!(summary_quantiles(&[]), "0.5:0.05,0.9:0.01,0.99:0.001");
+    }
+
+    #[test]
+    fn alert_names_are_upper_camel_case() {
+        assert_eq!(
+            alert_name("fraud_api", "availability"),
+            "FraudApiAvailabilityErrorBudgetBurn"
+        );
+    }
+}
