@@ -70,14 +70,13 @@ fn format_file(src: &str, file: &SourceFile) -> String {
         last_end: 0,
         no_blank: true,
         want_blank: false,
+        split_blank: false,
     };
-    let mut prev_was_decl = None;
-    for item in &file.items {
-        let is_decl = matches!(item, Item::Decl(_));
-        if let Some(prev) = prev_was_decl {
-            p.want_blank = prev || is_decl;
-        }
-        prev_was_decl = Some(is_decl);
+    let is_decl = |item: Option<&Item>| matches!(item, Some(Item::Decl(_)));
+    for (i, item) in file.items.iter().enumerate() {
+        let next = file.items.get(i + 1);
+        // A blank line separates declarations from each other and from `use` lines.
+        let blank_after = next.is_some() && (is_decl(Some(item)) || is_decl(next));
         match item {
             Item::Use(u) => {
                 p.token(
@@ -108,7 +107,11 @@ fn format_file(src: &str, file: &SourceFile) -> String {
                 p.body(&d.body);
             }
         }
+        // Comments split off this item's last line lead the next item: same blank line.
+        p.split_blank = blank_after;
         p.newline();
+        p.split_blank = false;
+        p.want_blank = blank_after;
     }
     p.no_blank = p.out.is_empty();
     p.comments_before(usize::MAX);
@@ -135,6 +138,8 @@ struct Printer<'a> {
     no_blank: bool,
     /// A blank line must come next (between declarations).
     want_blank: bool,
+    /// Comments split off a line after a `//` comment start after a blank line.
+    split_blank: bool,
 }
 
 impl<'a> Printer<'a> {
@@ -230,12 +235,35 @@ impl<'a> Printer<'a> {
     }
 
     fn end_line(&mut self) {
-        for text in self.pending.drain(..) {
-            self.out.push(' ');
+        let mut after_line_comment = false;
+        for text in std::mem::take(&mut self.pending) {
+            if after_line_comment {
+                // Nothing may follow a `//` comment on its line.
+                self.out.push('\n');
+                if std::mem::take(&mut self.split_blank) {
+                    self.out.push('\n');
+                }
+                for _ in 0..self.indent {
+                    self.out.push_str("  ");
+                }
+            } else {
+                self.out.push(' ');
+            }
             self.out.push_str(text);
+            // Once split, the rest are own-line comments, one per line, as they will
+            // read back.
+            after_line_comment |= text.starts_with("//");
         }
         self.out.push('\n');
         self.at_line_start = true;
+    }
+
+    /// The offset of the first token at or after `pos`.
+    fn skip_trivia(&self, mut pos: usize) -> usize {
+        while let Some((_, end)) = lexer::trivia(self.src, pos) {
+            pos = end;
+        }
+        pos
     }
 
     fn column(&self) -> usize {
@@ -270,8 +298,9 @@ impl<'a> Printer<'a> {
             self.token(Span::new(close, close + 1), "}");
             return;
         }
-        self.newline();
+        // Indent first: comments split off the `{` line belong to the inner lines.
         self.indent += 1;
+        self.newline();
         self.no_blank = true;
         for entry in &body.entries {
             self.entry(entry);
@@ -324,8 +353,8 @@ impl<'a> Printer<'a> {
             }
             ExprKind::Call { callee, args } => {
                 self.token(callee.span, &callee.dotted());
-                let paren = callee.span.end as usize;
-                self.token(Span::new(paren, paren), "(");
+                let paren = self.skip_trivia(callee.span.end as usize);
+                self.token(Span::new(paren, paren + 1), "(");
                 self.items(args, close, ")");
             }
             ExprKind::Variant { name, body } => {
@@ -340,8 +369,8 @@ impl<'a> Printer<'a> {
 
     /// Broken list or call items, one per line with a trailing `,`, then `close_text`.
     fn items(&mut self, items: &[Expr], close: usize, close_text: &str) {
-        self.newline();
         self.indent += 1;
+        self.newline();
         self.no_blank = true;
         for item in items {
             self.token(

@@ -52,7 +52,7 @@ fn long_values_break_outermost_first() {
     );
     let list = format!(
         "t x {{ l: [{}] }}",
-        vec!["\"a_long_string_value\""; 5].join(", ")
+        ["\"a_long_string_value\""; 5].join(", ")
     );
     check(
         &list,
@@ -94,6 +94,14 @@ fn strings_are_reescaped() {
         "t x {\n  s: \"A\\u{7f}\\t\"\n}\n",
     );
     assert_eq!(string_literal("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u{1}é""#);
+}
+
+#[test]
+fn enums_list_one_name_per_line() {
+    check(
+        "enum risk { minimal, limited, high }",
+        "enum risk {\n  minimal\n  limited\n  high\n}\n",
+    );
 }
 
 #[test]

@@ -396,3 +396,50 @@ fn deep_nesting_is_bounded() {
     let ok = format!("t x {{ a: {}{} }}", "[".repeat(63), "]".repeat(63));
     assert!(parse(&ok).diagnostics.is_empty());
 }
+
+#[test]
+fn enum_bodies_are_bare_names() {
+    check(
+        "enum tier { production, staging\n development }",
+        "(decl enum tier\n  (bare production)\n  (bare staging)\n  (bare development))",
+    );
+    // Outside `enum`, a bare name is a missing value.
+    let d = only_diag("team t { owner, x: 1 }");
+    assert_eq!(d.message, "expected `:` or `{` after `owner`, found `,`");
+}
+
+#[test]
+fn throughput_on_a_large_file() {
+    // ~10 MB of spec (1 MB in debug builds): the design example with fresh names.
+    let size = if cfg!(debug_assertions) {
+        1 << 20
+    } else {
+        10 << 20
+    };
+    let example = include_str!("data/design_example.plinth");
+    let mut text = String::with_capacity(size + (1 << 20));
+    let mut copies = 0;
+    while text.len() < size {
+        text.push_str(&example.replace("risk_ml {", &format!("risk_ml_{copies} {{")));
+        text.push('\n');
+        copies += 1;
+    }
+    let start = std::time::Instant::now();
+    let p = parse(&text);
+    let elapsed = start.elapsed();
+    assert!(p.diagnostics.is_empty());
+    assert_eq!(p.file.items.len(), copies * 9);
+    let mb = text.len() as f64 / (1 << 20) as f64;
+    println!(
+        "parsed {mb:.1} MiB in {:.3}s: {:.1} MiB/s",
+        elapsed.as_secs_f64(),
+        mb / elapsed.as_secs_f64()
+    );
+    let start = std::time::Instant::now();
+    let formatted = plinth_syntax::format(&text).unwrap();
+    println!(
+        "formatted in {:.3}s ({} bytes out)",
+        start.elapsed().as_secs_f64(),
+        formatted.len()
+    );
+}
