@@ -82,8 +82,9 @@ fn is_ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
+/// Whitespace; a byte-order mark counts too, so files saved with one still parse.
 fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{c}')
+    matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{c}' | '\u{feff}')
 }
 
 /// Offset of `rest` inside `src` (both slices of the same string).

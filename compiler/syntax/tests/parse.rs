@@ -398,6 +398,15 @@ fn deep_nesting_is_bounded() {
 }
 
 #[test]
+fn crlf_and_byte_order_mark() {
+    let src = "\u{feff}/// doc\r\nteam t {\r\n  x: 1 // c\r\n}\r\n";
+    check(
+        src,
+        "(decl team t\n  (doc \"doc\")\n  (attr x (num \"1\")))\n(comment \"// c\")",
+    );
+}
+
+#[test]
 fn enum_bodies_are_bare_names() {
     check(
         "enum tier { production, staging\n development }",
