@@ -1,1 +1,95 @@
-//! The data suites: every case under tests/{parse,check,diagnostics,golden}.
+//! The data suites, from one test binary:
+//! - `diagnostics/`: each case file is checked together with `prelude.plinth`; every
+//!   diagnostic must match an annotation `// error[CODE]` or `// warning[CODE]` on the
+//!   line it starts on, and every annotation must be matched.
+//! - `examples/`: every example checks clean and is formatted.
+
+use plinth_tests::{check_files, read_dir_sorted, repo_root};
+use std::collections::BTreeSet;
+
+/// `(line, severity, code)` of each annotation in `text`.
+fn annotations(text: &str) -> BTreeSet<(usize, String, String)> {
+    let mut out = BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        for severity in ["error", "warning"] {
+            let marker = format!("// {severity}[");
+            if let Some(pos) = line.find(&marker) {
+                let rest = &line[pos + marker.len()..];
+                if let Some(end) = rest.find(']') {
+                    out.insert((i + 1, severity.to_string(), rest[..end].to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn diagnostics_match_annotations() {
+    let dir = repo_root().join("tests/diagnostics");
+    let prelude = std::fs::read_to_string(dir.join("prelude.plinth")).unwrap();
+    let mut failures = Vec::new();
+    let mut codes = BTreeSet::new();
+    let mut cases = 0;
+    for (name, text) in read_dir_sorted(&dir, "plinth") {
+        if name == "prelude.plinth" {
+            continue;
+        }
+        let files = vec![("0-prelude.plinth".to_string(), prelude.clone()), (name.clone(), text.clone())];
+        let diags = check_files(files);
+        let expected = annotations(&text);
+        cases += expected.len();
+        let mut actual = BTreeSet::new();
+        for d in &diags {
+            if d.file != name {
+                failures.push(format!("{name}: unexpected diagnostic in {}: {} {}", d.file, d.code, d.message));
+                continue;
+            }
+            let line = plinth_syntax::line_col(&text, d.span.start as usize).0;
+            actual.insert((line, d.severity.as_str().to_string(), d.code.clone()));
+            codes.insert(d.code.clone());
+        }
+        for miss in expected.difference(&actual) {
+            failures.push(format!("{name}:{}: expected {}[{}], not reported", miss.0, miss.1, miss.2));
+        }
+        for extra in actual.difference(&expected) {
+            let d = diags.iter().find(|d| d.code == extra.2).map(|d| d.message.clone()).unwrap_or_default();
+            failures.push(format!("{name}:{}: unexpected {}[{}]: {d}", extra.0, extra.1, extra.2));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(cases >= 40, "only {cases} annotated cases");
+    assert!(codes.len() >= 40, "only {} distinct codes covered: {codes:?}", codes.len());
+}
+
+#[test]
+fn ten_mistakes_give_ten_diagnostics() {
+    let dir = repo_root().join("tests/diagnostics");
+    let prelude = std::fs::read_to_string(dir.join("prelude.plinth")).unwrap();
+    let text = std::fs::read_to_string(dir.join("ten_mistakes.plinth")).unwrap();
+    let diags = check_files(vec![("0-prelude.plinth".into(), prelude), ("ten_mistakes.plinth".into(), text.clone())]);
+    let lines: BTreeSet<usize> = diags.iter().map(|d| plinth_syntax::line_col(&text, d.span.start as usize).0).collect();
+    assert_eq!(diags.len(), 10, "{diags:#?}");
+    assert_eq!(lines.len(), 10, "each mistake on its own line: {lines:?}");
+}
+
+#[test]
+fn examples_check_clean_and_are_formatted() {
+    let examples = repo_root().join("examples");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("plinth.toml").exists() {
+            continue;
+        }
+        seen += 1;
+        let files = plinth_tests::read_workspace(&dir);
+        for (path, text) in &files {
+            let formatted = plinth_syntax::format(text).unwrap_or_default();
+            assert_eq!(&formatted, text, "{}/{path} is not formatted", dir.display());
+        }
+        let diags = check_files(files);
+        assert!(diags.is_empty(), "{}: {diags:#?}", dir.display());
+    }
+    assert!(seen >= 3, "expected at least three examples");
+}

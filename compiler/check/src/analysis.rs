@@ -49,13 +49,19 @@ impl Analysis {
     }
 
     pub fn level(&self, enum_name: &str, value: &str) -> Level {
-        Level { rank: self.rank(enum_name, value), name: value.to_string() }
+        Level {
+            rank: self.rank(enum_name, value),
+            name: value.to_string(),
+        }
     }
 }
 
 /// Dtypes a `sum`/`avg`/`min`/`max` can read.
 pub fn is_numeric(dtype: &str) -> bool {
-    matches!(dtype, "int8" | "int16" | "int32" | "int64" | "uint8" | "float16" | "float32" | "float64")
+    matches!(
+        dtype,
+        "int8" | "int16" | "int32" | "int64" | "uint8" | "float16" | "float32" | "float64"
+    )
 }
 
 /// Formats each serving runtime can load.
@@ -83,12 +89,21 @@ impl Cx<'_> {
 }
 
 pub fn analyze(index: &SymbolIndex, checks: &[&crate::typeck::FileCheck]) -> Analysis {
-    let mut cx = Cx { index, decls: BTreeMap::new(), diags: Vec::new() };
+    let mut cx = Cx {
+        index,
+        decls: BTreeMap::new(),
+        diags: Vec::new(),
+    };
     for check in checks {
         for decl in &check.decls {
             // Duplicates were reported by the index; the first declaration wins.
-            if index.get(&decl.name).is_some_and(|s| s.file == decl.file && s.span == decl.span) {
-                cx.decls.entry(decl.name.clone()).or_insert_with(|| decl.clone());
+            if index
+                .get(&decl.name)
+                .is_some_and(|s| s.file == decl.file && s.span == decl.span)
+            {
+                cx.decls
+                    .entry(decl.name.clone())
+                    .or_insert_with(|| decl.clone());
             }
         }
     }
@@ -96,14 +111,24 @@ pub fn analyze(index: &SymbolIndex, checks: &[&crate::typeck::FileCheck]) -> Ana
     check_required(&mut cx);
     check_cross_references(&mut cx);
     let facts = graph_and_facts(&mut cx);
-    Analysis { decls: cx.decls, facts, enums: index.enums.clone(), diagnostics: cx.diags }
+    Analysis {
+        decls: cx.decls,
+        facts,
+        enums: index.enums.clone(),
+        diagnostics: cx.diags,
+    }
 }
 
 // ---------------------------------------------------------------------------------
 // Profiles
 
 /// The profile chain of a declaration, parents first, with cycle detection.
-fn profile_chain(decls: &BTreeMap<String, Decl>, name: &str, seen: &mut Vec<String>, out: &mut Vec<String>) -> Result<(), Vec<String>> {
+fn profile_chain(
+    decls: &BTreeMap<String, Decl>,
+    name: &str,
+    seen: &mut Vec<String>,
+    out: &mut Vec<String>,
+) -> Result<(), Vec<String>> {
     if seen.iter().any(|s| s == name) {
         let mut cycle = seen.clone();
         cycle.push(name.to_string());
@@ -129,16 +154,36 @@ fn respan(rec: &Rec, span: Span) -> Rec {
         .iter()
         .map(|(k, f)| {
             let f = match f {
-                Field::Value(v) => Field::Value(Spanned { value: v.value.clone(), span }),
-                Field::Block(b) => Field::Block(Spanned { value: respan(&b.value, span), span }),
-                Field::Named(items) => {
-                    Field::Named(items.iter().map(|(n, b)| (n.clone(), Spanned { value: respan(&b.value, span), span })).collect())
-                }
+                Field::Value(v) => Field::Value(Spanned {
+                    value: v.value.clone(),
+                    span,
+                }),
+                Field::Block(b) => Field::Block(Spanned {
+                    value: respan(&b.value, span),
+                    span,
+                }),
+                Field::Named(items) => Field::Named(
+                    items
+                        .iter()
+                        .map(|(n, b)| {
+                            (
+                                n.clone(),
+                                Spanned {
+                                    value: respan(&b.value, span),
+                                    span,
+                                },
+                            )
+                        })
+                        .collect(),
+                ),
             };
             (k.clone(), f)
         })
         .collect();
-    Rec { fields, errored: rec.errored.clone() }
+    Rec {
+        fields,
+        errored: rec.errored.clone(),
+    }
 }
 
 /// `over` on top of `base`: blocks and named blocks merge field by field.
@@ -147,13 +192,19 @@ pub fn merge(base: &Rec, over: &Rec) -> Rec {
     out.errored.extend(over.errored.iter().cloned());
     for (k, f) in &over.fields {
         let merged = match (out.fields.get(k), f) {
-            (Some(Field::Block(a)), Field::Block(b)) => Field::Block(Spanned { value: merge(&a.value, &b.value), span: b.span }),
+            (Some(Field::Block(a)), Field::Block(b)) => Field::Block(Spanned {
+                value: merge(&a.value, &b.value),
+                span: b.span,
+            }),
             (Some(Field::Named(a)), Field::Named(b)) => {
                 let mut items = a.clone();
                 for (name, block) in b {
                     match items.iter_mut().find(|(n, _)| n == name) {
                         Some((_, existing)) => {
-                            *existing = Spanned { value: merge(&existing.value, &block.value), span: block.span };
+                            *existing = Spanned {
+                                value: merge(&existing.value, &block.value),
+                                span: block.span,
+                            };
                         }
                         None => items.push((name.clone(), block.clone())),
                     }
@@ -171,7 +222,11 @@ pub fn merge(base: &Rec, over: &Rec) -> Rec {
 fn conflicts(a: &Rec, b: &Rec, prefix: &str, out: &mut Vec<String>) {
     for (k, fa) in &a.fields {
         let Some(fb) = b.fields.get(k) else { continue };
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match (fa, fb) {
             (Field::Value(x), Field::Value(y)) if x.value != y.value => out.push(path),
             (Field::Block(x), Field::Block(y)) => conflicts(&x.value, &y.value, &path, out),
@@ -188,18 +243,37 @@ fn conflicts(a: &Rec, b: &Rec, prefix: &str, out: &mut Vec<String>) {
 }
 
 fn merge_profiles(cx: &mut Cx) {
-    let names: Vec<String> = cx.decls.values().filter(|d| !d.profiles.is_empty()).map(|d| d.name.clone()).collect();
+    let names: Vec<String> = cx
+        .decls
+        .values()
+        .filter(|d| !d.profiles.is_empty())
+        .map(|d| d.name.clone())
+        .collect();
     let mut merged = Vec::new();
     for name in names {
-        let Some(decl) = cx.decls.get(&name) else { continue };
+        let Some(decl) = cx.decls.get(&name) else {
+            continue;
+        };
         let mut chain = Vec::new();
         if let Err(cycle) = profile_chain(&cx.decls, &name, &mut Vec::new(), &mut chain) {
-            let (file, span) = (decl.file.clone(), decl.name_span);
-            cx.push(
-                &file,
-                Diagnostic::error("plinth::extends::cycle", span, format!("profiles extend each other in a cycle: {}", cycle.join(" → ")))
-                    .with_help("remove one `extends` to break the cycle"),
-            );
+            // Reported once, at the first profile of the cycle; declarations extending
+            // it keep their own body and are not also reported missing fields.
+            let first = cycle.iter().min().cloned();
+            let (file, span, kind) = (decl.file.clone(), decl.name_span, decl.kind.clone());
+            if first.as_ref() == Some(&name) {
+                let message = format!("profiles extend each other in a cycle: {}", cycle.join(" → "));
+                cx.push(
+                    &file,
+                    Diagnostic::error("plinth::extends::cycle", span, message)
+                        .with_help("remove one `extends` to break the cycle"),
+                );
+            }
+            let poisoned: Vec<String> = kinds::kind(&kind)
+                .map(|k| k.record.fields.iter().map(|f| f.name.to_string()).collect())
+                .unwrap_or_default();
+            if let Some(decl) = cx.decls.get_mut(&name) {
+                decl.body.errored.extend(poisoned);
+            }
             continue;
         }
         // Direct parents may not disagree; a declaration's own fields override both.
@@ -217,8 +291,18 @@ fn merge_profiles(cx: &mut Cx) {
             }
             let mut clash = Vec::new();
             conflicts(&base, &full, "", &mut clash);
+            // A field the declaration sets itself decides the conflict.
+            clash.retain(|path| {
+                let top = path.split('.').next().unwrap_or(path);
+                !decl.body.fields.contains_key(top)
+            });
             for path in clash {
-                let other = path.split('.').next().and_then(|k| base_from.get(k)).cloned().unwrap_or_default();
+                let other = path
+                    .split('.')
+                    .next()
+                    .and_then(|k| base_from.get(k))
+                    .cloned()
+                    .unwrap_or_default();
                 diags.push(
                     Diagnostic::error(
                         "plinth::extends::conflict",
@@ -252,24 +336,49 @@ fn merge_profiles(cx: &mut Cx) {
 // ---------------------------------------------------------------------------------
 // Required fields
 
-fn required_in(rec: &Rec, record: &Record, span: Span, what: &str, file: &str, diags: &mut Vec<Diagnostic>) {
+fn required_in(
+    rec: &Rec,
+    record: &Record,
+    span: Span,
+    what: &str,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
     for name in missing_required(rec, record) {
         let doc = record.field(&name).map_or("", |f| f.doc);
         diags.push(
-            Diagnostic::error("plinth::field::missing", span, format!("{what} is missing the required field `{name}`"))
-                .with_file(file)
-                .with_label(format!("`{name}` is required"))
-                .with_help(format!("add `{name}`: {doc}")),
+            Diagnostic::error(
+                "plinth::field::missing",
+                span,
+                format!("{what} is missing the required field `{name}`"),
+            )
+            .with_file(file)
+            .with_label(format!("`{name}` is required"))
+            .with_help(format!("add `{name}`: {doc}")),
         );
     }
     for field in record.fields {
         match (field.shape, rec.fields.get(field.name)) {
             (Shape::Block(inner), Some(Field::Block(b))) => {
-                required_in(&b.value, inner, b.span, &format!("`{}`", field.name), file, diags);
+                required_in(
+                    &b.value,
+                    inner,
+                    b.span,
+                    &format!("`{}`", field.name),
+                    file,
+                    diags,
+                );
             }
             (Shape::Named(inner), Some(Field::Named(items))) => {
                 for (n, b) in items {
-                    required_in(&b.value, inner, b.span, &format!("`{} {n}`", field.name), file, diags);
+                    required_in(
+                        &b.value,
+                        inner,
+                        b.span,
+                        &format!("`{} {n}`", field.name),
+                        file,
+                        diags,
+                    );
                 }
             }
             _ => {}
@@ -282,9 +391,18 @@ fn check_required(cx: &mut Cx) {
         if decl.kind == "profile" {
             continue;
         }
-        let Some(kind) = kinds::kind(&decl.kind) else { continue };
+        let Some(kind) = kinds::kind(&decl.kind) else {
+            continue;
+        };
         let what = format!("{} `{}`", decl.kind, decl.name);
-        required_in(&decl.body, &kind.record, decl.name_span, &what, &decl.file, &mut cx.diags);
+        required_in(
+            &decl.body,
+            &kind.record,
+            decl.name_span,
+            &what,
+            &decl.file,
+            &mut cx.diags,
+        );
     }
 }
 
@@ -317,13 +435,25 @@ fn columns(decl: &Decl) -> BTreeMap<String, (String, bool)> {
     decl.body
         .named("column")
         .iter()
-        .map(|(n, b)| (n.clone(), (b.value.str("type").unwrap_or("").to_string(), b.value.get("pii") == Some(&Value::Bool(true)))))
+        .map(|(n, b)| {
+            (
+                n.clone(),
+                (
+                    b.value.str("type").unwrap_or("").to_string(),
+                    b.value.get("pii") == Some(&Value::Bool(true)),
+                ),
+            )
+        })
         .collect()
 }
 
 /// Features of a feature view: name to dtype.
 fn features(decl: &Decl) -> BTreeMap<String, String> {
-    decl.body.named("feature").iter().map(|(n, b)| (n.clone(), b.value.str("type").unwrap_or("").to_string())).collect()
+    decl.body
+        .named("feature")
+        .iter()
+        .map(|(n, b)| (n.clone(), b.value.str("type").unwrap_or("").to_string()))
+        .collect()
 }
 
 fn check_cross_references(cx: &mut Cx) {
@@ -332,8 +462,12 @@ fn check_cross_references(cx: &mut Cx) {
     for decl in decls.values() {
         let file = decl.file.as_str();
         let mut err = |code: &str, span: Span, msg: String, help: Option<String>| {
-            let mut d = if code == CAST { Diagnostic::warning(code, span, msg) } else { Diagnostic::error(code, span, msg) }
-                .with_file(file);
+            let mut d = if code == CAST {
+                Diagnostic::warning(code, span, msg)
+            } else {
+                Diagnostic::error(code, span, msg)
+            }
+            .with_file(file);
             d.help = help;
             diags.push(d);
         };
@@ -358,7 +492,10 @@ fn check_cross_references(cx: &mut Cx) {
                     err(
                         "plinth::column::unknown",
                         body.span_of("entity").unwrap_or(decl.name_span),
-                        format!("entity `{}` joins on `{key}`, which is not a column of source `{}`", entity.name, source.name),
+                        format!(
+                            "entity `{}` joins on `{key}`, which is not a column of source `{}`",
+                            entity.name, source.name
+                        ),
                         unknown_column(key),
                     );
                 }
@@ -369,7 +506,10 @@ fn check_cross_references(cx: &mut Cx) {
                             None => err(
                                 "plinth::column::unknown",
                                 span,
-                                format!("feature `{fname}` aggregates `{column}`, which is not a column of source `{}`", source.name),
+                                format!(
+                                    "feature `{fname}` aggregates `{column}`, which is not a column of source `{}`",
+                                    source.name
+                                ),
                                 unknown_column(column),
                             ),
                             Some((dtype, _)) => {
@@ -393,30 +533,49 @@ fn check_cross_references(cx: &mut Cx) {
                         err(
                             "plinth::column::unknown",
                             e.value.span_of("column").unwrap_or(e.span),
-                            format!("expectation `{ename}` checks `{column}`, which is not a column of source `{}`", source.name),
+                            format!(
+                                "expectation `{ename}` checks `{column}`, which is not a column of source `{}`",
+                                source.name
+                            ),
                             unknown_column(column),
                         );
                     }
                 }
-                if let (Some(declared), Some(source_class)) = (body.str("classification"), source.body.str("classification")) {
-                    let (d, s) = (cx.index.rank("classification", declared), cx.index.rank("classification", source_class));
+                if let (Some(declared), Some(source_class)) = (
+                    body.str("classification"),
+                    source.body.str("classification"),
+                ) {
+                    let (d, s) = (
+                        cx.index.rank("classification", declared),
+                        cx.index.rank("classification", source_class),
+                    );
                     if d < s {
                         err(
                             "plinth::classification::lower",
                             body.span_of("classification").unwrap_or(decl.name_span),
-                            format!("`{}` is classified {declared}, below its source `{}` ({source_class})", decl.name, source.name),
-                            Some(format!("a feature view is never classified lower than its sources; use `{source_class}` or higher")),
+                            format!(
+                                "`{}` is classified {declared}, below its source `{}` ({source_class})",
+                                decl.name, source.name
+                            ),
+                            Some(format!(
+                                "a feature view is never classified lower than its sources; use `{source_class}` or higher"
+                            )),
                         );
                     }
                 }
-                if let (Some(freshness), Some(Value::Cron { expr, interval })) = (dur(body, "freshness"), body.get("schedule"))
+                if let (Some(freshness), Some(Value::Cron { expr, interval })) =
+                    (dur(body, "freshness"), body.get("schedule"))
                     && freshness < *interval
                 {
                     err(
                         "plinth::freshness::schedule",
                         body.span_of("freshness").unwrap_or(decl.name_span),
-                        format!("freshness {freshness} cannot hold: the schedule {expr:?} runs only every {interval}"),
-                        Some(format!("set `freshness` to at least {interval}, or schedule runs at least every {freshness}")),
+                        format!(
+                            "freshness {freshness} cannot hold: the schedule {expr:?} runs only every {interval}"
+                        ),
+                        Some(format!(
+                            "set `freshness` to at least {interval}, or schedule runs at least every {freshness}"
+                        )),
                     );
                 }
                 resources_check(body, "resources", &mut err);
@@ -436,13 +595,17 @@ fn check_cross_references(cx: &mut Cx) {
                     for (tname, t) in tensors {
                         let dtype = t.value.str("dtype").unwrap_or("");
                         for item in list(&t.value, "features") {
-                            let Value::FeatureRef(r) = &item.value else { continue };
+                            let Value::FeatureRef(r) = &item.value else {
+                                continue;
+                            };
                             let key = r.to_string();
                             if !input_refs.contains(r) {
                                 err(
                                     "plinth::tensor::packing",
                                     item.span,
-                                    format!("input `{tname}` packs `{key}`, which is not in the model's `inputs`"),
+                                    format!(
+                                        "input `{tname}` packs `{key}`, which is not in the model's `inputs`"
+                                    ),
                                     Some(format!("add `{key}` to `inputs`")),
                                 );
                             } else if packed.insert(key.clone(), item.span).is_some() {
@@ -450,16 +613,23 @@ fn check_cross_references(cx: &mut Cx) {
                                     "plinth::tensor::packing",
                                     item.span,
                                     format!("`{key}` is packed into more than one input tensor"),
-                                    Some("every feature in `inputs` is packed exactly once".to_string()),
+                                    Some(
+                                        "every feature in `inputs` is packed exactly once"
+                                            .to_string(),
+                                    ),
                                 );
                             }
-                            if let Some(ftype) = decls.get(&r.view).and_then(|v| features(v).get(&r.feature).cloned())
+                            if let Some(ftype) = decls
+                                .get(&r.view)
+                                .and_then(|v| features(v).get(&r.feature).cloned())
                                 && loses_precision(&ftype, dtype)
                             {
                                 diags_warn(
                                     &mut err,
                                     item.span,
-                                    format!("`{key}` is {ftype}; packing it into {dtype} tensor `{tname}` loses precision"),
+                                    format!(
+                                        "`{key}` is {ftype}; packing it into {dtype} tensor `{tname}` loses precision"
+                                    ),
                                 );
                             }
                         }
@@ -482,24 +652,40 @@ fn check_cross_references(cx: &mut Cx) {
             "service" => {
                 let model = body.str("model").and_then(|m| decls.get(m));
                 let envs: Vec<(String, Rec)> = std::iter::once((String::new(), body.clone()))
-                    .chain(body.named("env").iter().map(|(n, b)| (n.clone(), merge(body, &b.value))))
+                    .chain(
+                        body.named("env")
+                            .iter()
+                            .map(|(n, b)| (n.clone(), merge(body, &b.value))),
+                    )
                     .collect();
                 for (env, effective) in &envs {
-                    let in_env = if env.is_empty() { String::new() } else { format!(" (in `{env}`)") };
+                    let in_env = if env.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (in `{env}`)")
+                    };
                     service_checks(effective, model, &in_env, decls, &mut err);
                 }
             }
             "batch_job" => resources_check(body, "resources", &mut err),
             _ => {}
         }
-        if matches!(decl.kind.as_str(), "service" | "batch_job" | "feature_view" | "model")
-            && (decl.name.len() > MAX_DEPLOYABLE_NAME)
+        if matches!(
+            decl.kind.as_str(),
+            "service" | "batch_job" | "feature_view" | "model"
+        ) && (decl.name.len() > MAX_DEPLOYABLE_NAME)
         {
             err(
                 "plinth::name::too_long",
                 decl.name_span,
-                format!("`{}` is {} characters; generated Kubernetes names would exceed 63", decl.name, decl.name.len()),
-                Some(format!("use a name of at most {MAX_DEPLOYABLE_NAME} characters")),
+                format!(
+                    "`{}` is {} characters; generated Kubernetes names would exceed 63",
+                    decl.name,
+                    decl.name.len()
+                ),
+                Some(format!(
+                    "use a name of at most {MAX_DEPLOYABLE_NAME} characters"
+                )),
             );
         }
     }
@@ -510,7 +696,12 @@ fn check_cross_references(cx: &mut Cx) {
 const CAST: &str = "plinth::tensor::cast";
 
 fn diags_warn(err: &mut impl FnMut(&str, Span, String, Option<String>), span: Span, msg: String) {
-    err(CAST, span, msg, Some("declare the tensor's dtype to match, or accept the cast".to_string()));
+    err(
+        CAST,
+        span,
+        msg,
+        Some("declare the tensor's dtype to match, or accept the cast".to_string()),
+    );
 }
 
 fn loses_precision(from: &str, to: &str) -> bool {
@@ -529,7 +720,9 @@ fn loses_precision(from: &str, to: &str) -> bool {
         })
     }
     match (rank(from), rank(to)) {
-        (Some((ff, fb)), Some((tf, tb))) => (ff == tf && tb < fb) || (ff == 1 && tf == 0) || (ff == 0 && tf == 1 && fb >= tb),
+        (Some((ff, fb)), Some((tf, tb))) => {
+            (ff == tf && tb < fb) || (ff == 1 && tf == 0) || (ff == 0 && tf == 1 && fb >= tb)
+        }
         _ => false,
     }
 }
@@ -540,7 +733,9 @@ fn feature_exists(
     span: Span,
     err: &mut impl FnMut(&str, Span, String, Option<String>),
 ) {
-    let Some(view) = decls.get(&r.view) else { return };
+    let Some(view) = decls.get(&r.view) else {
+        return;
+    };
     let feats = features(view);
     if !feats.contains_key(&r.feature) {
         let suggestion = did_you_mean(&r.feature, feats.keys().map(String::as_str));
@@ -550,13 +745,21 @@ fn feature_exists(
             format!("feature view `{}` has no feature `{}`", r.view, r.feature),
             Some(match suggestion {
                 Some(s) => format!("did you mean `{}.{s}`?", r.view),
-                None => format!("features of `{}`: {}", r.view, feats.keys().cloned().collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "features of `{}`: {}",
+                    r.view,
+                    feats.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
             }),
         );
     }
 }
 
-fn resources_check(rec: &Rec, name: &str, err: &mut impl FnMut(&str, Span, String, Option<String>)) {
+fn resources_check(
+    rec: &Rec,
+    name: &str,
+    err: &mut impl FnMut(&str, Span, String, Option<String>),
+) {
     let Some(res) = rec.block(name) else { return };
     if res.get("accelerator").is_some() && int(res, "gpu").unwrap_or(0) < 1 {
         err(
@@ -584,7 +787,10 @@ fn service_checks(
             err(
                 "plinth::serving::runtime",
                 body.span_of("model").unwrap_or_default(),
-                format!("runtime `{runtime}` cannot serve `{}`, a {format} model{in_env}", model.name),
+                format!(
+                    "runtime `{runtime}` cannot serve `{}`, a {format} model{in_env}",
+                    model.name
+                ),
                 Some(format!("`{runtime}` serves {}", formats.join(", "))),
             );
         }
@@ -615,7 +821,9 @@ fn service_checks(
         }
     }
     resources_check(body, "resources", err);
-    let max_delay = batching.and_then(|b| dur(b, "max_delay")).unwrap_or(Duration(0));
+    let max_delay = batching
+        .and_then(|b| dur(b, "max_delay"))
+        .unwrap_or(Duration(0));
     for (kind, slo) in body.named("slo") {
         if kind == "latency"
             && let Some(threshold) = dur(&slo.value, "threshold")
@@ -624,8 +832,13 @@ fn service_checks(
             err(
                 "plinth::slo::unachievable",
                 slo.value.span_of("threshold").unwrap_or(slo.span),
-                format!("latency threshold {threshold} is at or below the batching delay {max_delay}{in_env}: no request can meet it"),
-                Some("raise the threshold above `batching.max_delay`, or lower the delay".to_string()),
+                format!(
+                    "latency threshold {threshold} is at or below the batching delay {max_delay}{in_env}: no request can meet it"
+                ),
+                Some(
+                    "raise the threshold above `batching.max_delay`, or lower the delay"
+                        .to_string(),
+                ),
             );
         }
     }
@@ -633,7 +846,12 @@ fn service_checks(
         if kind == "drift"
             && let Some(Value::FeatureRef(r)) = monitor.value.get("feature")
         {
-            feature_exists(decls, r, monitor.value.span_of("feature").unwrap_or(monitor.span), err);
+            feature_exists(
+                decls,
+                r,
+                monitor.value.span_of("feature").unwrap_or(monitor.span),
+                err,
+            );
         }
     }
 }
@@ -676,10 +894,21 @@ fn dependencies(decl: &Decl) -> Vec<String> {
 }
 
 fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
-    const GRAPH_KINDS: [&str; 6] = ["source", "entity", "feature_view", "model", "service", "batch_job"];
+    const GRAPH_KINDS: [&str; 6] = [
+        "source",
+        "entity",
+        "feature_view",
+        "model",
+        "service",
+        "batch_job",
+    ];
     let mut graph: DiGraph<String, ()> = DiGraph::new();
     let mut nodes: BTreeMap<String, NodeIndex> = BTreeMap::new();
-    for decl in cx.decls.values().filter(|d| GRAPH_KINDS.contains(&d.kind.as_str())) {
+    for decl in cx
+        .decls
+        .values()
+        .filter(|d| GRAPH_KINDS.contains(&d.kind.as_str()))
+    {
         nodes.insert(decl.name.clone(), graph.add_node(decl.name.clone()));
     }
     let mut owners_used: BTreeSet<String> = BTreeSet::new();
@@ -687,7 +916,9 @@ fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
         if let Some(owner) = decl.body.str("owner") {
             owners_used.insert(owner.to_string());
         }
-        let Some(&to) = nodes.get(&decl.name) else { continue };
+        let Some(&to) = nodes.get(&decl.name) else {
+            continue;
+        };
         for dep in dependencies(decl) {
             if let Some(&from) = nodes.get(&dep) {
                 graph.add_edge(from, to, ());
@@ -707,7 +938,10 @@ fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
         if scc.len() < 2 && !self_loop {
             continue;
         }
-        let mut members: Vec<String> = scc.iter().filter_map(|n| graph.node_weight(*n).cloned()).collect();
+        let mut members: Vec<String> = scc
+            .iter()
+            .filter_map(|n| graph.node_weight(*n).cloned())
+            .collect();
         members.sort();
         in_cycle.extend(members.iter().cloned());
         if let Some(first) = members.first().and_then(|m| cx.decls.get(m)) {
@@ -725,17 +959,30 @@ fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
     for decl in cx.decls.values() {
         let unused = match decl.kind.as_str() {
             "team" => !owners_used.contains(&decl.name),
-            "source" | "entity" | "feature_view" | "model" => nodes.get(&decl.name).is_some_and(|n| {
-                graph.neighbors_directed(*n, petgraph::Direction::Outgoing).next().is_none()
-                    && (decl.kind != "source" || graph.neighbors_directed(*n, petgraph::Direction::Incoming).next().is_none())
-            }),
+            "source" | "entity" | "feature_view" | "model" => {
+                nodes.get(&decl.name).is_some_and(|n| {
+                    graph
+                        .neighbors_directed(*n, petgraph::Direction::Outgoing)
+                        .next()
+                        .is_none()
+                        && (decl.kind != "source"
+                            || graph
+                                .neighbors_directed(*n, petgraph::Direction::Incoming)
+                                .next()
+                                .is_none())
+                })
+            }
             _ => false,
         };
         if unused && !decl.name.starts_with("std.") {
             cx.diags.push(
-                Diagnostic::warning("plinth::graph::unused", decl.name_span, format!("{} `{}` is not used", decl.kind, decl.name))
-                    .with_file(&decl.file)
-                    .with_help("remove it, or reference it from the declaration that should use it"),
+                Diagnostic::warning(
+                    "plinth::graph::unused",
+                    decl.name_span,
+                    format!("{} `{}` is not used", decl.kind, decl.name),
+                )
+                .with_file(&decl.file)
+                .with_help("remove it, or reference it from the declaration that should use it"),
             );
         }
     }
@@ -743,8 +990,12 @@ fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
     let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
     let order = petgraph::algo::toposort(&graph, None).unwrap_or_default();
     for node in order {
-        let Some(name) = graph.node_weight(node) else { continue };
-        let Some(decl) = cx.decls.get(name) else { continue };
+        let Some(name) = graph.node_weight(node) else {
+            continue;
+        };
+        let Some(decl) = cx.decls.get(name) else {
+            continue;
+        };
         let f = derive(cx, decl, &facts);
         facts.insert(name.clone(), f);
     }
@@ -753,7 +1004,10 @@ fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
 
 fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
     let body = &decl.body;
-    let level = |v: &str| Level { rank: cx.index.rank("classification", v), name: v.to_string() };
+    let level = |v: &str| Level {
+        rank: cx.index.rank("classification", v),
+        name: v.to_string(),
+    };
     let upstream = |names: &[String]| {
         let mut out = Facts::default();
         let mut sources = BTreeSet::new();
@@ -771,25 +1025,43 @@ fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
             views.extend(f.lineage.feature_views.iter().cloned());
             pii.extend(f.lineage.pii_columns.iter().cloned());
         }
-        out.lineage = Lineage { sources: sources.into_iter().collect(), feature_views: views.into_iter().collect(), pii_columns: pii.into_iter().collect() };
+        out.lineage = Lineage {
+            sources: sources.into_iter().collect(),
+            feature_views: views.into_iter().collect(),
+            pii_columns: pii.into_iter().collect(),
+        };
         out
     };
     match decl.kind.as_str() {
         "source" => {
             let cols = columns(decl);
-            let pii: Vec<String> = cols.iter().filter(|(_, (_, p))| *p).map(|(c, _)| format!("{}.{c}", decl.name)).collect();
+            let pii: Vec<String> = cols
+                .iter()
+                .filter(|(_, (_, p))| *p)
+                .map(|(c, _)| format!("{}.{c}", decl.name))
+                .collect();
             Facts {
                 classification: decl.body.str("classification").map(level),
                 uses_pii: !pii.is_empty(),
-                lineage: Lineage { sources: vec![decl.name.clone()], feature_views: Vec::new(), pii_columns: pii },
+                lineage: Lineage {
+                    sources: vec![decl.name.clone()],
+                    feature_views: Vec::new(),
+                    pii_columns: pii,
+                },
             }
         }
         "feature_view" => {
-            let Some(source) = body.str("source").and_then(|s| cx.decls.get(s)) else { return Facts::default() };
+            let Some(source) = body.str("source").and_then(|s| cx.decls.get(s)) else {
+                return Facts::default();
+            };
             let cols = columns(source);
             // The columns the view reads: the entity key, aggregated and checked columns.
             let mut read: BTreeSet<String> = BTreeSet::new();
-            if let Some(key) = body.str("entity").and_then(|e| cx.decls.get(e)).and_then(|e| e.body.str("key")) {
+            if let Some(key) = body
+                .str("entity")
+                .and_then(|e| cx.decls.get(e))
+                .and_then(|e| e.body.str("key"))
+            {
                 read.insert(key.to_string());
             }
             for (_, f) in body.named("feature") {
@@ -800,8 +1072,11 @@ fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
             for (_, e) in body.named("expect") {
                 read.extend(e.value.str("column").map(str::to_string));
             }
-            let pii: Vec<String> =
-                read.iter().filter(|c| cols.get(*c).is_some_and(|(_, p)| *p)).map(|c| format!("{}.{c}", source.name)).collect();
+            let pii: Vec<String> = read
+                .iter()
+                .filter(|c| cols.get(*c).is_some_and(|(_, p)| *p))
+                .map(|c| format!("{}.{c}", source.name))
+                .collect();
             let source_class = source.body.str("classification").map(level);
             let declared = body.str("classification").map(level);
             let classification = match (declared, source_class) {
@@ -811,7 +1086,11 @@ fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
             Facts {
                 classification,
                 uses_pii: !pii.is_empty(),
-                lineage: Lineage { sources: vec![source.name.clone()], feature_views: vec![decl.name.clone()], pii_columns: pii },
+                lineage: Lineage {
+                    sources: vec![source.name.clone()],
+                    feature_views: vec![decl.name.clone()],
+                    pii_columns: pii,
+                },
             }
         }
         "model" => {
@@ -823,7 +1102,11 @@ fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
             upstream(&model)
         }
         "batch_job" => {
-            let deps: Vec<String> = [body.str("model"), body.str("input")].into_iter().flatten().map(str::to_string).collect();
+            let deps: Vec<String> = [body.str("model"), body.str("input")]
+                .into_iter()
+                .flatten()
+                .map(str::to_string)
+                .collect();
             upstream(&deps)
         }
         _ => Facts::default(),

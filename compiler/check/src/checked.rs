@@ -18,16 +18,25 @@ pub enum Value {
     Percent(Decimal),
     Date(Date),
     /// A cron expression and its largest gap between runs.
-    Cron { expr: String, interval: Duration },
+    Cron {
+        expr: String,
+        interval: Duration,
+    },
     Enum(String),
     /// A declaration name (std profiles as `std.name`).
     Ref(String),
     FeatureRef(FeatureRef),
     Column(String),
-    Aggregate { function: String, column: String },
+    Aggregate {
+        function: String,
+        column: String,
+    },
     List(Vec<Spanned<Value>>),
     Range(i64, i64),
-    Variant { name: String, body: Option<Rec> },
+    Variant {
+        name: String,
+        body: Option<Rec>,
+    },
 }
 
 impl Value {
@@ -53,7 +62,10 @@ impl Value {
             }
             Value::Range(a, b) => format!("{a}..{b}"),
             Value::Variant { name, body: None } => name.clone(),
-            Value::Variant { name, body: Some(rec) } => format!("{name} {}", rec.render()),
+            Value::Variant {
+                name,
+                body: Some(rec),
+            } => format!("{name} {}", rec.render()),
         }
     }
 }
@@ -121,7 +133,11 @@ impl Rec {
     /// Every field path (`resources.gpu`) with its span, for `Origin::fields`.
     pub fn field_spans(&self, prefix: &str, out: &mut BTreeMap<String, Span>) {
         for (name, field) in &self.fields {
-            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
             match field {
                 Field::Value(v) => {
                     out.insert(path, v.span);

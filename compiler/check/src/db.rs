@@ -41,8 +41,15 @@ pub struct Parsed {
 pub fn parse_file(db: &dyn salsa::Database, file: File) -> Parsed {
     let parse = plinth_syntax::parse(file.text(db));
     let path = file.path(db);
-    let diagnostics = parse.diagnostics.into_iter().map(|d| d.with_file(path)).collect();
-    Parsed { tree: parse.file, diagnostics }
+    let diagnostics = parse
+        .diagnostics
+        .into_iter()
+        .map(|d| d.with_file(path))
+        .collect();
+    Parsed {
+        tree: parse.file,
+        diagnostics,
+    }
 }
 
 /// The declarations a file introduces; unchanged by edits inside bodies, so the
@@ -61,20 +68,32 @@ pub fn symbol_index(db: &dyn salsa::Database, ws: Workspace) -> SymbolIndex {
 /// Each body read against its kind table (without profiles merged).
 #[salsa::tracked(returns(ref))]
 pub fn check_file(db: &dyn salsa::Database, ws: Workspace, file: File) -> FileCheck {
-    check_file_bodies(file.path(db), &parse_file(db, file).tree, symbol_index(db, ws))
+    check_file_bodies(
+        file.path(db),
+        &parse_file(db, file).tree,
+        symbol_index(db, ws),
+    )
 }
 
 /// Cross-declaration checks, profiles merged, the dependency graph and derived facts.
 #[salsa::tracked(returns(ref))]
 pub fn analysis(db: &dyn salsa::Database, ws: Workspace) -> Analysis {
-    let checks: Vec<&FileCheck> = ws.files(db).iter().map(|f| check_file(db, ws, *f)).collect();
+    let checks: Vec<&FileCheck> = ws
+        .files(db)
+        .iter()
+        .map(|f| check_file(db, ws, *f))
+        .collect();
     analyze(symbol_index(db, ws), &checks)
 }
 
 /// The platform model for one environment; `None` when it is not declared or the spec
 /// has errors.
 #[salsa::tracked(returns(ref))]
-pub fn platform<'db>(db: &'db dyn salsa::Database, ws: Workspace, env: EnvName<'db>) -> Option<Arc<Platform>> {
+pub fn platform<'db>(
+    db: &'db dyn salsa::Database,
+    ws: Workspace,
+    env: EnvName<'db>,
+) -> Option<Arc<Platform>> {
     let analysis = analysis(db, ws);
     if diagnostics(db, ws).iter().any(Diagnostic::is_error) {
         return None;
@@ -91,7 +110,14 @@ pub fn diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
     }
     all.extend(symbol_index(db, ws).diagnostics.iter().cloned());
     all.extend(analysis(db, ws).diagnostics.iter().cloned());
-    all.sort_by(|a, b| (&a.file, a.span.start, &a.code, &a.message).cmp(&(&b.file, b.span.start, &b.code, &b.message)));
+    all.sort_by(|a, b| {
+        (&a.file, a.span.start, &a.code, &a.message).cmp(&(
+            &b.file,
+            b.span.start,
+            &b.code,
+            &b.message,
+        ))
+    });
     all.dedup();
     all
 }
@@ -134,6 +160,10 @@ impl Db {
 
     /// The queries executed since `start_logging`, and stop recording.
     pub fn take_log(&self) -> Vec<String> {
-        self.log.lock().ok().and_then(|mut g| g.take()).unwrap_or_default()
+        self.log
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .unwrap_or_default()
     }
 }

@@ -37,7 +37,11 @@ pub fn file_symbols_of(path: &str, tree: &ast::SourceFile) -> Vec<Symbol> {
         })
         .map(|decl| Symbol {
             kind: decl.kind.text.clone(),
-            name: if std { format!("std.{}", decl.name.text) } else { decl.name.text.clone() },
+            name: if std {
+                format!("std.{}", decl.name.text)
+            } else {
+                decl.name.text.clone()
+            },
             file: path.to_string(),
             span: decl.span,
             name_span: decl.name.span,
@@ -77,7 +81,10 @@ impl SymbolIndex {
 
     /// Names of declarations of one kind, for did-you-mean.
     pub fn names_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.symbols.values().filter(move |s| s.kind == kind).map(|s| s.name.as_str())
+        self.symbols
+            .values()
+            .filter(move |s| s.kind == kind)
+            .map(|s| s.name.as_str())
     }
 
     pub fn suggest<'a>(&'a self, name: &str, kind: Option<&'a str>) -> Option<&'a str> {

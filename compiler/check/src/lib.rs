@@ -21,8 +21,14 @@ pub use suggest::did_you_mean;
 
 /// The stdlib sources, embedded: `(path, text)`.
 pub const STDLIB: [(&str, &str); 2] = [
-    ("std/enums.plinth", include_str!("../../../stdlib/enums.plinth")),
-    ("std/profiles.plinth", include_str!("../../../stdlib/profiles.plinth")),
+    (
+        "std/enums.plinth",
+        include_str!("../../../stdlib/enums.plinth"),
+    ),
+    (
+        "std/profiles.plinth",
+        include_str!("../../../stdlib/profiles.plinth"),
+    ),
 ];
 
 /// A workspace in a fresh database: the stdlib plus `files` (`(path, text)`), sorted by
@@ -32,7 +38,11 @@ pub fn load(db: &Db, files: Vec<(String, String)>) -> Workspace {
     files.sort();
     let mut inputs: Vec<File> = STDLIB
         .iter()
-        .map(|(p, t)| File::builder(p.to_string(), t.to_string()).durability(salsa::Durability::HIGH).new(db))
+        .map(|(p, t)| {
+            File::builder(p.to_string(), t.to_string())
+                .durability(salsa::Durability::HIGH)
+                .new(db)
+        })
         .collect();
     inputs.extend(files.into_iter().map(|(p, t)| File::new(db, p, t)));
     Workspace::new(db, inputs)

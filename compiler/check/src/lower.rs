@@ -15,7 +15,9 @@ fn default_text(record: &Record, field: &str) -> &'static str {
 
 fn default_duration(record: &Record, field: &str) -> Duration {
     let text = default_text(record, field);
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, suffix) = text.split_at(split);
     crate::units::duration(number, suffix).unwrap_or(Duration(0))
 }
@@ -49,7 +51,10 @@ fn decimal(rec: &Rec, f: &str) -> Option<Decimal> {
 
 fn cron(rec: &Rec, f: &str) -> Option<Cron> {
     match rec.get(f) {
-        Some(Value::Cron { expr, interval }) => Some(Cron { expr: expr.clone(), interval: *interval }),
+        Some(Value::Cron { expr, interval }) => Some(Cron {
+            expr: expr.clone(),
+            interval: *interval,
+        }),
         _ => None,
     }
 }
@@ -94,7 +99,9 @@ fn ints(rec: &Rec, f: &str) -> Vec<i64> {
 }
 
 fn resources(rec: Option<&Rec>) -> Resources {
-    let Some(rec) = rec else { return Resources::default() };
+    let Some(rec) = rec else {
+        return Resources::default();
+    };
     Resources {
         cpu: match rec.get("cpu") {
             Some(Value::Cpu(c)) => Some(*c),
@@ -115,7 +122,11 @@ fn resources(rec: Option<&Rec>) -> Resources {
 fn origin(decl: &Decl, body: &Rec) -> Origin {
     let mut fields = BTreeMap::new();
     body.field_spans("", &mut fields);
-    Origin { file: decl.file.clone(), span: decl.name_span, fields }
+    Origin {
+        file: decl.file.clone(),
+        span: decl.name_span,
+        fields,
+    }
 }
 
 /// Deployed to `env`: listed in `environments`, or every environment when not given.
@@ -133,12 +144,18 @@ fn for_env(decl: &Decl, env: &str) -> Rec {
 }
 
 pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
-    let environments: BTreeMap<String, Environment> =
-        analysis.of_kind("environment").map(|d| (d.name.clone(), environment(d))).collect();
+    let environments: BTreeMap<String, Environment> = analysis
+        .of_kind("environment")
+        .map(|d| (d.name.clone(), environment(d)))
+        .collect();
     let environment = environments.get(env)?.clone();
     let facts = |name: &str| analysis.facts.get(name).cloned().unwrap_or_default();
     let level = |enum_name: &str, v: &str| analysis.level(enum_name, v);
-    let classification = |f: &Facts| f.classification.clone().unwrap_or_else(|| level("classification", "public"));
+    let classification = |f: &Facts| {
+        f.classification
+            .clone()
+            .unwrap_or_else(|| level("classification", "public"))
+    };
 
     let teams = analysis
         .of_kind("team")
@@ -174,7 +191,10 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                     .filter_map(|k| s(b, k).map(|v| (k.to_string(), v)))
                     .collect(),
                 owner: s(b, "owner").unwrap_or_default(),
-                classification: level("classification", b.str("classification").unwrap_or("public")),
+                classification: level(
+                    "classification",
+                    b.str("classification").unwrap_or("public"),
+                ),
                 region,
                 residency,
                 retention: dur(b, "retention"),
@@ -216,12 +236,18 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
         .map(|d| {
             let b = &d.body;
             let f = facts(&d.name);
-            let source_owner = b.str("source").and_then(|s| sources.get(s)).map(|s: &Source| s.owner.clone());
+            let source_owner = b
+                .str("source")
+                .and_then(|s| sources.get(s))
+                .map(|s: &Source| s.owner.clone());
             let entity = s(b, "entity").unwrap_or_default();
             let view = FeatureView {
                 name: d.name.clone(),
                 doc: d.doc.clone(),
-                key: entities.get(&entity).map(|e: &Entity| e.key.clone()).unwrap_or_default(),
+                key: entities
+                    .get(&entity)
+                    .map(|e: &Entity| e.key.clone())
+                    .unwrap_or_default(),
                 entity,
                 source: s(b, "source").unwrap_or_default(),
                 freshness: dur(b, "freshness"),
@@ -240,9 +266,10 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                         doc: String::new(),
                         dtype: s(&fb.value, "type").unwrap_or_default(),
                         aggregate: match fb.value.get("aggregate") {
-                            Some(Value::Aggregate { function, column }) => {
-                                Some(Aggregate { function: function.clone(), column: column.clone() })
-                            }
+                            Some(Value::Aggregate { function, column }) => Some(Aggregate {
+                                function: function.clone(),
+                                column: column.clone(),
+                            }),
                             _ => None,
                         },
                         window: dur(&fb.value, "window"),
@@ -273,7 +300,13 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
         analysis
             .decls
             .get(&r.view)
-            .and_then(|v| v.body.named("feature").iter().find(|(n, _)| *n == r.feature).and_then(|(_, f)| s(&f.value, "type")))
+            .and_then(|v| {
+                v.body
+                    .named("feature")
+                    .iter()
+                    .find(|(n, _)| *n == r.feature)
+                    .and_then(|(_, f)| s(&f.value, "type"))
+            })
             .unwrap_or_default()
     };
 
@@ -287,7 +320,12 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
             let input_tensors = if blocks.is_empty() {
                 inputs
                     .iter()
-                    .map(|r| Tensor { name: r.feature.clone(), dtype: feature_dtype(r), dims: vec![1], features: vec![r.clone()] })
+                    .map(|r| Tensor {
+                        name: r.feature.clone(),
+                        dtype: feature_dtype(r),
+                        dims: vec![1],
+                        features: vec![r.clone()],
+                    })
                     .collect()
             } else {
                 blocks
@@ -295,8 +333,17 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                     .map(|(n, t)| {
                         let features = feature_refs(&t.value, "features");
                         let shape = ints(&t.value, "shape");
-                        let dims = if shape.is_empty() { vec![i64::try_from(features.len()).unwrap_or(0)] } else { shape };
-                        Tensor { name: n.clone(), dtype: s(&t.value, "dtype").unwrap_or_default(), dims, features }
+                        let dims = if shape.is_empty() {
+                            vec![i64::try_from(features.len()).unwrap_or(0)]
+                        } else {
+                            shape
+                        };
+                        Tensor {
+                            name: n.clone(),
+                            dtype: s(&t.value, "dtype").unwrap_or_default(),
+                            dims,
+                            features,
+                        }
                     })
                     .collect()
             };
@@ -356,7 +403,10 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
             let record = &kinds::SERVICE.record;
             let f = facts(&d.name);
             let (min_replicas, max_replicas) = match b.get("replicas") {
-                Some(Value::Range(lo, hi)) => (u32::try_from(*lo).unwrap_or(1), u32::try_from(*hi).unwrap_or(1)),
+                Some(Value::Range(lo, hi)) => (
+                    u32::try_from(*lo).unwrap_or(1),
+                    u32::try_from(*hi).unwrap_or(1),
+                ),
                 _ => (1, 1),
             };
             let rollout = match b.get("rollout") {
@@ -368,15 +418,20 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                     Some(Value::Int(n)) => u32::try_from(*n).unwrap_or(1),
                     _ => 1,
                 },
-                max_delay: dur(bb, "max_delay").unwrap_or_else(|| default_duration(&kinds::BATCHING, "max_delay")),
-                preferred: ints(bb, "preferred").into_iter().filter_map(|n| u32::try_from(n).ok()).collect(),
+                max_delay: dur(bb, "max_delay")
+                    .unwrap_or_else(|| default_duration(&kinds::BATCHING, "max_delay")),
+                preferred: ints(bb, "preferred")
+                    .into_iter()
+                    .filter_map(|n| u32::try_from(n).ok())
+                    .collect(),
             });
             let slos = b
                 .named("slo")
                 .iter()
                 .map(|(kind, slo)| {
                     let r = &slo.value;
-                    let window = dur(r, "window").unwrap_or_else(|| default_duration(&kinds::SLO_AVAILABILITY, "window"));
+                    let window = dur(r, "window")
+                        .unwrap_or_else(|| default_duration(&kinds::SLO_AVAILABILITY, "window"));
                     let objective = decimal(r, "objective").unwrap_or(Decimal::from_int(100));
                     if kind == "latency" {
                         Slo::Latency {
@@ -412,7 +467,10 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                     }
                 })
                 .collect();
-            let model_owner = b.str("model").and_then(|m| models.get(m)).map(|m: &Model| m.owner.clone());
+            let model_owner = b
+                .str("model")
+                .and_then(|m| models.get(m))
+                .map(|m: &Model| m.owner.clone());
             let service = Service {
                 name: d.name.clone(),
                 doc: d.doc.clone(),
@@ -445,12 +503,18 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
         .map(|d| {
             let b = &d.body;
             let f = facts(&d.name);
-            let model_owner = b.str("model").and_then(|m| models.get(m)).map(|m: &Model| m.owner.clone());
+            let model_owner = b
+                .str("model")
+                .and_then(|m| models.get(m))
+                .map(|m: &Model| m.owner.clone());
             let job = BatchJob {
                 name: d.name.clone(),
                 doc: d.doc.clone(),
                 model: s(b, "model").unwrap_or_default(),
-                schedule: cron(b, "schedule").unwrap_or(Cron { expr: String::new(), interval: Duration(0) }),
+                schedule: cron(b, "schedule").unwrap_or(Cron {
+                    expr: String::new(),
+                    interval: Duration(0),
+                }),
                 input: s(b, "input").unwrap_or_default(),
                 output: s(b, "output").unwrap_or_default(),
                 image: s(b, "image"),
@@ -477,7 +541,11 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 approved_by: s(b, "approved_by").unwrap_or_default(),
                 expires: match b.get("expires") {
                     Some(Value::Date(date)) => *date,
-                    _ => Date { year: 1970, month: 1, day: 1 },
+                    _ => Date {
+                        year: 1970,
+                        month: 1,
+                        day: 1,
+                    },
                 },
                 origin: origin(d, b),
             };
@@ -485,7 +553,18 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
         })
         .collect();
 
-    Some(Platform { environment, environments, teams, sources, entities, feature_views, models, services, batch_jobs, waivers })
+    Some(Platform {
+        environment,
+        environments,
+        teams,
+        sources,
+        entities,
+        feature_views,
+        models,
+        services,
+        batch_jobs,
+        waivers,
+    })
 }
 
 fn environment(d: &Decl) -> Environment {
@@ -519,7 +598,9 @@ fn rollout(name: &str, body: Option<&Rec>) -> Rollout {
             },
             pause: dur(body, "pause").unwrap_or_else(|| default_duration(&kinds::CANARY, "pause")),
         },
-        "shadow" => Rollout::Shadow { percent: decimal(body, "percent").unwrap_or(Decimal::from_int(10)) },
+        "shadow" => Rollout::Shadow {
+            percent: decimal(body, "percent").unwrap_or(Decimal::from_int(10)),
+        },
         "blue_green" => Rollout::BlueGreen,
         _ => Rollout::Rolling,
     }

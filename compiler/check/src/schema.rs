@@ -17,7 +17,9 @@ fn ty_schema(ty: &Ty, enums: &BTreeMap<String, Vec<String>>) -> Value {
         Ty::Number => json!({"type": "number"}),
         Ty::Duration => json!({"type": "string", "pattern": "^[0-9]+(ms|s|m|h|d|w)$"}),
         Ty::Bytes => json!({"type": "string", "pattern": "^[0-9]+(Ki|Mi|Gi|Ti)$"}),
-        Ty::Cpu => json!({"oneOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": "^[0-9]+m$"}]}),
+        Ty::Cpu => {
+            json!({"oneOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": "^[0-9]+m$"}]})
+        }
         Ty::Percent => json!({"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?%$"}),
         Ty::Date => json!({"type": "string", "format": "date"}),
         Ty::Cron => json!({"type": "string", "description": "five-field cron expression"}),
@@ -25,11 +27,17 @@ fn ty_schema(ty: &Ty, enums: &BTreeMap<String, Vec<String>>) -> Value {
             Some(values) => json!({"enum": values}),
             None => json!({"type": "string"}),
         },
-        Ty::Ref(kind) => json!({"type": "string", "pattern": NAME, "description": format!("the name of a {kind}")}),
+        Ty::Ref(kind) => {
+            json!({"type": "string", "pattern": NAME, "description": format!("the name of a {kind}")})
+        }
         Ty::AnyRef => json!({"type": "string", "pattern": NAME}),
-        Ty::FeatureRef => json!({"type": "string", "pattern": "^[a-z_][a-z0-9_]*\\.[a-z_][a-z0-9_]*$"}),
+        Ty::FeatureRef => {
+            json!({"type": "string", "pattern": "^[a-z_][a-z0-9_]*\\.[a-z_][a-z0-9_]*$"})
+        }
         Ty::Column => json!({"type": "string", "pattern": NAME}),
-        Ty::Aggregate => json!({"type": "string", "pattern": "^(count|count_distinct|last|sum|avg|min|max)\\([a-z_][a-z0-9_]*\\)$"}),
+        Ty::Aggregate => {
+            json!({"type": "string", "pattern": "^(count|count_distinct|last|sum|avg|min|max)\\([a-z_][a-z0-9_]*\\)$"})
+        }
         Ty::List(inner) => json!({"type": "array", "items": ty_schema(inner, enums)}),
         Ty::Range => json!({"type": "string", "pattern": "^[0-9]+\\.\\.[0-9]+$"}),
         Ty::Variant(variants) => variants_schema(variants, enums),
@@ -53,7 +61,11 @@ fn variants_schema(variants: &[Variant], enums: &BTreeMap<String, Vec<String>>) 
     json!({"oneOf": options})
 }
 
-fn record_schema(record: &Record, enums: &BTreeMap<String, Vec<String>>, owner: Option<&Record>) -> Value {
+fn record_schema(
+    record: &Record,
+    enums: &BTreeMap<String, Vec<String>>,
+    owner: Option<&Record>,
+) -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for field in record.fields {

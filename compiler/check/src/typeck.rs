@@ -32,7 +32,13 @@ pub const AGGREGATES: [(&str, bool); 7] = [
 ];
 
 pub fn check_file_bodies(path: &str, tree: &ast::SourceFile, index: &SymbolIndex) -> FileCheck {
-    let mut cx = Cx { index, file: path, diags: Vec::new(), aliases: BTreeMap::new(), kind: "" };
+    let mut cx = Cx {
+        index,
+        file: path,
+        diags: Vec::new(),
+        aliases: BTreeMap::new(),
+        kind: "",
+    };
     for item in &tree.items {
         if let Item::Use(u) = item {
             cx.use_item(u);
@@ -46,7 +52,10 @@ pub fn check_file_bodies(path: &str, tree: &ast::SourceFile, index: &SymbolIndex
             decls.push(decl);
         }
     }
-    FileCheck { decls, diagnostics: cx.diags }
+    FileCheck {
+        decls,
+        diagnostics: cx.diags,
+    }
 }
 
 struct Cx<'a> {
@@ -60,20 +69,31 @@ struct Cx<'a> {
 }
 
 fn kind_article(kind: &str) -> &'static str {
-    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 impl Cx<'_> {
     fn error(&mut self, code: &str, span: Span, message: impl Into<String>) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::error(code, span, message).with_file(self.file));
-        self.diags.last_mut().unwrap_or_else(|| unreachable!("a diagnostic was just pushed"))
+        self.diags
+            .push(Diagnostic::error(code, span, message).with_file(self.file));
+        self.diags
+            .last_mut()
+            .unwrap_or_else(|| unreachable!("a diagnostic was just pushed"))
     }
 
     fn use_item(&mut self, u: &ast::Use) {
         let target = u.path.dotted();
         if self.index.get(&target).is_none() {
             let suggestion = self.index.suggest(&target, None).map(str::to_string);
-            let d = self.error("plinth::ref::unknown", u.path.span, format!("`{target}` does not exist"));
+            let d = self.error(
+                "plinth::ref::unknown",
+                u.path.span,
+                format!("`{target}` does not exist"),
+            );
             if let Some(s) = suggestion {
                 d.help = Some(format!("did you mean `{s}`?"));
             }
@@ -81,7 +101,12 @@ impl Cx<'_> {
         }
         let alias = match &u.alias {
             Some(a) => a.text.clone(),
-            None => u.path.segments.last().map(|s| s.text.clone()).unwrap_or_default(),
+            None => u
+                .path
+                .segments
+                .last()
+                .map(|s| s.text.clone())
+                .unwrap_or_default(),
         };
         self.aliases.insert(alias, target);
     }
@@ -97,40 +122,74 @@ impl Cx<'_> {
         let kind_name = d.kind.text.as_str();
         if kind_name == kinds::ENUM_KIND {
             if !std {
-                self.error("plinth::decl::enum", d.kind.span, "enums are declared by the stdlib only")
-                    .help = Some("use a `std` enum's values, or a string field".to_string());
+                self.error(
+                    "plinth::decl::enum",
+                    d.kind.span,
+                    "enums are declared by the stdlib only",
+                )
+                .help = Some("use a `std` enum's values, or a string field".to_string());
             }
             return None;
         }
         let Some(kind) = kinds::kind(kind_name) else {
             let suggestion = did_you_mean(kind_name, kinds::kind_names());
-            let d = self.error("plinth::decl::unknown_kind", d.kind.span, format!("unknown kind `{kind_name}`"));
+            let d = self.error(
+                "plinth::decl::unknown_kind",
+                d.kind.span,
+                format!("unknown kind `{kind_name}`"),
+            );
             d.label = Some("not a kind".to_string());
             d.help = Some(match suggestion {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => format!("the kinds are {}", kinds::kind_names().collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "the kinds are {}",
+                    kinds::kind_names().collect::<Vec<_>>().join(", ")
+                ),
             });
             return None;
         };
         // The record the body is read against: a profile's is its target kind's.
         let (record_kind, for_kind) = if kind.name == "profile" {
             let Some(target) = &d.for_kind else {
-                self.error("plinth::profile::for", d.name.span, format!("profile `{}` does not say which kind it is for", d.name.text))
-                    .help = Some(format!("write `profile {} for service {{ ... }}`", d.name.text));
+                self.error(
+                    "plinth::profile::for",
+                    d.name.span,
+                    format!(
+                        "profile `{}` does not say which kind it is for",
+                        d.name.text
+                    ),
+                )
+                .help = Some(format!(
+                    "write `profile {} for service {{ ... }}`",
+                    d.name.text
+                ));
                 return None;
             };
             match kinds::kind(&target.text).filter(|k| !matches!(k.name, "profile" | "waiver")) {
                 Some(k) => (k, Some(k.name.to_string())),
                 None => {
                     let suggestion = did_you_mean(&target.text, kinds::kind_names());
-                    let d = self.error("plinth::profile::for", target.span, format!("`{}` is not a kind a profile can be for", target.text));
+                    let d = self.error(
+                        "plinth::profile::for",
+                        target.span,
+                        format!("`{}` is not a kind a profile can be for", target.text),
+                    );
                     d.help = suggestion.map(|s| format!("did you mean `{s}`?"));
                     return None;
                 }
             }
         } else {
             if let Some(f) = &d.for_kind {
-                self.error("plinth::profile::for", f.span, format!("only profiles take `for`; `{}` is {} {}", d.name.text, kind_article(kind.name), kind.name));
+                self.error(
+                    "plinth::profile::for",
+                    f.span,
+                    format!(
+                        "only profiles take `for`; `{}` is {} {}",
+                        d.name.text,
+                        kind_article(kind.name),
+                        kind.name
+                    ),
+                );
             }
             (kind, None)
         };
@@ -142,10 +201,19 @@ impl Cx<'_> {
             }
         }
         let body = self.body(&d.body, &record_kind.record, Some(record_kind));
-        let doc = d.docs.iter().map(|doc| doc.text.as_str()).collect::<Vec<_>>().join("\n");
+        let doc = d
+            .docs
+            .iter()
+            .map(|doc| doc.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         Some(Decl {
             kind: kind.name.to_string(),
-            name: if std { format!("std.{}", d.name.text) } else { d.name.text.clone() },
+            name: if std {
+                format!("std.{}", d.name.text)
+            } else {
+                d.name.text.clone()
+            },
             doc,
             file: self.file.to_string(),
             span: d.span,
@@ -160,20 +228,38 @@ impl Cx<'_> {
         let name = self.resolve_name(path);
         match self.index.get(&name) {
             None => {
-                let suggestion = did_you_mean(&name, self.index.names_of_kind("profile")).map(str::to_string);
-                let d = self.error("plinth::extends::unknown", path.span, format!("profile `{name}` does not exist"));
+                let suggestion =
+                    did_you_mean(&name, self.index.names_of_kind("profile")).map(str::to_string);
+                let d = self.error(
+                    "plinth::extends::unknown",
+                    path.span,
+                    format!("profile `{name}` does not exist"),
+                );
                 d.help = suggestion.map(|s| format!("did you mean `{s}`?"));
                 None
             }
             Some(sym) if sym.kind != "profile" => {
-                self.error("plinth::extends::not_profile", path.span, format!("`{name}` is {} {}, not a profile", kind_article(&sym.kind), sym.kind))
-                    .help = Some("`extends` names profiles: `profile NAME for KIND { ... }`".to_string());
+                self.error(
+                    "plinth::extends::not_profile",
+                    path.span,
+                    format!(
+                        "`{name}` is {} {}, not a profile",
+                        kind_article(&sym.kind),
+                        sym.kind
+                    ),
+                )
+                .help =
+                    Some("`extends` names profiles: `profile NAME for KIND { ... }`".to_string());
                 None
             }
             Some(sym) if sym.for_kind.as_deref() != Some(kind.name) => {
                 let for_kind = sym.for_kind.clone().unwrap_or_default();
-                self.error("plinth::extends::kind", path.span, format!("profile `{name}` is for {for_kind}, not {}", kind.name))
-                    .help = Some(format!("extend a profile declared `for {}`", kind.name));
+                self.error(
+                    "plinth::extends::kind",
+                    path.span,
+                    format!("profile `{name}` is for {for_kind}, not {}", kind.name),
+                )
+                .help = Some(format!("extend a profile declared `for {}`", kind.name));
                 None
             }
             Some(_) => Some(name),
@@ -181,7 +267,12 @@ impl Cx<'_> {
     }
 
     /// Reads a body against `record`. `owner` is the declaration kind, for env overrides.
-    fn body(&mut self, body: &ast::Body, record: &'static Record, owner: Option<&'static KindDef>) -> Rec {
+    fn body(
+        &mut self,
+        body: &ast::Body,
+        record: &'static Record,
+        owner: Option<&'static KindDef>,
+    ) -> Rec {
         let mut rec = Rec::default();
         for entry in &body.entries {
             let key = entry.key();
@@ -192,67 +283,141 @@ impl Cx<'_> {
                 continue;
             };
             match (entry, field.shape) {
-                (Entry::Attr(attr), Shape::Attr(ty)) => {
-                    match self.value(&attr.value, &ty) {
-                        Some(value) => self.insert(&mut rec, key, Field::Value(Spanned { value, span: attr.value.span })),
-                        None => rec.errored.push(key.text.clone()),
-                    }
-                }
+                (Entry::Attr(attr), Shape::Attr(ty)) => match self.value(&attr.value, &ty) {
+                    Some(value) => self.insert(
+                        &mut rec,
+                        key,
+                        Field::Value(Spanned {
+                            value,
+                            span: attr.value.span,
+                        }),
+                    ),
+                    None => rec.errored.push(key.text.clone()),
+                },
                 (Entry::Attr(attr), _) => {
-                    self.error("plinth::field::shape", attr.key.span, format!("`{}` is a block, not a value", key.text))
-                        .help = Some(match field.shape {
+                    rec.errored.push(key.text.clone());
+                    self.error(
+                        "plinth::field::shape",
+                        attr.key.span,
+                        format!("`{}` is a block, not a value", key.text),
+                    )
+                    .help = Some(match field.shape {
                         Shape::Block(_) => format!("write `{} {{ ... }}`", key.text),
                         _ => format!("write `{} NAME {{ ... }}`", key.text),
                     });
                 }
                 (Entry::Block(block), Shape::Attr(_)) => {
-                    self.error("plinth::field::shape", block.kind.span, format!("`{}` is a value, not a block", key.text))
-                        .help = Some(format!("write `{}: VALUE`", key.text));
+                    rec.errored.push(key.text.clone());
+                    self.error(
+                        "plinth::field::shape",
+                        block.kind.span,
+                        format!("`{}` is a value, not a block", key.text),
+                    )
+                    .help = Some(format!("write `{}: VALUE`", key.text));
                 }
                 (Entry::Block(block), Shape::Block(inner)) => {
                     if let Some(name) = &block.name {
-                        self.error("plinth::field::shape", name.span, format!("`{}` takes no name", key.text))
-                            .help = Some(format!("write `{} {{ ... }}`", key.text));
+                        self.error(
+                            "plinth::field::shape",
+                            name.span,
+                            format!("`{}` takes no name", key.text),
+                        )
+                        .help = Some(format!("write `{} {{ ... }}`", key.text));
                     }
                     let value = self.body(&block.body, inner, None);
-                    self.insert(&mut rec, key, Field::Block(Spanned { value, span: block.span }));
+                    self.insert(
+                        &mut rec,
+                        key,
+                        Field::Block(Spanned {
+                            value,
+                            span: block.span,
+                        }),
+                    );
                 }
                 (Entry::Block(block), Shape::Named(inner)) => {
                     if let Some(name) = self.block_name(block) {
                         let value = self.body(&block.body, inner, None);
-                        self.insert_named(&mut rec, key, name, Spanned { value, span: block.span });
+                        self.insert_named(
+                            &mut rec,
+                            key,
+                            name,
+                            Spanned {
+                                value,
+                                span: block.span,
+                            },
+                        );
                     }
                 }
                 (Entry::Block(block), Shape::Choice(variants)) => {
-                    let Some(name) = self.block_name(block) else { continue };
-                    let Some(variant) = self.variant_named(variants, &name, block.name.as_ref().map_or(block.span, |n| n.span)) else {
+                    let Some(name) = self.block_name(block) else {
+                        continue;
+                    };
+                    let Some(variant) = self.variant_named(
+                        variants,
+                        &name,
+                        block.name.as_ref().map_or(block.span, |n| n.span),
+                    ) else {
                         continue;
                     };
                     let value = match variant.body {
                         Some(inner) => {
                             let value = self.body(&block.body, inner, None);
-                            self.require(&value, inner, block.span, &format!("{} {name}", key.text));
+                            self.require(
+                                &value,
+                                inner,
+                                block.span,
+                                &format!("{} {name}", key.text),
+                            );
                             value
                         }
                         None => Rec::default(),
                     };
-                    self.insert_named(&mut rec, key, name, Spanned { value, span: block.span });
+                    self.insert_named(
+                        &mut rec,
+                        key,
+                        name,
+                        Spanned {
+                            value,
+                            span: block.span,
+                        },
+                    );
                 }
                 (Entry::Block(block), Shape::EnvOverride) => {
-                    let Some(name) = self.block_name(block) else { continue };
+                    let Some(name) = self.block_name(block) else {
+                        continue;
+                    };
                     let Some(owner) = owner else {
-                        self.error("plinth::field::shape", block.kind.span, "`env` overrides cannot be nested");
+                        self.error(
+                            "plinth::field::shape",
+                            block.kind.span,
+                            "`env` overrides cannot be nested",
+                        );
                         continue;
                     };
                     if let Some(ident) = &block.name {
-                        let path = ast::Path { segments: vec![ident.clone()], span: ident.span };
+                        let path = ast::Path {
+                            segments: vec![ident.clone()],
+                            span: ident.span,
+                        };
                         self.reference(&path, "environment");
                     }
                     let value = self.body(&block.body, &owner.record, None);
-                    self.insert_named(&mut rec, key, name, Spanned { value, span: block.span });
+                    self.insert_named(
+                        &mut rec,
+                        key,
+                        name,
+                        Spanned {
+                            value,
+                            span: block.span,
+                        },
+                    );
                 }
                 (Entry::Bare(ident), _) => {
-                    self.error("plinth::syntax::unexpected", ident.span, format!("expected `:` or `{{` after `{}`", ident.text));
+                    self.error(
+                        "plinth::syntax::unexpected",
+                        ident.span,
+                        format!("expected `:` or `{{` after `{}`", ident.text),
+                    );
                 }
             }
         }
@@ -263,11 +428,23 @@ impl Cx<'_> {
     fn unknown_field(&mut self, key: &ast::Ident, record: &'static Record) -> Option<&'static str> {
         let suggestion = did_you_mean(&key.text, record.fields.iter().map(|f| f.name));
         let kind = self.kind;
-        let d = self.error("plinth::field::unknown", key.span, format!("unknown field `{}` on {kind}", key.text));
+        let d = self.error(
+            "plinth::field::unknown",
+            key.span,
+            format!("unknown field `{}` on {kind}", key.text),
+        );
         d.label = Some(format!("not a field of `{kind}`"));
         d.help = Some(match suggestion {
             Some(s) => format!("did you mean `{s}`?"),
-            None => format!("the fields here are {}", record.fields.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")),
+            None => format!(
+                "the fields here are {}",
+                record
+                    .fields
+                    .iter()
+                    .map(|f| format!("`{}`", f.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         });
         suggestion
     }
@@ -276,20 +453,38 @@ impl Cx<'_> {
         match &block.name {
             Some(n) => Some(n.text.clone()),
             None => {
-                self.error("plinth::field::shape", block.kind.span, format!("`{}` needs a name", block.kind.text))
-                    .help = Some(format!("write `{} NAME {{ ... }}`", block.kind.text));
+                self.error(
+                    "plinth::field::shape",
+                    block.kind.span,
+                    format!("`{}` needs a name", block.kind.text),
+                )
+                .help = Some(format!("write `{} NAME {{ ... }}`", block.kind.text));
                 None
             }
         }
     }
 
-    fn variant_named(&mut self, variants: &'static [Variant], name: &str, span: Span) -> Option<&'static Variant> {
+    fn variant_named(
+        &mut self,
+        variants: &'static [Variant],
+        name: &str,
+        span: Span,
+    ) -> Option<&'static Variant> {
         if let Some(v) = variants.iter().find(|v| v.name == name) {
             return Some(v);
         }
         let suggestion = did_you_mean(name, variants.iter().map(|v| v.name));
-        let names = variants.iter().map(|v| format!("`{}`", v.name)).collect::<Vec<_>>().join(", ");
-        self.error("plinth::type::variant", span, format!("unknown variant `{name}`")).help = Some(match suggestion {
+        let names = variants
+            .iter()
+            .map(|v| format!("`{}`", v.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.error(
+            "plinth::type::variant",
+            span,
+            format!("unknown variant `{name}`"),
+        )
+        .help = Some(match suggestion {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("expected one of {names}"),
         });
@@ -299,23 +494,42 @@ impl Cx<'_> {
     fn insert(&mut self, rec: &mut Rec, key: &ast::Ident, field: Field) {
         if let Some(first) = rec.span_of(&key.text) {
             let file = self.file.to_string();
-            self.error("plinth::field::duplicate", key.span, format!("`{}` is set twice", key.text))
-                .related
-                .push(plinth_syntax::Related { file, span: first, message: "first set here".to_string() });
+            self.error(
+                "plinth::field::duplicate",
+                key.span,
+                format!("`{}` is set twice", key.text),
+            )
+            .related
+            .push(plinth_syntax::Related {
+                file,
+                span: first,
+                message: "first set here".to_string(),
+            });
             return;
         }
         rec.fields.insert(key.text.clone(), field);
     }
 
     fn insert_named(&mut self, rec: &mut Rec, key: &ast::Ident, name: String, block: Spanned<Rec>) {
-        let entry = rec.fields.entry(key.text.clone()).or_insert_with(|| Field::Named(Vec::new()));
+        let entry = rec
+            .fields
+            .entry(key.text.clone())
+            .or_insert_with(|| Field::Named(Vec::new()));
         let Field::Named(items) = entry else { return };
         if let Some((_, first)) = items.iter().find(|(n, _)| *n == name) {
             let first = first.span;
             let file = self.file.to_string();
-            self.error("plinth::field::duplicate", block.span, format!("`{} {name}` is declared twice", key.text))
-                .related
-                .push(plinth_syntax::Related { file, span: first, message: "first declared here".to_string() });
+            self.error(
+                "plinth::field::duplicate",
+                block.span,
+                format!("`{} {name}` is declared twice", key.text),
+            )
+            .related
+            .push(plinth_syntax::Related {
+                file,
+                span: first,
+                message: "first declared here".to_string(),
+            });
             return;
         }
         items.push((name, block));
@@ -324,13 +538,24 @@ impl Cx<'_> {
     /// Required fields of `record` missing from `rec` (after profiles are merged).
     fn require(&mut self, rec: &Rec, record: &Record, span: Span, what: &str) {
         for name in missing_required(rec, record) {
-            self.error("plinth::field::missing", span, format!("{what} is missing the required field `{name}`"))
-                .help = Some(format!("add `{name}: ...`; {}", record.field(&name).map_or("", |f| f.doc)));
+            self.error(
+                "plinth::field::missing",
+                span,
+                format!("{what} is missing the required field `{name}`"),
+            )
+            .help = Some(format!(
+                "add `{name}: ...`; {}",
+                record.field(&name).map_or("", |f| f.doc)
+            ));
         }
     }
 
     fn mismatch(&mut self, expr: &Expr, expected: &str, help: Option<String>) {
-        let d = self.error("plinth::type::mismatch", expr.span, format!("expected {expected}, found {}", describe(expr)));
+        let d = self.error(
+            "plinth::type::mismatch",
+            expr.span,
+            format!("expected {expected}, found {}", describe(expr)),
+        );
         d.label = Some(format!("expected {expected}"));
         d.help = help;
     }
@@ -342,13 +567,21 @@ impl Cx<'_> {
         match ty {
             Ty::Str => match &expr.kind {
                 ExprKind::Str(s) => Some(Value::Str(s.clone())),
-                _ => self.expected(expr, "a string", Some("strings are written in double quotes: \"...\"")),
+                _ => self.expected(
+                    expr,
+                    "a string",
+                    Some("strings are written in double quotes: \"...\""),
+                ),
             },
             Ty::Email => match &expr.kind {
                 ExprKind::Str(s) if is_email(s) => Some(Value::Str(s.clone())),
                 ExprKind::Str(s) => {
-                    self.error("plinth::type::email", expr.span, format!("`{s}` is not an e-mail address"))
-                        .help = Some("write an address like \"team@example.com\"".to_string());
+                    self.error(
+                        "plinth::type::email",
+                        expr.span,
+                        format!("`{s}` is not an e-mail address"),
+                    )
+                    .help = Some("write an address like \"team@example.com\"".to_string());
                     None
                 }
                 _ => self.expected(expr, "an e-mail address string", None::<String>),
@@ -373,63 +606,124 @@ impl Cx<'_> {
                 _ => self.expected(expr, "a number", None::<String>),
             },
             Ty::Duration => match &expr.kind {
-                ExprKind::Unit { number, suffix } => self.unit(expr, units::duration(number, suffix).map(Value::Duration)),
-                ExprKind::Number(n) => self.expected(expr, "a duration", Some(format!("add a unit: `{n}s`, `{n}m`, `{n}h`, ..."))),
-                _ => self.expected(expr, "a duration", Some("write a duration like `5m`, `40ms`, `90d`".to_string())),
+                ExprKind::Unit { number, suffix } => {
+                    self.unit(expr, units::duration(number, suffix).map(Value::Duration))
+                }
+                ExprKind::Number(n) => self.expected(
+                    expr,
+                    "a duration",
+                    Some(format!("add a unit: `{n}s`, `{n}m`, `{n}h`, ...")),
+                ),
+                _ => self.expected(
+                    expr,
+                    "a duration",
+                    Some("write a duration like `5m`, `40ms`, `90d`".to_string()),
+                ),
             },
             Ty::Bytes => match &expr.kind {
-                ExprKind::Unit { number, suffix } => self.unit(expr, units::bytes(number, suffix).map(Value::Bytes)),
-                ExprKind::Number(n) => self.expected(expr, "a memory size", Some(format!("add a binary unit: `{n}Mi`, `{n}Gi`"))),
-                _ => self.expected(expr, "a memory size", Some("write a size like `4Gi`".to_string())),
+                ExprKind::Unit { number, suffix } => {
+                    self.unit(expr, units::bytes(number, suffix).map(Value::Bytes))
+                }
+                ExprKind::Number(n) => self.expected(
+                    expr,
+                    "a memory size",
+                    Some(format!("add a binary unit: `{n}Mi`, `{n}Gi`")),
+                ),
+                _ => self.expected(
+                    expr,
+                    "a memory size",
+                    Some("write a size like `4Gi`".to_string()),
+                ),
             },
             Ty::Cpu => match &expr.kind {
                 ExprKind::Number(n) => self.unit(expr, units::cpu_cores(n).map(Value::Cpu)),
-                ExprKind::Unit { number, suffix } => self.unit(expr, units::cpu_unit(number, suffix).map(Value::Cpu)),
-                _ => self.expected(expr, "a cpu amount", Some("write cores (`2`, `0.5`) or millicores (`500m`)".to_string())),
+                ExprKind::Unit { number, suffix } => {
+                    self.unit(expr, units::cpu_unit(number, suffix).map(Value::Cpu))
+                }
+                _ => self.expected(
+                    expr,
+                    "a cpu amount",
+                    Some("write cores (`2`, `0.5`) or millicores (`500m`)".to_string()),
+                ),
             },
             Ty::Percent => match &expr.kind {
                 ExprKind::Percent(text) => {
                     let d = Decimal::parse(text)?;
                     if d <= Decimal::from_int(0) || d > Decimal::from_int(100) {
-                        self.error("plinth::type::percent", expr.span, format!("`{text}%` is outside (0, 100]"))
-                            .help = Some("a percentage is above 0% and at most 100%".to_string());
+                        self.error(
+                            "plinth::type::percent",
+                            expr.span,
+                            format!("`{text}%` is outside (0, 100]"),
+                        )
+                        .help = Some("a percentage is above 0% and at most 100%".to_string());
                         return None;
                     }
                     Some(Value::Percent(d))
                 }
-                ExprKind::Number(n) => self.expected(expr, "a percentage", Some(format!("write `{n}%`"))),
-                _ => self.expected(expr, "a percentage", Some("write a percentage like `99.9%`".to_string())),
+                ExprKind::Number(n) => {
+                    self.expected(expr, "a percentage", Some(format!("write `{n}%`")))
+                }
+                _ => self.expected(
+                    expr,
+                    "a percentage",
+                    Some("write a percentage like `99.9%`".to_string()),
+                ),
             },
             Ty::Date => match &expr.kind {
                 ExprKind::Date { year, month, day } => {
-                    let date = Date { year: *year, month: *month, day: *day };
+                    let date = Date {
+                        year: *year,
+                        month: *month,
+                        day: *day,
+                    };
                     if date.is_valid() {
                         Some(Value::Date(date))
                     } else {
-                        self.error("plinth::type::date", expr.span, format!("`{date}` is not a calendar date"));
+                        self.error(
+                            "plinth::type::date",
+                            expr.span,
+                            format!("`{date}` is not a calendar date"),
+                        );
                         None
                     }
                 }
-                ExprKind::Str(s) if Date::parse(s).is_some() => {
-                    self.expected(expr, "a date", Some(format!("dates are written without quotes: `{s}`")))
-                }
-                _ => self.expected(expr, "a date", Some("write a date like `2027-03-31`".to_string())),
+                ExprKind::Str(s) if Date::parse(s).is_some() => self.expected(
+                    expr,
+                    "a date",
+                    Some(format!("dates are written without quotes: `{s}`")),
+                ),
+                _ => self.expected(
+                    expr,
+                    "a date",
+                    Some("write a date like `2027-03-31`".to_string()),
+                ),
             },
             Ty::Cron => match &expr.kind {
                 ExprKind::Str(s) => match cron::interval(s) {
-                    Ok(interval) => Some(Value::Cron { expr: s.clone(), interval }),
+                    Ok(interval) => Some(Value::Cron {
+                        expr: s.clone(),
+                        interval,
+                    }),
                     Err(why) => {
                         self.error("plinth::type::cron", expr.span, format!("`{s}` is not a valid cron expression: {why}"))
                             .help = Some("five fields: minute hour day-of-month month day-of-week, e.g. \"*/5 * * * *\"".to_string());
                         None
                     }
                 },
-                _ => self.expected(expr, "a cron expression string", Some("e.g. \"0 3 * * *\"".to_string())),
+                _ => self.expected(
+                    expr,
+                    "a cron expression string",
+                    Some("e.g. \"0 3 * * *\"".to_string()),
+                ),
             },
             Ty::Enum(name) => self.enum_value(expr, name),
             Ty::Ref(kind) => match &expr.kind {
                 ExprKind::Path(p) => self.reference(p, kind).map(Value::Ref),
-                _ => self.expected(expr, &format!("the name of {} {kind}", kind_article(kind)), None::<String>),
+                _ => self.expected(
+                    expr,
+                    &format!("the name of {} {kind}", kind_article(kind)),
+                    None::<String>,
+                ),
             },
             Ty::AnyRef => match &expr.kind {
                 ExprKind::Path(p) => {
@@ -446,9 +740,15 @@ impl Cx<'_> {
             Ty::FeatureRef => match &expr.kind {
                 ExprKind::Path(p) if p.segments.len() == 2 => {
                     let (view, feature) = (p.segments.first()?, p.segments.get(1)?);
-                    let view_path = ast::Path { segments: vec![view.clone()], span: view.span };
+                    let view_path = ast::Path {
+                        segments: vec![view.clone()],
+                        span: view.span,
+                    };
                     self.reference(&view_path, "feature_view")?;
-                    Some(Value::FeatureRef(FeatureRef { view: view.text.clone(), feature: feature.text.clone() }))
+                    Some(Value::FeatureRef(FeatureRef {
+                        view: view.text.clone(),
+                        feature: feature.text.clone(),
+                    }))
                 }
                 _ => self.expected(expr, "a feature path `view.feature`", None::<String>),
             },
@@ -461,30 +761,55 @@ impl Cx<'_> {
                 ExprKind::List(items) => {
                     let values = items
                         .iter()
-                        .filter_map(|item| self.value(item, inner).map(|value| Spanned { value, span: item.span }))
+                        .filter_map(|item| {
+                            self.value(item, inner).map(|value| Spanned {
+                                value,
+                                span: item.span,
+                            })
+                        })
                         .collect();
                     Some(Value::List(values))
                 }
                 // A single value where a list is expected is a list of one.
-                _ => self.value(expr, inner).map(|value| Value::List(vec![Spanned { value, span: expr.span }])),
+                _ => self.value(expr, inner).map(|value| {
+                    Value::List(vec![Spanned {
+                        value,
+                        span: expr.span,
+                    }])
+                }),
             },
             Ty::Range => match &expr.kind {
                 ExprKind::Range(lo, hi) => {
                     let lo_v = self.int_of(lo)?;
                     let hi_v = self.int_of(hi)?;
                     if lo_v > hi_v {
-                        self.error("plinth::type::range", expr.span, format!("range `{lo_v}..{hi_v}` has its minimum above its maximum"))
-                            .help = Some(format!("write `{hi_v}..{lo_v}`"));
+                        self.error(
+                            "plinth::type::range",
+                            expr.span,
+                            format!("range `{lo_v}..{hi_v}` has its minimum above its maximum"),
+                        )
+                        .help = Some(format!("write `{hi_v}..{lo_v}`"));
                         return None;
                     }
                     if lo_v < 1 {
-                        self.error("plinth::type::range", lo.span, format!("at least 1 replica is needed, not {lo_v}"))
-                            .help = Some("a service with 0 replicas serves nothing; use `1..` or more".to_string());
+                        self.error(
+                            "plinth::type::range",
+                            lo.span,
+                            format!("at least 1 replica is needed, not {lo_v}"),
+                        )
+                        .help = Some(
+                            "a service with 0 replicas serves nothing; use `1..` or more"
+                                .to_string(),
+                        );
                         return None;
                     }
                     Some(Value::Range(lo_v, hi_v))
                 }
-                ExprKind::Number(n) => self.expected(expr, "a range `min..max`", Some(format!("for a fixed count write `{n}..{n}`"))),
+                ExprKind::Number(n) => self.expected(
+                    expr,
+                    "a range `min..max`",
+                    Some(format!("for a fixed count write `{n}..{n}`")),
+                ),
                 _ => self.expected(expr, "a range `min..max`", None::<String>),
             },
             Ty::Variant(variants) => {
@@ -492,7 +817,11 @@ impl Cx<'_> {
                     ExprKind::Path(p) if p.segments.len() == 1 => (p.dotted(), None),
                     ExprKind::Variant { name, body } => (name.dotted(), Some(body)),
                     _ => {
-                        let names = variants.iter().map(|v| format!("`{}`", v.name)).collect::<Vec<_>>().join(", ");
+                        let names = variants
+                            .iter()
+                            .map(|v| format!("`{}`", v.name))
+                            .collect::<Vec<_>>()
+                            .join(", ");
                         return self.expected(expr, &format!("one of {names}"), None::<String>);
                     }
                 };
@@ -509,8 +838,12 @@ impl Cx<'_> {
                         Some(rec)
                     }
                     (None, Some(body)) => {
-                        self.error("plinth::type::variant", body.span, format!("`{name}` takes no settings"))
-                            .help = Some(format!("write `{name}`"));
+                        self.error(
+                            "plinth::type::variant",
+                            body.span,
+                            format!("`{name}` takes no settings"),
+                        )
+                        .help = Some(format!("write `{name}`"));
                         None
                     }
                     (None, None) => None,
@@ -520,7 +853,12 @@ impl Cx<'_> {
         }
     }
 
-    fn expected(&mut self, expr: &Expr, what: &str, help: Option<impl Into<String>>) -> Option<Value> {
+    fn expected(
+        &mut self,
+        expr: &Expr,
+        what: &str,
+        help: Option<impl Into<String>>,
+    ) -> Option<Value> {
         self.mismatch(expr, what, help.map(Into::into));
         None
     }
@@ -557,7 +895,11 @@ impl Cx<'_> {
             return Some(Value::Enum(name));
         }
         let suggestion = did_you_mean(&name, values.iter().map(String::as_str));
-        let d = self.error("plinth::type::enum", expr.span, format!("`{name}` is not a {enum_name}"));
+        let d = self.error(
+            "plinth::type::enum",
+            expr.span,
+            format!("`{name}` is not a {enum_name}"),
+        );
         d.help = Some(match suggestion {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("expected one of {}", values.join(", ")),
@@ -577,13 +919,25 @@ impl Cx<'_> {
                 let d = self.error(
                     "plinth::ref::kind",
                     path.span,
-                    format!("`{name}` is {} {sym_kind}, not {} {kind}", kind_article(&sym_kind), kind_article(kind)),
+                    format!(
+                        "`{name}` is {} {sym_kind}, not {} {kind}",
+                        kind_article(&sym_kind),
+                        kind_article(kind)
+                    ),
                 );
                 d.label = Some(format!("expected {} {kind}", kind_article(kind)));
                 d.help = Some(if candidates.is_empty() {
                     format!("declare {} {kind} and name it here", kind_article(kind))
                 } else {
-                    format!("{kind}s declared: {}", candidates.iter().take(8).copied().collect::<Vec<_>>().join(", "))
+                    format!(
+                        "{kind}s declared: {}",
+                        candidates
+                            .iter()
+                            .take(8)
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 });
                 None
             }
@@ -597,7 +951,11 @@ impl Cx<'_> {
     fn unknown_reference(&mut self, span: Span, name: &str, kind: Option<&str>) {
         let suggestion = self.index.suggest(name, kind).map(str::to_string);
         let what = kind.map_or("declaration".to_string(), str::to_string);
-        let d = self.error("plinth::ref::unknown", span, format!("no {what} named `{name}`"));
+        let d = self.error(
+            "plinth::ref::unknown",
+            span,
+            format!("no {what} named `{name}`"),
+        );
         d.label = Some("not declared".to_string());
         d.help = suggestion.map(|s| format!("did you mean `{s}`?"));
     }
@@ -609,20 +967,41 @@ impl Cx<'_> {
         let function = callee.dotted();
         if !AGGREGATES.iter().any(|(f, _)| *f == function) {
             let suggestion = did_you_mean(&function, AGGREGATES.iter().map(|(f, _)| *f));
-            self.error("plinth::type::aggregate", callee.span, format!("unknown aggregate `{function}`")).help =
-                Some(match suggestion {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("aggregates: {}", AGGREGATES.iter().map(|(f, _)| *f).collect::<Vec<_>>().join(", ")),
-                });
+            self.error(
+                "plinth::type::aggregate",
+                callee.span,
+                format!("unknown aggregate `{function}`"),
+            )
+            .help = Some(match suggestion {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "aggregates: {}",
+                    AGGREGATES
+                        .iter()
+                        .map(|(f, _)| *f)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
             return None;
         }
         match args.as_slice() {
-            [Expr { kind: ExprKind::Path(p), .. }] if p.segments.len() == 1 => {
-                Some(Value::Aggregate { function, column: p.dotted() })
-            }
+            [
+                Expr {
+                    kind: ExprKind::Path(p),
+                    ..
+                },
+            ] if p.segments.len() == 1 => Some(Value::Aggregate {
+                function,
+                column: p.dotted(),
+            }),
             _ => {
-                self.error("plinth::type::aggregate", expr.span, format!("`{function}` takes one column name"))
-                    .help = Some(format!("write `{function}(column)`"));
+                self.error(
+                    "plinth::type::aggregate",
+                    expr.span,
+                    format!("`{function}` takes one column name"),
+                )
+                .help = Some(format!("write `{function}(column)`"));
                 None
             }
         }
@@ -634,7 +1013,11 @@ pub fn missing_required(rec: &Rec, record: &Record) -> Vec<String> {
     record
         .fields
         .iter()
-        .filter(|f| f.required && !rec.fields.contains_key(f.name) && !rec.errored.iter().any(|e| e == f.name))
+        .filter(|f| {
+            f.required
+                && !rec.fields.contains_key(f.name)
+                && !rec.errored.iter().any(|e| e == f.name)
+        })
         .map(|f| f.name.to_string())
         .collect()
 }
@@ -642,7 +1025,11 @@ pub fn missing_required(rec: &Rec, record: &Record) -> Vec<String> {
 fn is_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !s.contains(char::is_whitespace)
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
         }
         None => false,
     }

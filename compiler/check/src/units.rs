@@ -59,20 +59,27 @@ pub fn bytes(number: &str, suffix: &str) -> Result<Bytes, UnitError> {
                 _ => None,
             };
             let help = match fix {
-                Some(fix) => format!("memory uses binary units, as Kubernetes: write `{number}{fix}`"),
+                Some(fix) => {
+                    format!("memory uses binary units, as Kubernetes: write `{number}{fix}`")
+                }
                 None => "memory uses the binary units Ki, Mi, Gi, Ti (e.g. `4Gi`)".to_string(),
             };
-            return Err(UnitError { message: format!("`{number}{suffix}` is not a memory size"), help });
+            return Err(UnitError {
+                message: format!("`{number}{suffix}` is not a memory size"),
+                help,
+            });
         }
     };
     let n = whole(number).ok_or_else(|| UnitError {
         message: format!("`{number}{suffix}` is not a whole number of {suffix}"),
         help: "use a smaller unit, e.g. `1536Mi` for 1.5Gi".to_string(),
     })?;
-    n.checked_mul(1u64 << shift).map(Bytes).ok_or_else(|| UnitError {
-        message: format!("`{number}{suffix}` is too large"),
-        help: "memory sizes are at most a few exbibytes".to_string(),
-    })
+    n.checked_mul(1u64 << shift)
+        .map(Bytes)
+        .ok_or_else(|| UnitError {
+            message: format!("`{number}{suffix}` is too large"),
+            help: "memory sizes are at most a few exbibytes".to_string(),
+        })
 }
 
 /// `2`, `0.5` (cores) or `500m` (millicores).
@@ -85,7 +92,10 @@ pub fn cpu_cores(number: &str) -> Result<Millicores, UnitError> {
     if d.units < 0 || d.scale > 3 {
         return Err(err());
     }
-    let milli = u64::try_from(d.units).map_err(|_| err())?.checked_mul(10u64.pow(3 - d.scale)).ok_or_else(err)?;
+    let milli = u64::try_from(d.units)
+        .map_err(|_| err())?
+        .checked_mul(10u64.pow(3 - d.scale))
+        .ok_or_else(err)?;
     Ok(Millicores(milli))
 }
 
