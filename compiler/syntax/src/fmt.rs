@@ -4,8 +4,10 @@
 //! - 2-space indent; `use` lines first as written, declarations separated by one blank
 //!   line; elsewhere one blank line is kept where the source had one or more (never
 //!   right after `{` or right before `}`).
-//! - Declarations and blocks always break: `kind name {`, one entry per line, `}`.
-//!   An empty body prints as `{}`.
+//! - Declarations always break: `kind name {`, one entry per line, `}`. A block whose
+//!   body holds only attributes and no comments stays on one line when it fits in 80
+//!   columns (`column id { type: string, pii: true }`); otherwise it breaks the same
+//!   way; so does an `enum`'s list of values. An empty body prints as `{}`.
 //! - Attributes are `key: value`. A value prints on one line when it can (no comments
 //!   or doc comments inside it) and the whole line fits in 80 columns: lists as
 //!   `[a, b]`, calls as `f(a, b)`, records and variants as `canary { a: 1, b: 2 }`.
@@ -104,7 +106,10 @@ fn format_file(src: &str, file: &SourceFile) -> String {
                     p.token(path.span, &path.dotted());
                 }
                 p.write(" ");
-                p.body(&d.body);
+                match p.inline_enum(&d.body) {
+                    Some(text) => p.token(d.body.span, &text),
+                    None => p.body(&d.body),
+                }
             }
         }
         // Comments split off this item's last line lead the next item: same blank line.
@@ -328,10 +333,38 @@ impl<'a> Printer<'a> {
                     self.token(name.span, &name.text);
                 }
                 self.write(" ");
-                self.body(&b.body);
+                match self.inline_block(&b.body) {
+                    Some(text) => self.token(b.body.span, &text),
+                    None => self.body(&b.body),
+                }
             }
             Entry::Bare(i) => self.token(i.span, &i.text),
         }
+    }
+
+    /// The one-line form of a block body of attributes only, without comments, when
+    /// it fits: `column id { type: string, pii: true }`.
+    fn inline_block(&self, body: &Body) -> Option<String> {
+        let attrs_only =
+            !body.entries.is_empty() && body.entries.iter().all(|e| matches!(e, Entry::Attr(_)));
+        if !attrs_only || self.has_comments(body.span) {
+            return None;
+        }
+        let mut text = String::new();
+        inline_body(&mut text, body)?;
+        (self.column() + text.chars().count() <= MAX_WIDTH).then_some(text)
+    }
+
+    /// `enum NAME { a, b, c }` on one line when it fits and has no comments.
+    fn inline_enum(&self, body: &Body) -> Option<String> {
+        let bare_only =
+            !body.entries.is_empty() && body.entries.iter().all(|e| matches!(e, Entry::Bare(_)));
+        if !bare_only || self.has_comments(body.span) {
+            return None;
+        }
+        let mut text = String::new();
+        inline_body(&mut text, body)?;
+        (self.column() + text.chars().count() <= MAX_WIDTH).then_some(text)
     }
 
     /// A value at the current position; `reserve` columns follow it on the line.

@@ -97,11 +97,11 @@ fn strings_are_reescaped() {
 }
 
 #[test]
-fn enums_list_one_name_per_line() {
-    check(
-        "enum risk { minimal, limited, high }",
-        "enum risk {\n  minimal\n  limited\n  high\n}\n",
-    );
+fn enums_stay_on_one_line_when_they_fit() {
+    check("enum risk {\n minimal\n limited, high }", "enum risk { minimal, limited, high }\n");
+    let long: Vec<String> = (0..20).map(|i| format!("value_{i}")).collect();
+    let formatted = format(&format!("enum e {{ {} }}", long.join(", "))).unwrap();
+    assert!(formatted.starts_with("enum e {\n  value_0\n"), "{formatted}");
 }
 
 #[test]
@@ -125,4 +125,12 @@ fn design_example_is_stable() {
     assert_eq!(dump(&parse(&out).file), dump(&parse(src).file));
     assert!(out.contains("  rollout: canary { steps: [10%, 50%], pause: 15m }\n"));
     assert!(out.contains("environment prod {\n  tier: production\n"));
+}
+
+#[test]
+fn short_blocks_of_attributes_stay_inline() {
+    check(
+        "source s {\n  column id { type: string  pii: true }\n  column long { type: string, pii: true, event_time: true, doc_link_that_is_long: \"https://example.com/a/b\" }\n  training { resources { cpu: 2 } }\n}",
+        "source s {\n  column id { type: string, pii: true }\n  column long {\n    type: string\n    pii: true\n    event_time: true\n    doc_link_that_is_long: \"https://example.com/a/b\"\n  }\n  training {\n    resources { cpu: 2 }\n  }\n}\n",
+    );
 }
