@@ -35,14 +35,20 @@ fn diagnostics_match_annotations() {
         if name == "prelude.plinth" {
             continue;
         }
-        let files = vec![("0-prelude.plinth".to_string(), prelude.clone()), (name.clone(), text.clone())];
+        let files = vec![
+            ("0-prelude.plinth".to_string(), prelude.clone()),
+            (name.clone(), text.clone()),
+        ];
         let diags = check_files(files);
         let expected = annotations(&text);
         cases += expected.len();
         let mut actual = BTreeSet::new();
         for d in &diags {
             if d.file != name {
-                failures.push(format!("{name}: unexpected diagnostic in {}: {} {}", d.file, d.code, d.message));
+                failures.push(format!(
+                    "{name}: unexpected diagnostic in {}: {} {}",
+                    d.file, d.code, d.message
+                ));
                 continue;
             }
             let line = plinth_syntax::line_col(&text, d.span.start as usize).0;
@@ -50,16 +56,30 @@ fn diagnostics_match_annotations() {
             codes.insert(d.code.clone());
         }
         for miss in expected.difference(&actual) {
-            failures.push(format!("{name}:{}: expected {}[{}], not reported", miss.0, miss.1, miss.2));
+            failures.push(format!(
+                "{name}:{}: expected {}[{}], not reported",
+                miss.0, miss.1, miss.2
+            ));
         }
         for extra in actual.difference(&expected) {
-            let d = diags.iter().find(|d| d.code == extra.2).map(|d| d.message.clone()).unwrap_or_default();
-            failures.push(format!("{name}:{}: unexpected {}[{}]: {d}", extra.0, extra.1, extra.2));
+            let d = diags
+                .iter()
+                .find(|d| d.code == extra.2)
+                .map(|d| d.message.clone())
+                .unwrap_or_default();
+            failures.push(format!(
+                "{name}:{}: unexpected {}[{}]: {d}",
+                extra.0, extra.1, extra.2
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(cases >= 40, "only {cases} annotated cases");
-    assert!(codes.len() >= 40, "only {} distinct codes covered: {codes:?}", codes.len());
+    assert!(
+        codes.len() >= 40,
+        "only {} distinct codes covered: {codes:?}",
+        codes.len()
+    );
 }
 
 #[test]
@@ -67,8 +87,14 @@ fn ten_mistakes_give_ten_diagnostics() {
     let dir = repo_root().join("tests/diagnostics");
     let prelude = std::fs::read_to_string(dir.join("prelude.plinth")).unwrap();
     let text = std::fs::read_to_string(dir.join("ten_mistakes.plinth")).unwrap();
-    let diags = check_files(vec![("0-prelude.plinth".into(), prelude), ("ten_mistakes.plinth".into(), text.clone())]);
-    let lines: BTreeSet<usize> = diags.iter().map(|d| plinth_syntax::line_col(&text, d.span.start as usize).0).collect();
+    let diags = check_files(vec![
+        ("0-prelude.plinth".into(), prelude),
+        ("ten_mistakes.plinth".into(), text.clone()),
+    ]);
+    let lines: BTreeSet<usize> = diags
+        .iter()
+        .map(|d| plinth_syntax::line_col(&text, d.span.start as usize).0)
+        .collect();
     assert_eq!(diags.len(), 10, "{diags:#?}");
     assert_eq!(lines.len(), 10, "each mistake on its own line: {lines:?}");
 }
@@ -86,10 +112,96 @@ fn examples_check_clean_and_are_formatted() {
         let files = plinth_tests::read_workspace(&dir);
         for (path, text) in &files {
             let formatted = plinth_syntax::format(text).unwrap_or_default();
-            assert_eq!(&formatted, text, "{}/{path} is not formatted", dir.display());
+            assert_eq!(
+                &formatted,
+                text,
+                "{}/{path} is not formatted",
+                dir.display()
+            );
         }
         let diags = check_files(files);
         assert!(diags.is_empty(), "{}: {diags:#?}", dir.display());
     }
     assert!(seen >= 3, "expected at least three examples");
+}
+
+#[test]
+fn committed_json_schema_is_current_and_valid() {
+    let db = plinth_check::Db::default();
+    let ws = plinth_check::load(&db, Vec::new());
+    let enums = &plinth_check::db::analysis(&db, ws).enums;
+    let schema = plinth_check::schema::json_schema(enums);
+    let expected = format!("{}\n", serde_json::to_string_pretty(&schema).unwrap());
+    let path = repo_root().join("stdlib/plinth.schema.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == expected,
+        "{} is stale: run `plinth schema > stdlib/plinth.schema.json`",
+        path.display()
+    );
+
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let good = serde_json::json!({
+        "service": {"api": {"model": "m", "replicas": "2..4", "rollout": {"canary": {"steps": ["10%"]}},
+                            "slo": {"latency": {"percentile": 99, "threshold": "40ms", "objective": "99%"}}}},
+        "environment": {"prod": {"tier": "production", "region": "eu_west_1"}}
+    });
+    assert!(
+        validator.is_valid(&good),
+        "{:?}",
+        validator
+            .iter_errors(&good)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+    );
+    for bad in [
+        serde_json::json!({"service": {"api": {"model": "m"}}}),
+        serde_json::json!({"service": {"api": {"model": "m", "replicas": "2..4", "replcas": "1..2"}}}),
+        serde_json::json!({"environment": {"prod": {"tier": "prod", "region": "eu_west_1"}}}),
+        serde_json::json!({"servce": {}}),
+    ] {
+        assert!(!validator.is_valid(&bad), "accepted {bad}");
+    }
+}
+
+#[test]
+fn every_emitted_code_is_documented() {
+    let mut missing = BTreeSet::new();
+    let mut seen = 0;
+    for dir in [
+        "compiler/syntax/src",
+        "compiler/check/src",
+        "compiler/cli/src",
+    ] {
+        for (name, text) in read_dir_sorted(&repo_root().join(dir), "rs") {
+            if name == "codes.rs" {
+                continue;
+            }
+            for piece in text.split('"').skip(1).step_by(2) {
+                if piece.starts_with("plinth::")
+                    && piece.matches("::").count() >= 2
+                    && !piece.contains(' ')
+                {
+                    seen += 1;
+                    if plinth_check::codes::lookup(piece).is_none() {
+                        missing.insert(format!("{dir}/{name}: {piece}"));
+                    }
+                }
+            }
+        }
+    }
+    for code in [
+        plinth_syntax::codes::UNEXPECTED,
+        plinth_syntax::codes::UNCLOSED,
+        plinth_syntax::codes::STRING,
+        plinth_syntax::codes::NUMBER,
+        plinth_syntax::codes::IDENT,
+        plinth_syntax::codes::NESTING,
+    ] {
+        if plinth_check::codes::lookup(code).is_none() {
+            missing.insert(code.to_string());
+        }
+    }
+    assert!(seen > 30, "found only {seen} code literals");
+    assert!(missing.is_empty(), "undocumented codes: {missing:#?}");
 }
