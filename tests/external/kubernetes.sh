@@ -106,8 +106,11 @@ for dir in "${dirs[@]}"; do
   # One rules file per service: the groups of its PrometheusRule, as Prometheus reads them.
   rules="$work/rules-$n"
   mkdir -p "$rules"
-  # And each Rollout's pod template as a Deployment, for checkov's pod checks.
-  pods="$work/rollout-pods-$n"
+  # And each Rollout's pod template as a Deployment, for checkov's pod checks, in a copy
+  # of the tree that checkov scans.
+  scan="$work/scan-$n"
+  cp -r "$dir" "$scan"
+  pods="$scan/_rollout_pods"
   mkdir -p "$pods"
   "$venv/bin/python" - "$dir" "$rules" "$pods" <<'PY'
 import pathlib, sys, yaml
@@ -146,7 +149,7 @@ PY
   report="$work/checkov-$n.json"
   say "-- checkov --framework kubernetes (skipping $skips)"
   set +e
-  CKV_PARSE_ERROR_FAIL=true "$venv/bin/checkov" -d "$dir" -d "$pods" --framework kubernetes \
+  CKV_PARSE_ERROR_FAIL=true "$venv/bin/checkov" -d "$scan" --framework kubernetes \
     --skip-download --quiet --compact --skip-check "$skips" -o json >"$report" 2>"$report.err"
   code=$?
   set -e
