@@ -1,5 +1,12 @@
 //! Shared helpers for the data-driven test suites in this folder.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
+
 use plinth_check::{Db, diagnostics, load};
 use plinth_syntax::Diagnostic;
 use std::path::{Path, PathBuf};

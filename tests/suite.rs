@@ -4,6 +4,13 @@
 //!   line it starts on, and every annotation must be matched.
 //! - `examples/`: every example checks clean and is formatted.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
+
 use plinth_tests::{check_files, read_dir_sorted, repo_root};
 use std::collections::BTreeSet;
 

@@ -1,6 +1,13 @@
 //! Any input through the whole front end (parse, index, check, analysis, lowering)
 //! gives diagnostics, never a panic, and every diagnostic's span lies in its file.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
+
 use plinth_check::{Db, EnvName, diagnostics, load, platform};
 use proptest::prelude::*;
 

@@ -1,6 +1,13 @@
 //! Incrementality: an edit re-runs only the queries that depend on it. The log of
 //! executed queries is asserted, so a change that silently breaks incrementality fails.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
+
 use plinth_check::db::{analysis, check_file, symbol_index};
 use plinth_check::{Db, diagnostics, load};
 use salsa::Setter;

@@ -122,6 +122,9 @@ pub fn load_and_check(dir: &Path) -> Checked {
         sources.insert("plinth.toml".to_string(), toml);
     }
     let mut diags = loaded.diagnostics.clone();
+    if std::env::var_os("PLINTH_TIMINGS").is_some() {
+        print_phase_timings(&db, ws);
+    }
     diags.extend(diagnostics(&db, ws));
     Checked {
         db,
@@ -130,6 +133,31 @@ pub fn load_and_check(dir: &Path) -> Checked {
         diagnostics: diags,
         loaded,
     }
+}
+
+/// `PLINTH_TIMINGS=1`: how long each front-end phase takes, on stderr (for benchmarks).
+fn print_phase_timings(db: &Db, ws: plinth_check::Workspace) {
+    use plinth_check::db::{check_file, parse_file, symbol_index};
+    let files = ws.files(db).clone();
+    let mut t = std::time::Instant::now();
+    let mut lap = |name: &str| {
+        eprintln!("{name:>14}: {:>7.1} ms", t.elapsed().as_secs_f64() * 1000.0);
+        t = std::time::Instant::now();
+    };
+    for f in &files {
+        let _ = parse_file(db, *f);
+    }
+    lap("parse");
+    let _ = symbol_index(db, ws);
+    lap("index");
+    for f in &files {
+        let _ = check_file(db, ws, *f);
+    }
+    lap("check files");
+    let _ = analysis(db, ws);
+    lap("analysis");
+    let _ = diagnostics(db, ws);
+    lap("diagnostics");
 }
 
 fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, format: Format) {

@@ -1,5 +1,12 @@
 //! The binary as a user runs it: exit codes, output formats, init, fmt, build.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // test code
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
