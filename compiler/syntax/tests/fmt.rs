@@ -98,10 +98,16 @@ fn strings_are_reescaped() {
 
 #[test]
 fn enums_stay_on_one_line_when_they_fit() {
-    check("enum risk {\n minimal\n limited, high }", "enum risk { minimal, limited, high }\n");
+    check(
+        "enum risk {\n minimal\n limited, high }",
+        "enum risk { minimal, limited, high }\n",
+    );
     let long: Vec<String> = (0..20).map(|i| format!("value_{i}")).collect();
     let formatted = format(&format!("enum e {{ {} }}", long.join(", "))).unwrap();
-    assert!(formatted.starts_with("enum e {\n  value_0\n"), "{formatted}");
+    assert!(
+        formatted.starts_with("enum e {\n  value_0\n"),
+        "{formatted}"
+    );
 }
 
 #[test]
