@@ -11,6 +11,11 @@ use plinth_ir::kinds::{self, Record, Shape};
 use plinth_ir::{Duration, Level, Lineage};
 use plinth_syntax::{Diagnostic, Span};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Declarations by name, shared with the per-file results (copied only when a profile
+/// merge changes one).
+pub type Decls = BTreeMap<String, Arc<Decl>>;
 
 /// Facts derived from the graph, per declaration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,7 +30,7 @@ pub struct Facts {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Analysis {
     /// Every declaration with its profiles merged, by name.
-    pub decls: BTreeMap<String, Decl>,
+    pub decls: Decls,
     pub facts: BTreeMap<String, Facts>,
     pub enums: BTreeMap<String, Vec<String>>,
     pub diagnostics: Vec<Diagnostic>,
@@ -33,7 +38,10 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Decl> + 'a {
-        self.decls.values().filter(move |d| d.kind == kind)
+        self.decls
+            .values()
+            .map(|d| &**d)
+            .filter(move |d| d.kind == kind)
     }
 
     pub fn has_errors(&self) -> bool {
@@ -78,7 +86,7 @@ pub const MAX_DEPLOYABLE_NAME: usize = 50;
 
 struct Cx<'a> {
     index: &'a SymbolIndex,
-    decls: BTreeMap<String, Decl>,
+    decls: Decls,
     diags: Vec<Diagnostic>,
 }
 
@@ -124,7 +132,7 @@ pub fn analyze(index: &SymbolIndex, checks: &[&crate::typeck::FileCheck]) -> Ana
 
 /// The profile chain of a declaration, parents first, with cycle detection.
 fn profile_chain(
-    decls: &BTreeMap<String, Decl>,
+    decls: &Decls,
     name: &str,
     seen: &mut Vec<String>,
     out: &mut Vec<String>,
@@ -274,7 +282,7 @@ fn merge_profiles(cx: &mut Cx) {
             let poisoned: Vec<String> = kinds::kind(&kind)
                 .map(|k| k.record.fields.iter().map(|f| f.name.to_string()).collect())
                 .unwrap_or_default();
-            if let Some(decl) = cx.decls.get_mut(&name) {
+            if let Some(decl) = cx.decls.get_mut(&name).map(Arc::make_mut) {
                 decl.body.errored.extend(poisoned);
             }
             continue;
@@ -329,7 +337,7 @@ fn merge_profiles(cx: &mut Cx) {
         for d in diags {
             cx.push(&file, d);
         }
-        if let Some(decl) = cx.decls.get_mut(&name) {
+        if let Some(decl) = cx.decls.get_mut(&name).map(Arc::make_mut) {
             decl.body = body;
             decl.profiles = profiles;
         }
@@ -667,7 +675,7 @@ fn check_cross_references(cx: &mut Cx) {
                     } else {
                         format!(" (in `{env}`)")
                     };
-                    service_checks(effective, model, &in_env, decls, &mut err);
+                    service_checks(effective, model.map(|m| &**m), &in_env, decls, &mut err);
                 }
             }
             "batch_job" => resources_check(body, "resources", &mut err),
@@ -731,7 +739,7 @@ fn loses_precision(from: &str, to: &str) -> bool {
 }
 
 fn feature_exists(
-    decls: &BTreeMap<String, Decl>,
+    decls: &Decls,
     r: &plinth_ir::FeatureRef,
     span: Span,
     err: &mut impl FnMut(&str, Span, String, Option<String>),
@@ -778,7 +786,7 @@ fn service_checks(
     body: &Rec,
     model: Option<&Decl>,
     in_env: &str,
-    decls: &BTreeMap<String, Decl>,
+    decls: &Decls,
     err: &mut impl FnMut(&str, Span, String, Option<String>),
 ) {
     let runtime = body.str("runtime").unwrap_or("triton");

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileCheck {
-    pub decls: Vec<Decl>,
+    pub decls: Vec<std::sync::Arc<Decl>>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -49,7 +49,7 @@ pub fn check_file_bodies(path: &str, tree: &ast::SourceFile, index: &SymbolIndex
         if let Item::Decl(d) = item
             && let Some(decl) = cx.decl(d)
         {
-            decls.push(decl);
+            decls.push(std::sync::Arc::new(decl));
         }
     }
     FileCheck {
