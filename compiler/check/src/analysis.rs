@@ -351,11 +351,12 @@ fn required_in(
     rec: &Rec,
     record: &Record,
     span: Span,
-    what: &str,
+    what: &dyn Fn() -> String,
     file: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
     for name in missing_required(rec, record) {
+        let what = what();
         let doc = record.field(&name).map_or("", |f| f.doc);
         diags.push(
             Diagnostic::error(
@@ -375,7 +376,7 @@ fn required_in(
                     &b.value,
                     inner,
                     b.span,
-                    &format!("`{}`", field.name),
+                    &|| format!("`{}`", field.name),
                     file,
                     diags,
                 );
@@ -386,7 +387,7 @@ fn required_in(
                         &b.value,
                         inner,
                         b.span,
-                        &format!("`{} {n}`", field.name),
+                        &|| format!("`{} {n}`", field.name),
                         file,
                         diags,
                     );
@@ -405,12 +406,11 @@ fn check_required(cx: &mut Cx) {
         let Some(kind) = kinds::kind(&decl.kind) else {
             continue;
         };
-        let what = format!("{} `{}`", decl.kind, decl.name);
         required_in(
             &decl.body,
             &kind.record,
             decl.name_span,
-            &what,
+            &|| format!("{} `{}`", decl.kind, decl.name),
             &decl.file,
             &mut cx.diags,
         );
@@ -662,20 +662,19 @@ fn check_cross_references(cx: &mut Cx) {
             }
             "service" => {
                 let model = body.str("model").and_then(|m| decls.get(m));
-                let envs: Vec<(String, Rec)> = std::iter::once((String::new(), body.clone()))
-                    .chain(
-                        body.named("env")
-                            .iter()
-                            .map(|(n, b)| (n.clone(), merge(body, &b.value))),
-                    )
-                    .collect();
-                for (env, effective) in &envs {
-                    let in_env = if env.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (in `{env}`)")
-                    };
-                    service_checks(effective, model.map(|m| &**m), &in_env, decls, &mut err);
+                let model = model.map(|m| &**m);
+                service_checks(body, model, "", decls, &mut err);
+                // Each environment's effective body is checked again: an override may
+                // break what the base satisfied.
+                for (env, over) in body.named("env") {
+                    let effective = merge(body, &over.value);
+                    service_checks(
+                        &effective,
+                        model,
+                        &format!(" (in `{env}`)"),
+                        decls,
+                        &mut err,
+                    );
                 }
             }
             "batch_job" => resources_check(body, "resources", &mut err),
@@ -747,8 +746,16 @@ fn feature_exists(
     let Some(view) = decls.get(&r.view) else {
         return;
     };
-    let feats = features(view);
-    if !feats.contains_key(&r.feature) {
+    if view
+        .body
+        .named("feature")
+        .iter()
+        .any(|(n, _)| *n == r.feature)
+    {
+        return;
+    }
+    {
+        let feats = features(view);
         let suggestion = did_you_mean(&r.feature, feats.keys().map(String::as_str));
         err(
             "plinth::feature::unknown",

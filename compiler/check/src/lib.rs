@@ -5,18 +5,20 @@
 //! stdlib is embedded at compile time); callers read and write disk.
 
 pub mod analysis;
+pub mod artifacts;
 pub mod checked;
 pub mod codes;
 mod cron;
 pub mod db;
 pub mod index;
 pub mod lower;
+pub mod onnx;
 pub mod schema;
 mod suggest;
 pub mod typeck;
 mod units;
 
-pub use db::{Db, EnvName, File, Workspace, diagnostics, parse_file, platform};
+pub use db::{Db, EnvName, File, Workspace, diagnostics, parse_file, platform, prefetch};
 pub use suggest::did_you_mean;
 
 /// The stdlib sources, embedded: `(path, text)`.

@@ -1,6 +1,7 @@
 //! `plinth`: the command line. All IO lives here: reading workspaces, writing output,
 //! rendering diagnostics. Exit codes: 0 clean, 1 policy errors, 2 spec errors.
 
+mod artifacts;
 mod build;
 mod init;
 mod render;
@@ -125,7 +126,9 @@ pub fn load_and_check(dir: &Path) -> Checked {
     if std::env::var_os("PLINTH_TIMINGS").is_some() {
         print_phase_timings(&db, ws);
     }
+    plinth_check::prefetch(&db, ws);
     diags.extend(diagnostics(&db, ws));
+    diags.extend(artifacts::check(&db, ws, &loaded.root));
     Checked {
         db,
         ws,
@@ -137,23 +140,13 @@ pub fn load_and_check(dir: &Path) -> Checked {
 
 /// `PLINTH_TIMINGS=1`: how long each front-end phase takes, on stderr (for benchmarks).
 fn print_phase_timings(db: &Db, ws: plinth_check::Workspace) {
-    use plinth_check::db::{check_file, parse_file, symbol_index};
-    let files = ws.files(db).clone();
     let mut t = std::time::Instant::now();
     let mut lap = |name: &str| {
-        eprintln!("{name:>14}: {:>7.1} ms", t.elapsed().as_secs_f64() * 1000.0);
+        eprintln!("{name:>24}: {:>7.1} ms", t.elapsed().as_secs_f64() * 1000.0);
         t = std::time::Instant::now();
     };
-    for f in &files {
-        let _ = parse_file(db, *f);
-    }
-    lap("parse");
-    let _ = symbol_index(db, ws);
-    lap("index");
-    for f in &files {
-        let _ = check_file(db, ws, *f);
-    }
-    lap("check files");
+    plinth_check::prefetch(db, ws);
+    lap("files (parallel)");
     let _ = analysis(db, ws);
     lap("analysis");
     let _ = diagnostics(db, ws);

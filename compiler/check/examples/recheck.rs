@@ -1,0 +1,71 @@
+//! Benchmark of incremental re-checking through salsa: load a workspace folder, check
+//! it, then edit one file (a body edit that keeps every name) and check again.
+//!
+//!   cargo run --release -p plinth-check --example recheck -- bench/work/n5000
+//!
+//! Prints the cold check time and the median of several one-file re-checks.
+
+use plinth_check::{Db, diagnostics, load};
+use salsa::Setter;
+use std::time::Instant;
+
+fn main() {
+    let Some(dir) = std::env::args().nth(1) else {
+        eprintln!("usage: recheck DIR");
+        std::process::exit(2);
+    };
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "plinth"))
+        .filter_map(|p| {
+            Some((
+                p.file_name()?.to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).ok()?,
+            ))
+        })
+        .collect();
+    files.sort();
+    let mut db = Db::default();
+    let start = Instant::now();
+    let ws = load(&db, files.clone());
+    let cold = diagnostics(&db, ws).len();
+    let cold_ms = start.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "cold check: {cold_ms:.1} ms ({cold} diagnostics, {} files)",
+        files.len()
+    );
+
+    // Edit a serving file: change a replica range, alternating so each edit is real.
+    let inputs = ws.files(&db).clone();
+    let serving: Vec<_> = inputs
+        .iter()
+        .filter(|f| f.text(&db).contains("replicas: 2.."))
+        .collect();
+    let Some(&&victim) = serving.get(serving.len() / 2) else {
+        return;
+    };
+    let original = victim.text(&db).clone();
+    let mut times = Vec::new();
+    for round in 0..7 {
+        let edited = if round % 2 == 0 {
+            original.replacen("replicas: 2..", "replicas: 1..", 1)
+        } else {
+            original.clone()
+        };
+        let start = Instant::now();
+        victim.set_text(&mut db).to(edited);
+        let n = diagnostics(&db, ws).len();
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        let _ = n;
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    println!(
+        "one-file re-check: median {median:.1} ms over {} edits of {}",
+        times.len(),
+        victim.path(&db)
+    );
+}
