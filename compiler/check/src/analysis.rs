@@ -1,6 +1,10 @@
-//! Whole-workspace checks: profiles merged into declarations, required fields,
-//! checks across declarations (columns, features, serving, freshness), the dependency
-//! graph (cycles, unused declarations) and the derived facts later phases read.
+//! Checks across declarations: profiles merged into declarations, required fields,
+//! references into other declarations (columns, features, serving, freshness), the
+//! dependency graph (cycles, unused declarations) and the derived facts lowering reads.
+//!
+//! Each check looks at one declaration and reads the others through a [`Lookup`], so
+//! the salsa queries in `db` run them per file and an edit re-checks only the files
+//! whose declarations, or the declarations they read, changed.
 
 use crate::checked::{Decl, Field, Rec, Spanned, Value};
 use crate::index::SymbolIndex;
@@ -84,46 +88,19 @@ pub fn runtime_formats(runtime: &str) -> &'static [&'static str] {
 /// (`-canary`, `-analysis`) within Kubernetes' 63-character limit.
 pub const MAX_DEPLOYABLE_NAME: usize = 50;
 
-struct Cx<'a> {
-    index: &'a SymbolIndex,
-    decls: Decls,
-    diags: Vec<Diagnostic>,
-}
+/// Finds a declaration by name: as written, or with its profiles merged, depending
+/// on the caller.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Arc<Decl>>;
 
-impl Cx<'_> {
-    fn push(&mut self, decl_file: &str, d: Diagnostic) {
-        self.diags.push(d.with_file(decl_file));
-    }
-}
-
-pub fn analyze(index: &SymbolIndex, checks: &[&crate::typeck::FileCheck]) -> Analysis {
-    let mut cx = Cx {
-        index,
-        decls: BTreeMap::new(),
-        diags: Vec::new(),
-    };
-    for check in checks {
-        for decl in &check.decls {
-            // Duplicates were reported by the index; the first declaration wins.
-            if index
-                .get(&decl.name)
-                .is_some_and(|s| s.file == decl.file && s.span == decl.span)
-            {
-                cx.decls
-                    .entry(decl.name.clone())
-                    .or_insert_with(|| decl.clone());
-            }
-        }
-    }
-    merge_profiles(&mut cx);
-    check_required(&mut cx);
-    check_cross_references(&mut cx);
-    let facts = graph_and_facts(&mut cx);
+/// The analysis lowering reads: merged declarations and the derived facts. Diagnostics
+/// are not here; `db::diagnostics` collects them per file.
+pub fn analyze(index: &SymbolIndex, decls: Decls) -> Analysis {
+    let facts = derive_facts(index, &decls);
     Analysis {
-        decls: cx.decls,
+        decls,
         facts,
         enums: index.enums.clone(),
-        diagnostics: cx.diags,
+        diagnostics: Vec::new(),
     }
 }
 
@@ -132,7 +109,7 @@ pub fn analyze(index: &SymbolIndex, checks: &[&crate::typeck::FileCheck]) -> Ana
 
 /// The profile chain of a declaration, parents first, with cycle detection.
 fn profile_chain(
-    decls: &Decls,
+    decls: Lookup,
     name: &str,
     seen: &mut Vec<String>,
     out: &mut Vec<String>,
@@ -143,7 +120,7 @@ fn profile_chain(
         return Err(cycle);
     }
     seen.push(name.to_string());
-    if let Some(decl) = decls.get(name) {
+    if let Some(decl) = decls(name) {
         for parent in &decl.profiles {
             profile_chain(decls, parent, seen, out)?;
             if !out.contains(parent) {
@@ -250,98 +227,84 @@ fn conflicts(a: &Rec, b: &Rec, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
-fn merge_profiles(cx: &mut Cx) {
-    let names: Vec<String> = cx
-        .decls
-        .values()
-        .filter(|d| !d.profiles.is_empty())
-        .map(|d| d.name.clone())
-        .collect();
-    let mut merged = Vec::new();
-    for name in names {
-        let Some(decl) = cx.decls.get(&name) else {
-            continue;
-        };
-        let mut chain = Vec::new();
-        if let Err(cycle) = profile_chain(&cx.decls, &name, &mut Vec::new(), &mut chain) {
-            // Reported once, at the first profile of the cycle; declarations extending
-            // it keep their own body and are not also reported missing fields.
-            let first = cycle.iter().min().cloned();
-            let (file, span, kind) = (decl.file.clone(), decl.name_span, decl.kind.clone());
-            if first.as_ref() == Some(&name) {
-                let message = format!(
-                    "profiles extend each other in a cycle: {}",
-                    cycle.join(" → ")
-                );
-                cx.push(
-                    &file,
-                    Diagnostic::error("plinth::extends::cycle", span, message)
-                        .with_help("remove one `extends` to break the cycle"),
-                );
+/// One declaration with the profiles it extends merged in, and the problems found
+/// while merging. `unmerged` looks up declarations as written.
+pub fn merge_decl(decl: &Arc<Decl>, unmerged: Lookup) -> (Arc<Decl>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    if decl.profiles.is_empty() {
+        return (decl.clone(), diags);
+    }
+    let name = &decl.name;
+    let mut chain = Vec::new();
+    if let Err(cycle) = profile_chain(unmerged, name, &mut Vec::new(), &mut chain) {
+        // Reported once, at the first profile of the cycle; declarations extending
+        // it keep their own body and are not also reported missing fields.
+        if cycle.iter().min() == Some(name) {
+            let message = format!(
+                "profiles extend each other in a cycle: {}",
+                cycle.join(" → ")
+            );
+            diags.push(
+                Diagnostic::error("plinth::extends::cycle", decl.name_span, message)
+                    .with_file(&decl.file)
+                    .with_help("remove one `extends` to break the cycle"),
+            );
+        }
+        let mut poisoned = (**decl).clone();
+        if let Some(k) = kinds::kind(&decl.kind) {
+            poisoned
+                .body
+                .errored
+                .extend(k.record.fields.iter().map(|f| f.name.to_string()));
+        }
+        return (Arc::new(poisoned), diags);
+    }
+    // Direct parents may not disagree; a declaration's own fields override both.
+    let mut base = Rec::default();
+    let mut base_from: BTreeMap<String, String> = BTreeMap::new();
+    for parent in &decl.profiles {
+        let mut parent_chain = Vec::new();
+        let _ = profile_chain(unmerged, parent, &mut Vec::new(), &mut parent_chain);
+        let mut full = Rec::default();
+        for p in parent_chain.iter().chain(std::iter::once(parent)) {
+            if let Some(pd) = unmerged(p) {
+                full = merge(&full, &pd.body);
             }
-            let poisoned: Vec<String> = kinds::kind(&kind)
-                .map(|k| k.record.fields.iter().map(|f| f.name.to_string()).collect())
+        }
+        let mut clash = Vec::new();
+        conflicts(&base, &full, "", &mut clash);
+        // A field the declaration sets itself decides the conflict.
+        clash.retain(|path| {
+            let top = path.split('.').next().unwrap_or(path);
+            !decl.body.fields.contains_key(top)
+        });
+        for path in clash {
+            let other = path
+                .split('.')
+                .next()
+                .and_then(|k| base_from.get(k))
+                .cloned()
                 .unwrap_or_default();
-            if let Some(decl) = cx.decls.get_mut(&name).map(Arc::make_mut) {
-                decl.body.errored.extend(poisoned);
-            }
-            continue;
+            diags.push(
+                Diagnostic::error(
+                    "plinth::extends::conflict",
+                    decl.name_span,
+                    format!("profiles `{other}` and `{parent}` both set `{path}`, differently"),
+                )
+                .with_file(&decl.file)
+                .with_help(format!("set `{path}` in `{name}` itself to decide")),
+            );
         }
-        // Direct parents may not disagree; a declaration's own fields override both.
-        let mut base = Rec::default();
-        let mut base_from: BTreeMap<String, String> = BTreeMap::new();
-        let mut diags = Vec::new();
-        for parent in &decl.profiles {
-            let mut parent_chain = Vec::new();
-            let _ = profile_chain(&cx.decls, parent, &mut Vec::new(), &mut parent_chain);
-            let mut full = Rec::default();
-            for p in parent_chain.iter().chain(std::iter::once(parent)) {
-                if let Some(pd) = cx.decls.get(p) {
-                    full = merge(&full, &pd.body);
-                }
-            }
-            let mut clash = Vec::new();
-            conflicts(&base, &full, "", &mut clash);
-            // A field the declaration sets itself decides the conflict.
-            clash.retain(|path| {
-                let top = path.split('.').next().unwrap_or(path);
-                !decl.body.fields.contains_key(top)
-            });
-            for path in clash {
-                let other = path
-                    .split('.')
-                    .next()
-                    .and_then(|k| base_from.get(k))
-                    .cloned()
-                    .unwrap_or_default();
-                diags.push(
-                    Diagnostic::error(
-                        "plinth::extends::conflict",
-                        decl.name_span,
-                        format!("profiles `{other}` and `{parent}` both set `{path}`, differently"),
-                    )
-                    .with_help(format!("set `{path}` in `{}` itself to decide", decl.name)),
-                );
-            }
-            for k in full.fields.keys() {
-                base_from.entry(k.clone()).or_insert_with(|| parent.clone());
-            }
-            base = merge(&base, &full);
+        for k in full.fields.keys() {
+            base_from.entry(k.clone()).or_insert_with(|| parent.clone());
         }
-        let body = merge(&respan(&base, decl.name_span), &decl.body);
-        let mut all_profiles = chain;
-        all_profiles.dedup();
-        merged.push((name.clone(), body, all_profiles, decl.file.clone(), diags));
+        base = merge(&base, &full);
     }
-    for (name, body, profiles, file, diags) in merged {
-        for d in diags {
-            cx.push(&file, d);
-        }
-        if let Some(decl) = cx.decls.get_mut(&name).map(Arc::make_mut) {
-            decl.body = body;
-            decl.profiles = profiles;
-        }
-    }
+    let mut merged = (**decl).clone();
+    merged.body = merge(&respan(&base, decl.name_span), &decl.body);
+    chain.dedup();
+    merged.profiles = chain;
+    (Arc::new(merged), diags)
 }
 
 // ---------------------------------------------------------------------------------
@@ -398,23 +361,21 @@ fn required_in(
     }
 }
 
-fn check_required(cx: &mut Cx) {
-    for decl in cx.decls.values() {
-        if decl.kind == "profile" {
-            continue;
-        }
-        let Some(kind) = kinds::kind(&decl.kind) else {
-            continue;
-        };
-        required_in(
-            &decl.body,
-            &kind.record,
-            decl.name_span,
-            &|| format!("{} `{}`", decl.kind, decl.name),
-            &decl.file,
-            &mut cx.diags,
-        );
+fn check_required(decl: &Decl, diags: &mut Vec<Diagnostic>) {
+    if decl.kind == "profile" {
+        return;
     }
+    let Some(kind) = kinds::kind(&decl.kind) else {
+        return;
+    };
+    required_in(
+        &decl.body,
+        &kind.record,
+        decl.name_span,
+        &|| format!("{} `{}`", decl.kind, decl.name),
+        &decl.file,
+        diags,
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -467,10 +428,12 @@ fn features(decl: &Decl) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn check_cross_references(cx: &mut Cx) {
+/// Every check of one (merged) declaration that is not about the graph: required
+/// fields and references into other declarations, read through `decls` (merged).
+pub fn check_decl(decl: &Decl, decls: Lookup, index: &SymbolIndex) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let decls = &cx.decls;
-    for decl in decls.values() {
+    check_required(decl, &mut diags);
+    'checks: {
         let file = decl.file.as_str();
         let mut err = |code: &str, span: Span, msg: String, help: Option<String>| {
             let mut d = if code == CAST {
@@ -485,9 +448,9 @@ fn check_cross_references(cx: &mut Cx) {
         let body = &decl.body;
         match decl.kind.as_str() {
             "feature_view" => {
-                let source = body.str("source").and_then(|s| decls.get(s));
-                let Some(source) = source else { continue };
-                let cols = columns(source);
+                let source = body.str("source").and_then(decls);
+                let Some(source) = source else { break 'checks };
+                let cols = columns(&source);
                 let col_names = || cols.keys().map(String::as_str).collect::<Vec<_>>();
                 let unknown_column = |column: &str| {
                     let suggestion = did_you_mean(column, cols.keys().map(String::as_str));
@@ -496,7 +459,7 @@ fn check_cross_references(cx: &mut Cx) {
                         None => format!("columns of `{}`: {}", source.name, col_names().join(", ")),
                     })
                 };
-                if let Some(entity) = body.str("entity").and_then(|e| decls.get(e))
+                if let Some(entity) = body.str("entity").and_then(decls)
                     && let Some(key) = entity.body.str("key")
                     && !cols.contains_key(key)
                 {
@@ -557,8 +520,8 @@ fn check_cross_references(cx: &mut Cx) {
                     source.body.str("classification"),
                 ) {
                     let (d, s) = (
-                        cx.index.rank("classification", declared),
-                        cx.index.rank("classification", source_class),
+                        index.rank("classification", declared),
+                        index.rank("classification", source_class),
                     );
                     if d < s {
                         err(
@@ -630,9 +593,8 @@ fn check_cross_references(cx: &mut Cx) {
                                     ),
                                 );
                             }
-                            if let Some(ftype) = decls
-                                .get(&r.view)
-                                .and_then(|v| features(v).get(&r.feature).cloned())
+                            if let Some(ftype) =
+                                decls(&r.view).and_then(|v| features(&v).get(&r.feature).cloned())
                                 && loses_precision(&ftype, dtype)
                             {
                                 diags_warn(
@@ -661,8 +623,8 @@ fn check_cross_references(cx: &mut Cx) {
                 }
             }
             "service" => {
-                let model = body.str("model").and_then(|m| decls.get(m));
-                let model = model.map(|m| &**m);
+                let model = body.str("model").and_then(decls);
+                let model = model.as_deref();
                 service_checks(body, model, "", decls, &mut err);
                 // Each environment's effective body is checked again: an override may
                 // break what the base satisfied.
@@ -699,7 +661,7 @@ fn check_cross_references(cx: &mut Cx) {
             );
         }
     }
-    cx.diags.extend(diags);
+    diags
 }
 
 /// The one cross-declaration finding that is a warning, not an error.
@@ -738,12 +700,12 @@ fn loses_precision(from: &str, to: &str) -> bool {
 }
 
 fn feature_exists(
-    decls: &Decls,
+    decls: Lookup,
     r: &plinth_ir::FeatureRef,
     span: Span,
     err: &mut impl FnMut(&str, Span, String, Option<String>),
 ) {
-    let Some(view) = decls.get(&r.view) else {
+    let Some(view) = decls(&r.view) else {
         return;
     };
     if view
@@ -755,7 +717,7 @@ fn feature_exists(
         return;
     }
     {
-        let feats = features(view);
+        let feats = features(&view);
         let suggestion = did_you_mean(&r.feature, feats.keys().map(String::as_str));
         err(
             "plinth::feature::unknown",
@@ -793,7 +755,7 @@ fn service_checks(
     body: &Rec,
     model: Option<&Decl>,
     in_env: &str,
-    decls: &Decls,
+    decls: Lookup,
     err: &mut impl FnMut(&str, Span, String, Option<String>),
 ) {
     let runtime = body.str("runtime").unwrap_or("triton");
@@ -911,46 +873,82 @@ fn dependencies(decl: &Decl) -> Vec<String> {
     deps.into_iter().collect()
 }
 
-fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
-    const GRAPH_KINDS: [&str; 6] = [
-        "source",
-        "entity",
-        "feature_view",
-        "model",
-        "service",
-        "batch_job",
-    ];
+/// What the graph needs to know about one declaration; small, so the graph is rebuilt
+/// only when some declaration's links change, not on every body edit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Links {
+    pub name: String,
+    pub kind: String,
+    pub file: String,
+    pub name_span: Span,
+    /// What it reads (data and serving dependencies).
+    pub deps: Vec<String>,
+    /// The source a batch job writes.
+    pub writes: Option<String>,
+    pub owner: Option<String>,
+}
+
+const GRAPH_KINDS: [&str; 6] = [
+    "source",
+    "entity",
+    "feature_view",
+    "model",
+    "service",
+    "batch_job",
+];
+
+pub fn links(decl: &Decl) -> Links {
+    Links {
+        name: decl.name.clone(),
+        kind: decl.kind.clone(),
+        file: decl.file.clone(),
+        name_span: decl.name_span,
+        deps: dependencies(decl),
+        writes: if decl.kind == "batch_job" {
+            decl.body.str("output").map(str::to_string)
+        } else {
+            None
+        },
+        owner: decl.body.str("owner").map(str::to_string),
+    }
+}
+
+struct Graph {
+    graph: DiGraph<String, ()>,
+    nodes: BTreeMap<String, NodeIndex>,
+}
+
+fn build_graph<'a>(all: impl Iterator<Item = &'a Links> + Clone) -> Graph {
     let mut graph: DiGraph<String, ()> = DiGraph::new();
     let mut nodes: BTreeMap<String, NodeIndex> = BTreeMap::new();
-    for decl in cx
-        .decls
-        .values()
-        .filter(|d| GRAPH_KINDS.contains(&d.kind.as_str()))
+    for l in all
+        .clone()
+        .filter(|l| GRAPH_KINDS.contains(&l.kind.as_str()))
     {
-        nodes.insert(decl.name.clone(), graph.add_node(decl.name.clone()));
+        nodes.insert(l.name.clone(), graph.add_node(l.name.clone()));
     }
-    let mut owners_used: BTreeSet<String> = BTreeSet::new();
-    for decl in cx.decls.values() {
-        if let Some(owner) = decl.body.str("owner") {
-            owners_used.insert(owner.to_string());
-        }
-        let Some(&to) = nodes.get(&decl.name) else {
+    for l in all {
+        let Some(&to) = nodes.get(&l.name) else {
             continue;
         };
-        for dep in dependencies(decl) {
-            if let Some(&from) = nodes.get(&dep) {
+        for dep in &l.deps {
+            if let Some(&from) = nodes.get(dep) {
                 graph.add_edge(from, to, ());
             }
         }
-        // A batch job writes its output source.
-        if decl.kind == "batch_job"
-            && let Some(out) = decl.body.str("output").and_then(|o| nodes.get(o))
-        {
+        if let Some(out) = l.writes.as_ref().and_then(|o| nodes.get(o)) {
             graph.add_edge(to, *out, ());
         }
     }
-    // Cycles: every member listed, in name order.
-    let mut in_cycle = BTreeSet::new();
+    Graph { graph, nodes }
+}
+
+/// Cycles (every member listed, in name order) and unused declarations.
+pub fn check_graph<'a>(all: impl Iterator<Item = &'a Links> + Clone) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let by_name: BTreeMap<&str, &Links> = all.clone().map(|l| (l.name.as_str(), l)).collect();
+    let owners_used: BTreeSet<&str> = all.clone().filter_map(|l| l.owner.as_deref()).collect();
+    let Graph { graph, nodes } = build_graph(all.clone());
     for scc in petgraph::algo::tarjan_scc(&graph) {
         let self_loop = scc.len() == 1 && scc.first().is_some_and(|n| graph.contains_edge(*n, *n));
         if scc.len() < 2 && !self_loop {
@@ -961,69 +959,72 @@ fn graph_and_facts(cx: &mut Cx) -> BTreeMap<String, Facts> {
             .filter_map(|n| graph.node_weight(*n).cloned())
             .collect();
         members.sort();
-        in_cycle.extend(members.iter().cloned());
-        if let Some(first) = members.first().and_then(|m| cx.decls.get(m)) {
-            let d = Diagnostic::error(
-                "plinth::graph::cycle",
-                first.name_span,
-                format!("dependency cycle: {}", members.join(" → ")),
-            )
-            .with_file(&first.file)
-            .with_help("data must flow one way: sources → feature views → models → services and batch jobs; a batch job may not write a source its own model reads");
-            cx.diags.push(d);
+        if let Some(first) = members.first().and_then(|m| by_name.get(m.as_str())) {
+            diags.push(
+                Diagnostic::error(
+                    "plinth::graph::cycle",
+                    first.name_span,
+                    format!("dependency cycle: {}", members.join(" → ")),
+                )
+                .with_file(&first.file)
+                .with_help("data must flow one way: sources → feature views → models → services and batch jobs; a batch job may not write a source its own model reads"),
+            );
         }
     }
-    // Unused declarations.
-    for decl in cx.decls.values() {
-        let unused = match decl.kind.as_str() {
-            "team" => !owners_used.contains(&decl.name),
-            "source" | "entity" | "feature_view" | "model" => {
-                nodes.get(&decl.name).is_some_and(|n| {
-                    graph
-                        .neighbors_directed(*n, petgraph::Direction::Outgoing)
-                        .next()
-                        .is_none()
-                        && (decl.kind != "source"
-                            || graph
-                                .neighbors_directed(*n, petgraph::Direction::Incoming)
-                                .next()
-                                .is_none())
-                })
-            }
+    for l in all {
+        let unused = match l.kind.as_str() {
+            "team" => !owners_used.contains(l.name.as_str()),
+            "source" | "entity" | "feature_view" | "model" => nodes.get(&l.name).is_some_and(|n| {
+                let none = |dir| graph.neighbors_directed(*n, dir).next().is_none();
+                none(petgraph::Direction::Outgoing)
+                    && (l.kind != "source" || none(petgraph::Direction::Incoming))
+            }),
             _ => false,
         };
-        if unused && !decl.name.starts_with("std.") {
-            cx.diags.push(
+        if unused && !l.name.starts_with("std.") {
+            diags.push(
                 Diagnostic::warning(
                     "plinth::graph::unused",
-                    decl.name_span,
-                    format!("{} `{}` is not used", decl.kind, decl.name),
+                    l.name_span,
+                    format!("{} `{}` is not used", l.kind, l.name),
                 )
-                .with_file(&decl.file)
+                .with_file(&l.file)
                 .with_help("remove it, or reference it from the declaration that should use it"),
             );
         }
     }
-    // Derived facts, in dependency order (cycles were reported; their members get none).
+    diags
+}
+
+/// Derived facts of every declaration in dependency order; members of a cycle (an
+/// error reported elsewhere) get none.
+fn derive_facts(index: &SymbolIndex, decls: &Decls) -> BTreeMap<String, Facts> {
+    let all: Vec<Links> = decls.values().map(|d| links(d)).collect();
+    let Graph { graph, .. } = build_graph(all.iter());
     let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
     let order = petgraph::algo::toposort(&graph, None).unwrap_or_default();
     for node in order {
         let Some(name) = graph.node_weight(node) else {
             continue;
         };
-        let Some(decl) = cx.decls.get(name) else {
+        let Some(decl) = decls.get(name) else {
             continue;
         };
-        let f = derive(cx, decl, &facts);
+        let f = derive(index, decls, decl, &facts);
         facts.insert(name.clone(), f);
     }
     facts
 }
 
-fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
+fn derive(
+    index: &SymbolIndex,
+    decls: &Decls,
+    decl: &Decl,
+    facts: &BTreeMap<String, Facts>,
+) -> Facts {
     let body = &decl.body;
     let level = |v: &str| Level {
-        rank: cx.index.rank("classification", v),
+        rank: index.rank("classification", v),
         name: v.to_string(),
     };
     let upstream = |names: &[String]| {
@@ -1069,7 +1070,7 @@ fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
             }
         }
         "feature_view" => {
-            let Some(source) = body.str("source").and_then(|s| cx.decls.get(s)) else {
+            let Some(source) = body.str("source").and_then(|s| decls.get(s)) else {
                 return Facts::default();
             };
             let cols = columns(source);
@@ -1077,7 +1078,7 @@ fn derive(cx: &Cx, decl: &Decl, facts: &BTreeMap<String, Facts>) -> Facts {
             let mut read: BTreeSet<String> = BTreeSet::new();
             if let Some(key) = body
                 .str("entity")
-                .and_then(|e| cx.decls.get(e))
+                .and_then(|e| decls.get(e))
                 .and_then(|e| e.body.str("key"))
             {
                 read.insert(key.to_string());

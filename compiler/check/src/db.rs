@@ -1,11 +1,13 @@
 //! The salsa database: source files are inputs; parsing, symbol collection, checking
 //! and lowering are tracked queries, so an edit re-runs only what depends on it.
 
-use crate::analysis::{Analysis, analyze};
+use crate::analysis::{Analysis, Links, analyze, check_decl, check_graph, links, merge_decl};
+use crate::checked::Decl;
 use crate::index::{Symbol, SymbolIndex, build_index, file_symbols_of};
 use crate::typeck::{FileCheck, check_file_bodies};
 use plinth_ir::Platform;
 use plinth_syntax::Diagnostic;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 #[salsa::input(debug)]
@@ -75,15 +77,146 @@ pub fn check_file(db: &dyn salsa::Database, ws: Workspace, file: File) -> FileCh
     )
 }
 
-/// Cross-declaration checks, profiles merged, the dependency graph and derived facts.
+#[salsa::interned(debug)]
+pub struct DeclName<'db> {
+    #[returns(ref)]
+    pub text: String,
+}
+
 #[salsa::tracked(returns(ref))]
-pub fn analysis(db: &dyn salsa::Database, ws: Workspace) -> Analysis {
-    let checks: Vec<&FileCheck> = ws
+fn files_by_path(db: &dyn salsa::Database, ws: Workspace) -> BTreeMap<String, File> {
+    ws.files(db)
+        .iter()
+        .map(|f| (f.path(db).clone(), *f))
+        .collect()
+}
+
+/// A declaration as written; the first one when a name is declared twice.
+#[salsa::tracked(returns(clone))]
+pub fn decl_of<'db>(
+    db: &'db dyn salsa::Database,
+    ws: Workspace,
+    name: DeclName<'db>,
+) -> Option<Arc<Decl>> {
+    let text = name.text(db);
+    let symbol = symbol_index(db, ws).get(text)?;
+    let file = *files_by_path(db, ws).get(&symbol.file)?;
+    check_file(db, ws, file)
+        .decls
+        .iter()
+        .find(|d| d.name == *text)
+        .cloned()
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Merged {
+    pub decl: Option<Arc<Decl>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A declaration with the profiles it extends merged in.
+#[salsa::tracked(returns(ref))]
+pub fn merged_decl<'db>(
+    db: &'db dyn salsa::Database,
+    ws: Workspace,
+    name: DeclName<'db>,
+) -> Merged {
+    let Some(decl) = decl_of(db, ws, name) else {
+        return Merged::default();
+    };
+    let unmerged = |n: &str| decl_of(db, ws, DeclName::new(db, n.to_string()));
+    let (decl, diagnostics) = merge_decl(&decl, &unmerged);
+    Merged {
+        decl: Some(decl),
+        diagnostics,
+    }
+}
+
+/// The declarations of `file` that the index resolves to (not a later duplicate).
+fn own_decls<'a>(
+    db: &'a dyn salsa::Database,
+    ws: Workspace,
+    file: File,
+) -> impl Iterator<Item = &'a Arc<Decl>> + 'a {
+    let index = symbol_index(db, ws);
+    let mut seen = std::collections::BTreeSet::new();
+    check_file(db, ws, file).decls.iter().filter(move |d| {
+        index.get(&d.name).is_some_and(|s| s.file == d.file) && seen.insert(d.name.as_str())
+    })
+}
+
+/// Checks of the declarations in `file` that read other declarations (merged).
+#[salsa::tracked(returns(ref))]
+pub fn file_diagnostics(db: &dyn salsa::Database, ws: Workspace, file: File) -> Vec<Diagnostic> {
+    let index = symbol_index(db, ws);
+    let lookup = |n: &str| {
+        merged_decl(db, ws, DeclName::new(db, n.to_string()))
+            .decl
+            .clone()
+    };
+    let mut diags = Vec::new();
+    for decl in own_decls(db, ws, file) {
+        let merged = merged_decl(db, ws, DeclName::new(db, decl.name.clone()));
+        diags.extend(merged.diagnostics.iter().cloned());
+        if let Some(m) = &merged.decl {
+            diags.extend(check_decl(m, &lookup, index));
+        }
+    }
+    diags
+}
+
+/// The graph links of the declarations in `file`.
+#[salsa::tracked(returns(ref))]
+pub fn file_links(db: &dyn salsa::Database, ws: Workspace, file: File) -> Vec<Links> {
+    own_decls(db, ws, file)
+        .filter_map(|d| {
+            merged_decl(db, ws, DeclName::new(db, d.name.clone()))
+                .decl
+                .as_deref()
+                .map(links)
+        })
+        .collect()
+}
+
+/// Names declared twice; reads the parse trees only when there are duplicates.
+#[salsa::tracked(returns(ref))]
+pub fn duplicate_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
+    let index = symbol_index(db, ws);
+    if index.duplicates.is_empty() {
+        return Vec::new();
+    }
+    let trees: Vec<(&str, &plinth_syntax::ast::SourceFile)> = ws
         .files(db)
         .iter()
-        .map(|f| check_file(db, ws, *f))
+        .map(|f| (f.path(db).as_str(), &parse_file(db, *f).tree))
         .collect();
-    analyze(symbol_index(db, ws), &checks)
+    crate::index::duplicate_diagnostics(&index.duplicates, &trees)
+}
+
+/// Cycles and unused declarations. Re-runs only when some declaration's links change.
+#[salsa::tracked(returns(ref))]
+pub fn graph_diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
+    let all: Vec<&Links> = ws
+        .files(db)
+        .iter()
+        .flat_map(|f| file_links(db, ws, *f).iter())
+        .collect();
+    check_graph(all.iter().copied())
+}
+
+/// Merged declarations and derived facts, for lowering.
+#[salsa::tracked(returns(ref))]
+pub fn analysis(db: &dyn salsa::Database, ws: Workspace) -> Analysis {
+    let index = symbol_index(db, ws);
+    let decls = index
+        .symbols
+        .keys()
+        .filter_map(|name| {
+            let merged = merged_decl(db, ws, DeclName::new(db, name.clone()));
+            merged.decl.clone().map(|d| (name.clone(), d))
+        })
+        .collect();
+    analyze(index, decls)
 }
 
 /// The platform model for one environment; `None` when it is not declared or the spec
@@ -114,6 +247,10 @@ pub fn prefetch(db: &Db, ws: Workspace) {
     files.par_iter().for_each_with(db.clone(), |db, f| {
         let _ = check_file(db, ws, *f);
     });
+    files.par_iter().for_each_with(db.clone(), |db, f| {
+        let _ = file_diagnostics(db, ws, *f);
+        let _ = file_links(db, ws, *f);
+    });
 }
 
 /// Every diagnostic of the workspace, sorted by file and position.
@@ -122,9 +259,10 @@ pub fn diagnostics(db: &dyn salsa::Database, ws: Workspace) -> Vec<Diagnostic> {
     for file in ws.files(db) {
         all.extend(parse_file(db, *file).diagnostics.iter().cloned());
         all.extend(check_file(db, ws, *file).diagnostics.iter().cloned());
+        all.extend(file_diagnostics(db, ws, *file).iter().cloned());
     }
-    all.extend(symbol_index(db, ws).diagnostics.iter().cloned());
-    all.extend(analysis(db, ws).diagnostics.iter().cloned());
+    all.extend(duplicate_diagnostics(db, ws).iter().cloned());
+    all.extend(graph_diagnostics(db, ws).iter().cloned());
     all.sort_by(|a, b| {
         (&a.file, a.span.start, &a.code, &a.message).cmp(&(
             &b.file,

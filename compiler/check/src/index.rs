@@ -6,17 +6,18 @@ use crate::suggest::did_you_mean;
 use plinth_syntax::ast::{self, Item};
 use plinth_syntax::{Diagnostic, Span};
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 pub const STD_PREFIX: &str = "std/";
 
+/// A declaration's name and kind, without positions: edits that only move text do
+/// not change the index, so nothing that resolves names re-runs after them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Symbol {
     pub kind: String,
     /// `std.tier1_online` for stdlib declarations.
     pub name: String,
     pub file: String,
-    pub span: Span,
-    pub name_span: Span,
     /// For profiles: the kind they apply to.
     pub for_kind: Option<String>,
     /// For enums: the values in order.
@@ -43,8 +44,6 @@ pub fn file_symbols_of(path: &str, tree: &ast::SourceFile) -> Vec<Symbol> {
                 decl.name.text.clone()
             },
             file: path.to_string(),
-            span: decl.span,
-            name_span: decl.name.span,
             for_kind: decl.for_kind.as_ref().map(|k| k.text.clone()),
             values: enum_values(decl),
         })
@@ -71,7 +70,8 @@ pub struct SymbolIndex {
     pub symbols: BTreeMap<String, Symbol>,
     /// Enum name to its values, in order (rank = position).
     pub enums: BTreeMap<String, Vec<String>>,
-    pub diagnostics: Vec<Diagnostic>,
+    /// Names declared more than once (reported by `db::duplicate_diagnostics`).
+    pub duplicates: Vec<String>,
 }
 
 impl SymbolIndex {
@@ -107,18 +107,10 @@ impl SymbolIndex {
 pub fn build_index(files: Vec<&Vec<Symbol>>) -> SymbolIndex {
     let mut index = SymbolIndex::default();
     for symbol in files.into_iter().flatten() {
-        if let Some(first) = index.symbols.get(&symbol.name) {
-            index.diagnostics.push(
-                Diagnostic::error(
-                    "plinth::decl::duplicate",
-                    symbol.name_span,
-                    format!("`{}` is declared twice", symbol.name),
-                )
-                .with_file(&symbol.file)
-                .with_label("declared again here")
-                .with_related(&first.file, first.name_span, "first declared here")
-                .with_help("all files of a workspace share one namespace; rename one of them"),
-            );
+        if index.symbols.contains_key(&symbol.name) {
+            if !index.duplicates.contains(&symbol.name) {
+                index.duplicates.push(symbol.name.clone());
+            }
             continue;
         }
         if symbol.kind == plinth_ir::kinds::ENUM_KIND {
@@ -128,4 +120,45 @@ pub fn build_index(files: Vec<&Vec<Symbol>>) -> SymbolIndex {
         index.symbols.insert(symbol.name.clone(), symbol.clone());
     }
     index
+}
+
+/// One error per later declaration of a duplicated name, pointing at the first.
+pub fn duplicate_diagnostics(
+    names: &[String],
+    files: &[(&str, &ast::SourceFile)],
+) -> Vec<Diagnostic> {
+    let wanted: BTreeSet<&str> = names.iter().map(String::as_str).collect();
+    let mut first: BTreeMap<String, (String, Span)> = BTreeMap::new();
+    let mut diags = Vec::new();
+    for (path, tree) in files {
+        let std = is_std_file(path);
+        for item in &tree.items {
+            let Item::Decl(decl) = item else { continue };
+            let name = if std {
+                format!("std.{}", decl.name.text)
+            } else {
+                decl.name.text.clone()
+            };
+            if !wanted.contains(name.as_str()) {
+                continue;
+            }
+            match first.get(&name) {
+                None => {
+                    first.insert(name, (path.to_string(), decl.name.span));
+                }
+                Some((first_file, first_span)) => diags.push(
+                    Diagnostic::error(
+                        "plinth::decl::duplicate",
+                        decl.name.span,
+                        format!("`{name}` is declared twice"),
+                    )
+                    .with_file(path)
+                    .with_label("declared again here")
+                    .with_related(first_file, *first_span, "first declared here")
+                    .with_help("all files of a workspace share one namespace; rename one of them"),
+                ),
+            }
+        }
+    }
+    diags
 }

@@ -9,6 +9,7 @@
 )] // test code
 
 use plinth_check::db::{analysis, check_file, symbol_index};
+
 use plinth_check::{Db, diagnostics, load};
 use salsa::Setter;
 
@@ -83,7 +84,27 @@ fn editing_a_body_reruns_only_that_file_and_the_workspace_pass() {
         0,
         "names did not change, the index is reused: {log:#?}"
     );
-    assert_eq!(count(&log, "analysis"), 1, "{log:#?}");
+    assert_eq!(
+        count(&log, "file_diagnostics"),
+        1,
+        "only b.plinth's cross-checks re-run: {log:#?}"
+    );
+    assert_eq!(
+        count(&log, "merged_decl"),
+        1,
+        "only the edited service is re-merged: {log:#?}"
+    );
+    assert_eq!(count(&log, "file_links"), 1, "{log:#?}");
+    assert_eq!(
+        count(&log, "graph_diagnostics"),
+        0,
+        "no reference changed, the graph is reused: {log:#?}"
+    );
+    assert_eq!(
+        count(&log, "analysis"),
+        0,
+        "lowering's analysis is not part of checking: {log:#?}"
+    );
 
     // Nothing changed: nothing re-runs.
     db.start_logging();
@@ -101,6 +122,18 @@ fn editing_a_body_reruns_only_that_file_and_the_workspace_pass() {
     assert_eq!(count(&log, "symbol_index"), 1, "{log:#?}");
     // The stdlib files and a.plinth are checked again against the new index.
     assert_eq!(count(&log, "check_file"), files.len(), "{log:#?}");
+    assert_eq!(count(&log, "graph_diagnostics"), 1, "{log:#?}");
+
+    // Editing what another file reads re-checks that file too: the model's inputs
+    // change, so the service file (same file here) and the graph are checked again.
+    db.start_logging();
+    b.set_text(&mut db).to(B
+        .replace("service api", "service api2")
+        .replace("inputs: [f.total]", "inputs: [f.total, f.total]"));
+    let _ = diagnostics(&db, ws);
+    let log = db.take_log();
+    assert_eq!(count(&log, "parse_file"), 1, "{log:#?}");
+    assert_eq!(count(&log, "symbol_index"), 0, "{log:#?}");
     let _ = (check_file, symbol_index, analysis);
 }
 
