@@ -24,6 +24,14 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         print_diagnostics(&diags, &checked.sources, Format::Human);
         return ExitCode::from(2);
     }
+    // Policies gate the build exactly as they gate `plinth check`.
+    let gate = crate::policy::gate(checked);
+    if !gate.diagnostics.is_empty() {
+        print_diagnostics(&gate.diagnostics, &gate.sources, Format::Human);
+    }
+    if gate.diagnostics.iter().any(Diagnostic::is_error) {
+        return ExitCode::from(1);
+    }
     let analysis = plinth_check::db::analysis(&checked.db, checked.ws);
     let all_envs: Vec<String> = analysis
         .of_kind("environment")
@@ -75,13 +83,30 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         .iter()
         .flat_map(|(e, _)| targets.iter().map(move |t| (e.as_str(), t.as_ref())))
         .collect();
-    let emitted: Vec<(String, &'static str, plinth_targets::Emit)> = jobs
+    let mut emitted: Vec<(String, &'static str, plinth_targets::Emit)> = jobs
         .par_iter()
         .filter_map(|(env, target)| {
             let platform = platforms.iter().find(|(e, _)| e == env).map(|(_, p)| p)?;
             Some((env.to_string(), target.name(), target.emit(platform)))
         })
         .collect();
+    // The policy decision log is evidence: `out/<env>/evidence/decisions.jsonl`.
+    if args.target.is_none() {
+        for (env, log) in gate.logs.into_iter().filter(|(e, _)| envs.contains(e)) {
+            let files = vec![plinth_targets::OutputFile {
+                path: "decisions.jsonl".to_string(),
+                contents: log,
+            }];
+            emitted.push((
+                env,
+                "evidence",
+                plinth_targets::Emit {
+                    files,
+                    diagnostics: Vec::new(),
+                },
+            ));
+        }
+    }
     for (_, _, emit) in &emitted {
         diags.extend(emit.diagnostics.iter().cloned());
     }

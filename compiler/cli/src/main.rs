@@ -4,7 +4,9 @@
 mod artifacts;
 mod build;
 mod init;
+mod policy;
 mod render;
+mod report;
 mod workspace;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -31,6 +33,10 @@ struct Cli {
 pub enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0 (code scanning); waived violations carry `suppressions`.
+    Sarif,
+    /// JUnit XML: one test case per policy rule.
+    Junit,
 }
 
 #[derive(Subcommand)]
@@ -41,6 +47,9 @@ enum Command {
         dir: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: Format,
+        /// The date waivers are checked against (YYYY-MM-DD); default: today (UTC).
+        #[arg(long)]
+        today: Option<String>,
     },
     /// Generate every target's output for every environment (or the ones named).
     Build {
@@ -63,10 +72,19 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Print the JSON Schema of the language.
-    Schema,
-    /// Explain a diagnostic code.
-    Explain { id: String },
+    /// Print the JSON Schema of the language (or, with `--cedar`, the Cedar schema).
+    Schema {
+        #[arg(long)]
+        cedar: bool,
+    },
+    /// Explain a diagnostic code, a policy id, or a declaration of the workspace in DIR.
+    Explain {
+        id: String,
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run the built-in policy packs' tests (policies/<pack>/tests).
+    TestPolicies,
     /// Create a new workspace from a golden-path profile.
     Init {
         dir: PathBuf,
@@ -78,7 +96,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { dir, format } => check(&dir, format),
+        Command::Check { dir, format, today } => check(&dir, format, today.as_deref()),
         Command::Build {
             dir,
             env,
@@ -96,8 +114,10 @@ fn main() -> ExitCode {
             build::build(&checked, &args)
         }
         Command::Fmt { dir, check } => fmt(&dir, check),
-        Command::Schema => schema(),
-        Command::Explain { id } => explain(&id),
+        Command::Schema { cedar: false } => schema(),
+        Command::Schema { cedar: true } => policy::schema(),
+        Command::Explain { id, dir } => explain(&id, &dir),
+        Command::TestPolicies => policy::test_policies(),
         Command::Init { dir, profile } => init::init(&dir, &profile),
     }
 }
@@ -157,25 +177,18 @@ fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, format: Format) {
     let text = match format {
         Format::Human => render::human(diags, sources, std::io::stderr().is_terminal()),
         Format::Json => render::json(diags, sources),
+        Format::Sarif => report::sarif(diags, &[], sources, None),
+        Format::Junit => report::junit(diags, &[], sources, None),
     };
     match format {
         Format::Human => eprint!("{text}"),
-        Format::Json => print!("{text}"),
+        Format::Json | Format::Sarif | Format::Junit => print!("{text}"),
     }
 }
 
-fn check(dir: &Path, format: Format) -> ExitCode {
-    let checked = load_and_check(dir);
-    let _ = analysis(&checked.db, checked.ws);
-    print_diagnostics(&checked.diagnostics, &checked.sources, format);
-    let code = if checked.diagnostics.iter().any(Diagnostic::is_error) {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    };
-    // The process exits next; freeing every query result first would only cost time.
-    std::mem::forget(checked);
-    code
+/// Types, then policies (`policy::check`): exit 0 clean, 1 policy errors, 2 spec errors.
+fn check(dir: &Path, format: Format, today: Option<&str>) -> ExitCode {
+    policy::check(dir, format, today)
 }
 
 fn fmt(dir: &Path, check_only: bool) -> ExitCode {
@@ -224,7 +237,7 @@ fn schema() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn explain(id: &str) -> ExitCode {
+fn explain(id: &str, dir: &Path) -> ExitCode {
     let code = if id.starts_with("plinth::") {
         id.to_string()
     } else {
@@ -239,9 +252,12 @@ fn explain(id: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         None => {
+            if let Some(exit) = policy::explain(id, dir).or_else(|| policy::explain(&code, dir)) {
+                return exit;
+            }
             let suggestion = plinth_check::did_you_mean(&code, codes::CODES.iter().map(|c| c.code));
             eprintln!(
-                "no diagnostic code `{id}`{}",
+                "no diagnostic code, policy or declaration `{id}`{}",
                 suggestion
                     .map(|s| format!("; did you mean `{s}`?"))
                     .unwrap_or_default()

@@ -1,0 +1,549 @@
+//! The CLI side of the policy engine: reads a workspace's own policy folders, runs the
+//! engine over every environment's platform, and implements `check` (with policies),
+//! `schema --cedar`, `explain POLICY_ID|DECLARATION` and `test-policies`. CI and every
+//! other caller go through [`run`], so they see the same decisions.
+
+use crate::render::Sources;
+use crate::{Checked, Format, load_and_check, print_diagnostics, report};
+use plinth_check::{EnvName, platform};
+use plinth_ir::{Date, Platform};
+use plinth_policy::{Options, Outcome, Packs, PolicyFile};
+use plinth_syntax::{Diagnostic, Span};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The policy engine's result for one workspace.
+pub struct PolicyRun {
+    pub packs: Option<Packs>,
+    pub outcome: Option<Outcome>,
+    /// Load problems (packs, `.cedar` files); the outcome's diagnostics are separate.
+    pub load_diagnostics: Vec<Diagnostic>,
+}
+
+impl PolicyRun {
+    /// Every policy diagnostic: load problems, violations, waivers, failures.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        let mut all = self.load_diagnostics.clone();
+        if let Some(o) = &self.outcome {
+            all.extend(o.diagnostics.iter().cloned());
+        }
+        all
+    }
+
+    /// Adds the `.cedar` files to the sources, so diagnostics show their snippets.
+    pub fn add_sources(&self, sources: &mut Sources) {
+        if let Some(p) = &self.packs {
+            for f in &p.files {
+                sources.insert(f.path.clone(), f.text.clone());
+            }
+        }
+    }
+}
+
+/// `.cedar` files under a workspace's `[policy] paths` (not their `tests/`).
+fn workspace_policy_files(checked: &Checked, diags: &mut Vec<Diagnostic>) -> Vec<PolicyFile> {
+    let root = &checked.loaded.root;
+    let mut files = Vec::new();
+    for dir in &checked.loaded.config.policy.paths {
+        let path = root.join(dir);
+        let mut found = Vec::new();
+        if let Err(e) = collect_cedar(&path, &mut found) {
+            let toml = checked.sources.get("plinth.toml");
+            let span = toml
+                .and_then(|t| t.find(&format!("\"{dir}\"")))
+                .map_or(Span::default(), |i| Span::new(i, i + dir.len() + 2));
+            diags.push(
+                Diagnostic::error(
+                    "plinth::policy::pack",
+                    span,
+                    format!("cannot read policy folder `{dir}`: {e}"),
+                )
+                .with_file("plinth.toml")
+                .with_help(
+                    "`[policy] paths` lists folders of `.cedar` files, relative to the workspace",
+                ),
+            );
+            continue;
+        }
+        found.sort();
+        for p in found {
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
+            match std::fs::read_to_string(&p) {
+                Ok(text) => files.push(PolicyFile { path: rel, text }),
+                Err(e) => diags.push(
+                    Diagnostic::error(
+                        "plinth::policy::pack",
+                        Span::default(),
+                        format!("cannot read `{rel}`: {e}"),
+                    )
+                    .with_file(&rel),
+                ),
+            }
+        }
+    }
+    files
+}
+
+fn collect_cedar(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if name != "tests" && !name.starts_with('.') {
+                collect_cedar(&path, out)?;
+            }
+        } else if name.ends_with(".cedar") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The platform of every declared environment (none when the spec has errors).
+pub fn platforms(checked: &Checked) -> Vec<Arc<Platform>> {
+    let analysis = plinth_check::db::analysis(&checked.db, checked.ws);
+    analysis
+        .of_kind("environment")
+        .filter_map(|d| {
+            let name = EnvName::new(&checked.db, d.name.clone());
+            platform(&checked.db, checked.ws, name).clone()
+        })
+        .collect()
+}
+
+/// Load the selected packs and evaluate them over every environment.
+pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
+    let mut load_diagnostics = Vec::new();
+    let extra = workspace_policy_files(checked, &mut load_diagnostics);
+    let config = &checked.loaded.config.policy;
+    let (packs, diags) = plinth_policy::load(
+        &config.packs,
+        extra,
+        checked.sources.get("plinth.toml").map(String::as_str),
+    );
+    load_diagnostics.extend(diags);
+    let spec_errors = checked.diagnostics.iter().any(Diagnostic::is_error);
+    let platforms = if spec_errors {
+        Vec::new()
+    } else {
+        platforms(checked)
+    };
+    let outcome = match &packs {
+        Some(p) if !spec_errors => {
+            let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();
+            Some(plinth_policy::evaluate(
+                p,
+                &refs,
+                &Options {
+                    today,
+                    max_waiver_days: config.max_waiver_days,
+                    keep_entities,
+                },
+            ))
+        }
+        _ => None,
+    };
+    PolicyRun {
+        packs,
+        outcome,
+        load_diagnostics,
+    }
+}
+
+/// `--today YYYY-MM-DD`, or the system date.
+pub fn parse_today(today: Option<&str>) -> Result<Date, String> {
+    match today {
+        None => Ok(plinth_policy::today()),
+        Some(t) => plinth_policy::parse_date(t).ok_or_else(|| {
+            format!("`--today {t}` is not a date; write YYYY-MM-DD, e.g. 2026-11-24")
+        }),
+    }
+}
+
+/// Spec errors exit 2; otherwise any error (violations, waivers, broken policies) exits 1.
+pub fn exit_code(spec: &[Diagnostic], policy: &[Diagnostic]) -> ExitCode {
+    if spec.iter().any(Diagnostic::is_error) {
+        ExitCode::from(2)
+    } else if policy.iter().any(Diagnostic::is_error) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `plinth check`: types, then policies.
+pub fn check(dir: &Path, format: Format, today: Option<&str>) -> ExitCode {
+    let today = match parse_today(today) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut checked = load_and_check(dir);
+    let run = run(&checked, today, false);
+    run.add_sources(&mut checked.sources);
+    let policy_diags = run.diagnostics();
+    let mut all = checked.diagnostics.clone();
+    all.extend(policy_diags.iter().cloned());
+    let suppressed = run
+        .outcome
+        .as_ref()
+        .map(|o| o.suppressed.as_slice())
+        .unwrap_or_default();
+    match format {
+        Format::Sarif => print!(
+            "{}",
+            report::sarif(&all, suppressed, &checked.sources, run.packs.as_ref())
+        ),
+        Format::Junit => print!(
+            "{}",
+            report::junit(&all, suppressed, &checked.sources, run.packs.as_ref())
+        ),
+        Format::Human | Format::Json => print_diagnostics(&all, &checked.sources, format),
+    }
+    let code = exit_code(&checked.diagnostics, &policy_diags);
+    // The process exits next; freeing every query result first would only cost time.
+    std::mem::forget(run);
+    std::mem::forget(checked);
+    code
+}
+
+/// What `plinth build` needs from the policies.
+pub struct Gate {
+    pub diagnostics: Vec<Diagnostic>,
+    /// The workspace's sources plus the `.cedar` files, for rendering.
+    pub sources: Sources,
+    /// Per environment, the decision log (`evidence/decisions.jsonl`).
+    pub logs: Vec<(String, String)>,
+}
+
+/// For `plinth build`: the same evaluation as `plinth check` (today's date).
+pub fn gate(checked: &Checked) -> Gate {
+    let run = run(checked, plinth_policy::today(), false);
+    let mut sources = checked.sources.clone();
+    run.add_sources(&mut sources);
+    let logs = run
+        .outcome
+        .as_ref()
+        .map(|o| {
+            o.decisions
+                .iter()
+                .map(|(env, decisions)| {
+                    let mut text = String::new();
+                    for d in decisions {
+                        text.push_str(&d.log_line());
+                        text.push('\n');
+                    }
+                    (env.clone(), text)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Gate {
+        diagnostics: run.diagnostics(),
+        sources,
+        logs,
+    }
+}
+
+/// `plinth schema --cedar`.
+pub fn schema() -> ExitCode {
+    print!("{}", plinth_policy::cedar_schema());
+    ExitCode::SUCCESS
+}
+
+/// `plinth explain POLICY_ID` or `plinth explain DECLARATION` (in the workspace at
+/// `dir`); `None` when `id` is neither, so the caller tries diagnostic codes.
+pub fn explain(id: &str, dir: &Path) -> Option<ExitCode> {
+    if let Some(doc) = plinth_policy::codes::lookup(id) {
+        println!(
+            "{}\n\n{}\n\nWhy: {}\n\nExample:\n    {}\n\nFix: {}",
+            doc.code, doc.summary, doc.why, doc.example, doc.fix
+        );
+        return Some(ExitCode::SUCCESS);
+    }
+    let all: Vec<String> = plinth_policy::builtin_packs()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if let (Some(packs), _) = plinth_policy::load(&all, Vec::new(), None)
+        && let Some(rule) = packs.rule(id)
+    {
+        println!(
+            "{} ({}, pack `{}`)\n",
+            rule.id,
+            rule.severity.as_str(),
+            rule.pack
+        );
+        println!("{}\n\nFix: {}\n", rule.message, rule.help);
+        println!("{}:\n{}", rule.file, rule.source);
+        return Some(ExitCode::SUCCESS);
+    }
+    if !dir.join("plinth.toml").is_file() && !has_plinth_files(dir) {
+        return None;
+    }
+    let checked = load_and_check(dir);
+    let analysis = plinth_check::db::analysis(&checked.db, checked.ws);
+    if !analysis.decls.contains_key(id) {
+        return None;
+    }
+    let run = run(&checked, plinth_policy::today(), true);
+    let Some(outcome) = &run.outcome else {
+        let mut sources = checked.sources.clone();
+        run.add_sources(&mut sources);
+        let mut diags = checked.diagnostics.clone();
+        diags.extend(run.diagnostics());
+        print_diagnostics(&diags, &sources, Format::Human);
+        eprintln!("`{id}` cannot be explained until the workspace checks without errors");
+        return Some(ExitCode::from(2));
+    };
+    let mut shown = false;
+    for (env, entities) in &outcome.entities {
+        for ((_, name), json) in entities {
+            if name != id {
+                continue;
+            }
+            shown = true;
+            println!("# Cedar entity in environment `{env}`");
+            println!("{}", serde_json::to_string_pretty(json).unwrap_or_default());
+            println!("\n# Decisions in `{env}`");
+            for d in outcome.decisions.get(env).into_iter().flatten() {
+                if d.principal.1 == id || d.resource.1 == id {
+                    let verdict = if d.allowed { "ALLOW" } else { "DENY " };
+                    let mut line = format!(
+                        "{verdict} {} {}::\"{}\" -> {}::\"{}\"",
+                        d.action, d.principal.0, d.principal.1, d.resource.0, d.resource.1
+                    );
+                    if !d.determining.is_empty() {
+                        line.push_str(&format!("  by {}", d.determining.join(", ")));
+                    }
+                    for (p, w) in &d.waived {
+                        line.push_str(&format!("  ({p} waived by {w})"));
+                    }
+                    println!("{line}");
+                }
+            }
+            println!();
+        }
+    }
+    if !shown {
+        println!(
+            "`{id}` is not a Cedar entity (only teams, environments, sources, feature views, models, services and batch jobs are) or is deployed to no environment"
+        );
+    }
+    Some(ExitCode::SUCCESS)
+}
+
+fn has_plinth_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "plinth"))
+    })
+}
+
+/// One policy test case: a spec file (plus its pack's `tests/prelude.plinth`) and the
+/// `(policy, declaration)` violations it must produce; any other violation fails it.
+pub struct TestCase {
+    pub name: String,
+    pub files: Vec<(String, String)>,
+    pub expected: Vec<(String, String)>,
+    pub today: Date,
+}
+
+/// The test date of policy tests, unless a case says `// today: YYYY-MM-DD`.
+pub const TEST_TODAY: &str = "2026-11-24";
+
+/// The test cases of the built-in packs (embedded).
+pub fn builtin_cases() -> Vec<(String, TestCase)> {
+    let files = plinth_policy::embedded::FILES;
+    let mut cases = Vec::new();
+    for pack in plinth_policy::builtin_packs() {
+        let prefix = format!("policies/{pack}/tests/");
+        let prelude: Vec<(String, String)> = files
+            .iter()
+            .filter(|(p, _)| p.strip_prefix(&prefix) == Some("prelude.plinth"))
+            .map(|(p, t)| ((*p).to_string(), (*t).to_string()))
+            .collect();
+        for (path, text) in files.iter() {
+            let Some(name) = path.strip_prefix(&prefix) else {
+                continue;
+            };
+            if name == "prelude.plinth" || !name.ends_with(".plinth") {
+                continue;
+            }
+            let mut case_files = prelude.clone();
+            case_files.push(((*path).to_string(), (*text).to_string()));
+            cases.push((pack.to_string(), parse_case(path, text, case_files)));
+        }
+    }
+    cases
+}
+
+fn parse_case(path: &str, text: &str, files: Vec<(String, String)>) -> TestCase {
+    let mut expected = Vec::new();
+    let mut today = plinth_policy::parse_date(TEST_TODAY).unwrap_or(Date {
+        year: 2026,
+        month: 11,
+        day: 24,
+    });
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("// expect:") {
+            let mut parts = rest.split_whitespace();
+            if let (Some(policy), Some(decl)) = (parts.next(), parts.next()) {
+                expected.push((policy.to_string(), decl.to_string()));
+            }
+        } else if let Some(rest) = line.strip_prefix("// today:")
+            && let Some(d) = plinth_policy::parse_date(rest)
+        {
+            today = d;
+        }
+    }
+    expected.sort();
+    TestCase {
+        name: path.to_string(),
+        files,
+        expected,
+        today,
+    }
+}
+
+/// Runs one case; `Err` explains the mismatch.
+pub fn run_case(pack: &str, case: &TestCase) -> Result<(), String> {
+    let db = plinth_check::Db::default();
+    let ws = plinth_check::load(&db, case.files.clone());
+    let spec = plinth_check::diagnostics(&db, ws);
+    if let Some(e) = spec.iter().find(|d| d.is_error()) {
+        return Err(format!(
+            "the spec does not check: {}: {} ({})",
+            e.file, e.message, e.code
+        ));
+    }
+    let mut packs_selected = vec!["baseline".to_string()];
+    if pack != "baseline" {
+        packs_selected.push(pack.to_string());
+    }
+    let (packs, load_diags) = plinth_policy::load(&packs_selected, Vec::new(), None);
+    let Some(packs) = packs else {
+        return Err(format!("the packs do not load: {load_diags:?}"));
+    };
+    let analysis = plinth_check::db::analysis(&db, ws);
+    let platforms: Vec<Arc<Platform>> = analysis
+        .of_kind("environment")
+        .filter_map(|d| platform(&db, ws, EnvName::new(&db, d.name.clone())).clone())
+        .collect();
+    let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();
+    let outcome = plinth_policy::evaluate(
+        &packs,
+        &refs,
+        &Options {
+            today: case.today,
+            max_waiver_days: 180,
+            keep_entities: false,
+        },
+    );
+    let mut actual: Vec<(String, String)> = Vec::new();
+    let mut other = Vec::new();
+    for d in &outcome.diagnostics {
+        match (&d.policy, d.label.as_deref()) {
+            (Some(policy), Some(label)) => {
+                let decl = label.split('`').nth(1).unwrap_or("").to_string();
+                actual.push((policy.clone(), decl));
+            }
+            _ => other.push(format!("{}: {}", d.code, d.message)),
+        }
+    }
+    actual.sort();
+    actual.dedup();
+    let missing: Vec<_> = case
+        .expected
+        .iter()
+        .filter(|e| !actual.contains(e))
+        .collect();
+    let unexpected: Vec<_> = actual
+        .iter()
+        .filter(|a| !case.expected.contains(a))
+        .collect();
+    if missing.is_empty() && unexpected.is_empty() && other.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::new();
+    for (p, d) in missing {
+        msg.push_str(&format!("\n    missing:    {p} on `{d}`"));
+    }
+    for (p, d) in unexpected {
+        msg.push_str(&format!("\n    unexpected: {p} on `{d}`"));
+    }
+    for o in other {
+        msg.push_str(&format!("\n    other:      {o}"));
+    }
+    Err(msg)
+}
+
+/// `plinth test-policies`: every built-in pack's tests.
+pub fn test_policies() -> ExitCode {
+    let cases = builtin_cases();
+    let mut failed = 0usize;
+    for (pack, case) in &cases {
+        match run_case(pack, case) {
+            Ok(()) => println!("ok    {}", case.name),
+            Err(e) => {
+                failed += 1;
+                println!("FAIL  {}{e}", case.name);
+            }
+        }
+    }
+    println!(
+        "\n{} passed, {failed} failed ({} cases)",
+        cases.len() - failed,
+        cases.len()
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_policy_tests_pass() {
+        let cases = builtin_cases();
+        assert!(cases.len() >= 10, "only {} cases", cases.len());
+        let failures: Vec<String> = cases
+            .iter()
+            .filter_map(|(pack, case)| {
+                run_case(pack, case)
+                    .err()
+                    .map(|e| format!("{}{e}", case.name))
+            })
+            .collect();
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_baseline_rule_fires_in_some_test() {
+        let (packs, _) = plinth_policy::load(&["baseline".to_string()], Vec::new(), None);
+        let packs = packs.unwrap();
+        let cases = builtin_cases();
+        for rule in packs.rules.values().filter(|r| r.forbid) {
+            assert!(
+                cases
+                    .iter()
+                    .any(|(_, c)| c.expected.iter().any(|(p, _)| *p == rule.id)),
+                "no test shows `{}` firing",
+                rule.id
+            );
+        }
+    }
+}

@@ -1,0 +1,675 @@
+//! Evaluation: one Cedar request per deployable per environment (`deploy`, `train`,
+//! `materialize`) and per data edge (`read`, `write`), against entities built once per
+//! environment. Forbid rules that determine a Deny become diagnostics at the blamed
+//! declaration (or its `@field`); waivers move them to the suppressed list.
+//!
+//! Fail closed: entities Cedar rejects, a request that does not validate, or any policy
+//! evaluation error is an error diagnostic, never an Allow.
+
+use crate::entities::{self, CrossEnv, uid_json};
+use crate::load::{Blame, Packs, code};
+use cedar_policy::{Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, Request};
+use plinth_ir::{Date, Origin, Platform, Waiver};
+use plinth_syntax::{Diagnostic, Severity, Span};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One authorization decision, as logged in `evidence/decisions.jsonl` and read by
+/// targets (Terraform derives IAM grants from the `read` decisions).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub environment: String,
+    /// `deploy`, `train`, `materialize`, `read` or `write`.
+    pub action: String,
+    /// Cedar entity type and name: `("Team", "risk_ml")`.
+    pub principal: (String, String),
+    pub resource: (String, String),
+    /// Plinth's verdict: no unwaived error-severity rule denies it and nothing failed.
+    pub allowed: bool,
+    /// Cedar's own decision (a warning-severity or waived forbid still denies here).
+    pub cedar_allowed: bool,
+    /// The policy ids that determined Cedar's decision.
+    pub determining: Vec<String>,
+    /// Policy ids among `determining` suppressed by a waiver: `(policy, waiver)`.
+    pub waived: Vec<(String, String)>,
+    /// Evaluation errors (the check fails when any is present).
+    pub errors: Vec<String>,
+}
+
+impl Decision {
+    /// The JSON line of the decision log.
+    pub fn log_line(&self) -> String {
+        let line = serde_json::json!({
+            "request": {
+                "environment": self.environment,
+                "principal": uid_json(&self.principal.0, &self.principal.1),
+                "action": { "type": "Plinth::Action", "id": self.action },
+                "resource": uid_json(&self.resource.0, &self.resource.1),
+            },
+            "decision": if self.allowed { "allow" } else { "deny" },
+            "cedar_decision": if self.cedar_allowed { "allow" } else { "deny" },
+            "determining_policies": self.determining,
+            "waivers_applied": self.waived.iter().map(|(p, w)| serde_json::json!({"policy": p, "waiver": w})).collect::<Vec<_>>(),
+            "errors": self.errors,
+        });
+        line.to_string()
+    }
+}
+
+/// A violation a waiver suppressed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppressed {
+    pub diagnostic: Diagnostic,
+    pub waiver: String,
+    pub reason: String,
+    pub approved_by: String,
+    pub expires: Date,
+    pub waiver_file: String,
+    pub waiver_span: Span,
+}
+
+/// Everything the policy engine found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Violations, waiver problems and evaluation failures, sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    pub suppressed: Vec<Suppressed>,
+    /// Per environment, in request order.
+    pub decisions: BTreeMap<String, Vec<Decision>>,
+    /// Per environment, the entity JSON built for each `(Cedar type, name)`.
+    pub entities: BTreeMap<String, BTreeMap<(&'static str, String), Value>>,
+    /// Number of requests evaluated.
+    pub requests: usize,
+}
+
+impl Outcome {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Options of one evaluation.
+pub struct Options {
+    pub today: Date,
+    pub max_waiver_days: u32,
+    /// Keep the entity JSON in the outcome (for `plinth explain`).
+    pub keep_entities: bool,
+}
+
+/// Cedar's answer: allowed, determining policy ids, evaluation errors.
+type Answer = (bool, Vec<String>, Vec<String>);
+
+struct Req {
+    action: &'static str,
+    principal: (&'static str, String),
+    resource: (&'static str, String),
+}
+
+fn requests(p: &Platform) -> Vec<Req> {
+    let mut out = Vec::new();
+    let mut push =
+        |action, principal: (&'static str, &String), resource: (&'static str, &String)| {
+            out.push(Req {
+                action,
+                principal: (principal.0, principal.1.clone()),
+                resource: (resource.0, resource.1.clone()),
+            });
+        };
+    for v in p.feature_views.values() {
+        push("materialize", ("Team", &v.owner), ("FeatureView", &v.name));
+        if p.sources.contains_key(&v.source) {
+            push("read", ("FeatureView", &v.name), ("Source", &v.source));
+        }
+    }
+    for m in p.models.values() {
+        if m.training.is_some() {
+            push("train", ("Team", &m.owner), ("Model", &m.name));
+        }
+        let views: BTreeSet<&String> = m.inputs.iter().map(|f| &f.view).collect();
+        for v in views
+            .into_iter()
+            .filter(|v| p.feature_views.contains_key(*v))
+        {
+            push("read", ("Model", &m.name), ("FeatureView", v));
+        }
+    }
+    for s in p.services.values() {
+        push("deploy", ("Team", &s.owner), ("Service", &s.name));
+        if let Some(m) = p.models.get(&s.model) {
+            push("read", ("Service", &s.name), ("Model", &s.model));
+            let views: BTreeSet<&String> = m.inputs.iter().map(|f| &f.view).collect();
+            for v in views
+                .into_iter()
+                .filter(|v| p.feature_views.contains_key(*v))
+            {
+                push("read", ("Service", &s.name), ("FeatureView", v));
+            }
+        }
+    }
+    for j in p.batch_jobs.values() {
+        push("deploy", ("Team", &j.owner), ("BatchJob", &j.name));
+        if p.models.contains_key(&j.model) {
+            push("read", ("BatchJob", &j.name), ("Model", &j.model));
+        }
+        if p.sources.contains_key(&j.input) {
+            push("read", ("BatchJob", &j.name), ("Source", &j.input));
+        }
+        if p.sources.contains_key(&j.output) {
+            push("write", ("BatchJob", &j.name), ("Source", &j.output));
+        }
+    }
+    out
+}
+
+fn entity_uid(entity: &str, id: &str) -> Result<EntityUid, String> {
+    EntityUid::from_json(uid_json(entity, id)).map_err(|e| e.to_string())
+}
+
+/// The declaration behind a Cedar entity in one environment.
+fn origin<'p>(p: &'p Platform, entity: &str, name: &str) -> Option<&'p Origin> {
+    match entity {
+        "Team" => p.teams.get(name).map(|x| &x.origin),
+        "Environment" => p.environments.get(name).map(|x| &x.origin),
+        "Source" => p.sources.get(name).map(|x| &x.origin),
+        "FeatureView" => p.feature_views.get(name).map(|x| &x.origin),
+        "Model" => p.models.get(name).map(|x| &x.origin),
+        "Service" => p.services.get(name).map(|x| &x.origin),
+        "BatchJob" => p.batch_jobs.get(name).map(|x| &x.origin),
+        _ => None,
+    }
+}
+
+fn kind_word(entity: &str) -> &'static str {
+    match entity {
+        "Team" => "team",
+        "Environment" => "environment",
+        "Source" => "source",
+        "FeatureView" => "feature_view",
+        "Model" => "model",
+        "Service" => "service",
+        "BatchJob" => "batch_job",
+        _ => "declaration",
+    }
+}
+
+/// Key of a violation across environments.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ViolationKey {
+    policy: String,
+    entity: &'static str,
+    name: String,
+}
+
+struct Found {
+    diagnostic: Diagnostic,
+    envs: Vec<String>,
+}
+
+/// Evaluate every selected policy over every environment's platform.
+pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Outcome {
+    let mut outcome = Outcome::default();
+    let cross = CrossEnv::new(platforms);
+    let waivers: BTreeMap<String, &Waiver> = platforms
+        .iter()
+        .flat_map(|p| p.waivers.values())
+        .map(|w| (w.name.clone(), w))
+        .collect();
+    let today = options.today.days_since_epoch();
+    let active = |w: &Waiver| w.expires.days_since_epoch() >= today;
+    let mut found: BTreeMap<ViolationKey, Found> = BTreeMap::new();
+    let mut waiver_used: BTreeSet<String> = BTreeSet::new();
+    let mut failures: Vec<Diagnostic> = Vec::new();
+    let authorizer = Authorizer::new();
+
+    for p in platforms {
+        let env = &p.environment.name;
+        let mut entity_errors = Vec::new();
+        let built = entities::build(p, &cross, &mut entity_errors);
+        for e in &entity_errors {
+            let span = origin(p, entity_type(e.kind), &e.name)
+                .map(|o| (o.file.clone(), o.field_span(&e.field)));
+            let (file, span) = span.unwrap_or_default();
+            failures.push(
+                Diagnostic::error(code::EVALUATION, span, e.message.clone())
+                    .with_file(&file)
+                    .with_help(
+                        "policies see numbers as Cedar decimals; write at most 4 decimal places",
+                    ),
+            );
+        }
+        let json = Value::Array(built.values().cloned().collect());
+        let cedar_entities = match Entities::from_json_value(json, Some(&packs.schema)) {
+            Ok(e) => e,
+            Err(e) => {
+                failures.push(
+                    Diagnostic::error(
+                        code::EVALUATION,
+                        p.environment.origin.span,
+                        format!("Cedar rejected the entities of environment `{env}`: {e}"),
+                    )
+                    .with_file(&p.environment.origin.file)
+                    .with_help("this is a bug in Plinth's entity builder; policies were not evaluated (fail closed)"),
+                );
+                continue;
+            }
+        };
+        let reqs = requests(p);
+        // Contexts are validated against the schema once per action; requests are
+        // then built without re-validation (entities are already validated).
+        let mut contexts: BTreeMap<&'static str, Context> = BTreeMap::new();
+        let ctx_json = entities::context(&p.environment);
+        let mut setup_failed = false;
+        for (action, ..) in crate::schema::ACTIONS {
+            let result = entity_uid("Action", action).and_then(|uid| {
+                Context::from_json_value(ctx_json.clone(), Some((&packs.schema, &uid)))
+                    .map_err(|e| e.to_string())
+            });
+            match result {
+                Ok(c) => {
+                    contexts.insert(action, c);
+                }
+                Err(e) => {
+                    setup_failed = true;
+                    failures.push(
+                        Diagnostic::error(
+                            code::EVALUATION,
+                            p.environment.origin.span,
+                            format!("the request context of `{env}` does not validate: {e}"),
+                        )
+                        .with_file(&p.environment.origin.file),
+                    );
+                }
+            }
+        }
+        if setup_failed {
+            continue;
+        }
+        let mut validated: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+        let results: Vec<Result<Answer, String>> = {
+            let prepared: Vec<Result<Request, String>> = reqs
+                .iter()
+                .map(|r| {
+                    let principal = entity_uid(r.principal.0, &r.principal.1)?;
+                    let action = entity_uid("Action", r.action)?;
+                    let resource = entity_uid(r.resource.0, &r.resource.1)?;
+                    let context = contexts
+                        .get(r.action)
+                        .cloned()
+                        .ok_or_else(|| format!("no context for `{}`", r.action))?;
+                    let first = validated.insert((r.action, r.principal.0, r.resource.0));
+                    let schema = first.then_some(&packs.schema);
+                    Request::new(principal, action, resource, context, schema)
+                        .map_err(|e| e.to_string())
+                })
+                .collect();
+            prepared
+                .into_par_iter()
+                .map(|req| {
+                    let req = req?;
+                    let response = authorizer.is_authorized(&req, &packs.set, &cedar_entities);
+                    let allowed = response.decision() == CedarDecision::Allow;
+                    let reasons: Vec<String> = response
+                        .diagnostics()
+                        .reason()
+                        .map(|id| id.to_string())
+                        .collect();
+                    let errors: Vec<String> = response
+                        .diagnostics()
+                        .errors()
+                        .map(|e| e.to_string())
+                        .collect();
+                    Ok((allowed, reasons, errors))
+                })
+                .collect()
+        };
+        outcome.requests += reqs.len();
+        let mut decisions = Vec::with_capacity(reqs.len());
+        for (r, result) in reqs.iter().zip(results) {
+            let (cedar_allowed, mut determining, errors) = match result {
+                Ok(x) => x,
+                Err(e) => (false, Vec::new(), vec![e]),
+            };
+            determining.sort();
+            let mut decision = Decision {
+                environment: env.clone(),
+                action: r.action.to_string(),
+                principal: (r.principal.0.to_string(), r.principal.1.clone()),
+                resource: (r.resource.0.to_string(), r.resource.1.clone()),
+                allowed: cedar_allowed && errors.is_empty(),
+                cedar_allowed,
+                determining: Vec::new(),
+                waived: Vec::new(),
+                errors: errors.clone(),
+            };
+            for e in &errors {
+                let (file, span) = origin(p, r.resource.0, &r.resource.1)
+                    .map(|o| (o.file.clone(), o.span))
+                    .unwrap_or_default();
+                failures.push(
+                    Diagnostic::error(
+                        code::EVALUATION,
+                        span,
+                        format!(
+                            "policy evaluation failed for `{}` on {} `{}` in `{env}`: {e}",
+                            r.action,
+                            kind_word(r.resource.0),
+                            r.resource.1
+                        ),
+                    )
+                    .with_file(&file)
+                    .with_help("a policy that errors cannot pass: fix the policy (check `has` before optional attributes)"),
+                );
+            }
+            if !cedar_allowed && determining.is_empty() && errors.is_empty() {
+                let (file, span) = origin(p, r.resource.0, &r.resource.1)
+                    .map(|o| (o.file.clone(), o.span))
+                    .unwrap_or_default();
+                failures.push(
+                    Diagnostic::error(
+                        code::EVALUATION,
+                        span,
+                        format!(
+                            "no policy permits `{}` on {} `{}` in `{env}`",
+                            r.action,
+                            kind_word(r.resource.0),
+                            r.resource.1
+                        ),
+                    )
+                    .with_file(&file)
+                    .with_help("every pack has a base `permit(principal, action, resource);`"),
+                );
+            }
+            let mut any_error_rule = false;
+            for id in &determining {
+                let Some(rule) = packs.rule(id) else {
+                    continue;
+                };
+                if !rule.forbid {
+                    continue;
+                }
+                let (entity, name) = match rule.blame {
+                    Blame::Resource => (r.resource.0, &r.resource.1),
+                    Blame::Principal => (r.principal.0, &r.principal.1),
+                };
+                let waiver = waivers
+                    .values()
+                    .find(|w| w.policy == rule.id && w.targets.contains(name) && active(w));
+                match waiver {
+                    Some(w) => {
+                        decision.waived.push((rule.id.clone(), w.name.clone()));
+                        waiver_used.insert(w.name.clone());
+                    }
+                    None => {
+                        if rule.severity == Severity::Error {
+                            any_error_rule = true;
+                        }
+                    }
+                }
+                let key = ViolationKey {
+                    policy: rule.id.clone(),
+                    entity,
+                    name: name.clone(),
+                };
+                if let Some(f) = found.get_mut(&key) {
+                    if !f.envs.contains(env) {
+                        f.envs.push(env.clone());
+                    }
+                    continue;
+                }
+                let Some(o) = origin(p, entity, name) else {
+                    continue;
+                };
+                let span = rule.field.as_deref().map_or(o.span, |f| o.field_span(f));
+                let base = match rule.severity {
+                    Severity::Error => {
+                        Diagnostic::error(code::VIOLATION, span, rule.message.clone())
+                    }
+                    Severity::Warning => {
+                        Diagnostic::warning(code::VIOLATION, span, rule.message.clone())
+                    }
+                };
+                let mut d = base.with_file(&o.file).with_help(rule.help.clone());
+                d.policy = Some(rule.id.clone());
+                found.insert(
+                    key,
+                    Found {
+                        diagnostic: d,
+                        envs: vec![env.clone()],
+                    },
+                );
+            }
+            decision.determining = determining;
+            if any_error_rule {
+                decision.allowed = false;
+            } else if decision.errors.is_empty() && !decision.determining.is_empty() {
+                // Denied only by warnings or waived rules: Plinth allows it.
+                decision.allowed = true;
+            }
+            decisions.push(decision);
+        }
+        outcome.decisions.insert(env.clone(), decisions);
+        if options.keep_entities {
+            outcome.entities.insert(env.clone(), built);
+        }
+    }
+
+    for (key, f) in found {
+        let envs = f
+            .envs
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut d = f.diagnostic;
+        d.label = Some(format!(
+            "{} `{}` in {envs} ({})",
+            kind_word(key.entity),
+            key.name,
+            key.policy
+        ));
+        let waiver = waivers
+            .values()
+            .find(|w| w.policy == key.policy && w.targets.contains(&key.name) && active(w));
+        match waiver {
+            Some(w) => outcome.suppressed.push(Suppressed {
+                diagnostic: d,
+                waiver: w.name.clone(),
+                reason: w.reason.clone(),
+                approved_by: w.approved_by.clone(),
+                expires: w.expires,
+                waiver_file: w.origin.file.clone(),
+                waiver_span: w.origin.span,
+            }),
+            None => outcome.diagnostics.push(d),
+        }
+    }
+
+    check_waivers(
+        packs,
+        platforms,
+        &waivers,
+        &waiver_used,
+        options,
+        &mut outcome.diagnostics,
+    );
+    failures.dedup();
+    outcome.diagnostics.extend(failures);
+    outcome.diagnostics.sort_by(|a, b| {
+        (&a.file, a.span.start, &a.policy, &a.message).cmp(&(
+            &b.file,
+            b.span.start,
+            &b.policy,
+            &b.message,
+        ))
+    });
+    outcome.diagnostics.dedup();
+    outcome
+}
+
+fn entity_type(kind: &str) -> &'static str {
+    match kind {
+        "source" => "Source",
+        "feature_view" => "FeatureView",
+        "model" => "Model",
+        "service" => "Service",
+        "batch_job" => "BatchJob",
+        _ => "",
+    }
+}
+
+/// Expired, unknown-policy, unknown-target, too long and unused waivers.
+fn check_waivers(
+    packs: &Packs,
+    platforms: &[&Platform],
+    waivers: &BTreeMap<String, &Waiver>,
+    used: &BTreeSet<String>,
+    options: &Options,
+    out: &mut Vec<Diagnostic>,
+) {
+    let today = options.today.days_since_epoch();
+    for w in waivers.values() {
+        let o = &w.origin;
+        let err = |field: &str, message: String| {
+            Diagnostic::error(code::WAIVER, o.field_span(field), message).with_file(&o.file)
+        };
+        let mut broken = false;
+        if packs.rule(&w.policy).is_none() {
+            let ids: Vec<&str> = packs.rules.keys().map(String::as_str).collect();
+            let close = crate::load::did_you_mean(&w.policy, &ids);
+            out.push(
+                err("policy", format!("waiver `{}` names no policy `{}`", w.name, w.policy))
+                    .with_label("not a loaded policy id")
+                    .with_help(match close {
+                        Some(c) => format!("did you mean `{c}`?"),
+                        None => "`plinth explain POLICY_ID` shows a policy; ids are listed by `plinth test-policies`".to_string(),
+                    }),
+            );
+            broken = true;
+        }
+        for t in &w.targets {
+            let known = platforms.iter().any(|p| {
+                p.services.contains_key(t)
+                    || p.batch_jobs.contains_key(t)
+                    || p.models.contains_key(t)
+                    || p.feature_views.contains_key(t)
+                    || p.sources.contains_key(t)
+                    || p.teams.contains_key(t)
+                    || p.environments.contains_key(t)
+            });
+            if !known {
+                out.push(
+                    err("target", format!("waiver `{}` targets `{t}`, which no policy decides about", w.name))
+                        .with_label("not a service, batch job, model, feature view, source, team or environment in any environment")
+                        .with_help("name the declaration the violation is reported on"),
+                );
+                broken = true;
+            }
+        }
+        let expires = w.expires.days_since_epoch();
+        if expires < today {
+            out.push(
+                err("expires", format!("waiver `{}` expired on {}", w.name, w.expires))
+                    .with_label("expired")
+                    .with_help(format!(
+                        "fix the violation of `{}` and delete the waiver, or renew it with a new approval (today is {})",
+                        w.policy, options.today
+                    )),
+            );
+            broken = true;
+        } else if expires - today > i64::from(options.max_waiver_days) {
+            out.push(
+                err(
+                    "expires",
+                    format!(
+                        "waiver `{}` runs {} days, longer than the workspace's maximum of {} days",
+                        w.name,
+                        expires - today,
+                        options.max_waiver_days
+                    ),
+                )
+                .with_label("too far out")
+                .with_help("waivers are time-boxed; pick an earlier date or raise `[policy] max_waiver_days` in plinth.toml"),
+            );
+        }
+        if !broken && !used.contains(&w.name) {
+            out.push(
+                Diagnostic::warning(
+                    code::WAIVER,
+                    o.span,
+                    format!(
+                        "waiver `{}` suppresses nothing: `{}` reports no violation on {}",
+                        w.name,
+                        w.policy,
+                        w.targets
+                            .iter()
+                            .map(|t| format!("`{t}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+                .with_file(&o.file)
+                .with_help("the violation is fixed: delete the waiver"),
+            );
+        }
+    }
+}
+
+/// Parse `YYYY-MM-DD`.
+pub fn parse_date(text: &str) -> Option<Date> {
+    let t = text.trim();
+    (t.len() == 10 && t.as_bytes().get(4) == Some(&b'-') && t.as_bytes().get(7) == Some(&b'-'))
+        .then(|| Date::parse(t))
+        .flatten()
+}
+
+/// Today's date (UTC) from the system clock.
+pub fn today() -> Date {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    civil_from_days(days)
+}
+
+/// Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> Date {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    Date {
+        year: u16::try_from(y).unwrap_or(1970),
+        month: u8::try_from(m).unwrap_or(1),
+        day: u8::try_from(d).unwrap_or(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn days_round_trip() {
+        for text in ["1970-01-01", "2000-02-29", "2026-11-24", "2027-03-31"] {
+            let d = Date::parse(text).unwrap();
+            assert_eq!(civil_from_days(d.days_since_epoch()), d);
+        }
+        assert!(parse_date("2026-1-01").is_none());
+        assert!(parse_date("2026-02-30").is_none());
+    }
+
+    #[test]
+    fn entity_uids_parse() {
+        assert!(EntityUid::from_str(r#"Plinth::Service::"a""#).is_ok());
+        assert!(entity_uid("Service", "fraud_api").is_ok());
+    }
+}
