@@ -8,6 +8,7 @@
 //! Names that two targets must agree on (the IAM role a ServiceAccount assumes and the
 //! Terraform target creates, the artifact bucket) live in [`names`], not in either target.
 
+pub mod airflow;
 pub mod hash;
 pub mod kubernetes;
 pub mod names;
@@ -56,7 +57,7 @@ pub trait Target: Sync {
 
 /// Every target, in output order.
 pub fn all() -> Vec<Box<dyn Target>> {
-    vec![Box::new(kubernetes::Kubernetes)]
+    vec![Box::new(kubernetes::Kubernetes), Box::new(airflow::Airflow)]
 }
 
 /// The target called `name`, if there is one.

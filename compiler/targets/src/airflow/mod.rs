@@ -1,0 +1,1066 @@
+//! The Airflow target: one Python DAG file per pipeline the spec implies, every task a
+//! `KubernetesPodOperator` in the environment's namespace.
+//!
+//! Files, under `out/<env>/airflow/dags/`:
+//!
+//! | file | from | tasks, in order |
+//! |---|---|---|
+//! | `train_<model>.py` | a `model` with `training` | `materialize_<view>` per input feature view → `validate_data` → `train` → `evaluate` → `await_approval` (when `approvals`) → `register` |
+//! | `materialize_<view>.py` | a `feature_view` with `schedule` | `validate_data` (when it has `expect` checks) → `materialize` |
+//! | `score_<job>.py` | a `batch_job` of the environment | `score` |
+//!
+//! Choices a reviewer should know (the container contract is in `targets/airflow/README.md`):
+//! - Task order comes from a petgraph graph per DAG (topological sort; a cycle is an
+//!   internal error, never a file).
+//! - Spec strings reach Python only through [`python::python_str`]; Python variable
+//!   names pass [`python::check_identifier`]. Spec strings reach containers only inside
+//!   the `PLINTH_SPEC` JSON document ([`json::jinja_inert_json`]), never in a field that
+//!   Airflow renders with Jinja as text: arguments hold fixed words, identifiers, numbers
+//!   and our own Airflow macros; images, namespaces and buckets are validated first.
+//! - Point in time: a materialization run computes features as of `data_interval_end`
+//!   from events since `as_of - lookback`, lookback being the longest feature window (the
+//!   ttl, else the schedule interval, when no feature has a window). Training builds its
+//!   dataset for every instant of `dataset_window` before `data_interval_end`.
+//! - `execution_timeout` of materialization is the view's `freshness` (a slower run
+//!   cannot keep the promise; Airflow 3 has no `sla=`), `dagrun_timeout` as well.
+//! - `evaluate` and `await_approval` never retry: a metric below `evaluation.min` or a
+//!   rejection is a decision, not a transient failure.
+
+pub mod json;
+pub mod python;
+#[cfg(test)]
+mod tests;
+
+use crate::names::{artifact_bucket_name, check_dns1123_label};
+use crate::{Emit, OutputFile, Target};
+use handlebars::Handlebars;
+use json::jinja_inert_json;
+use petgraph::algo::toposort;
+use petgraph::graph::{DiGraph, NodeIndex};
+use plinth_ir::{
+    BatchJob, Bytes, Duration, Environment, FeatureView, Millicores, Model, Origin, Platform,
+    Resources, Source, Training,
+};
+use plinth_syntax::Diagnostic;
+use python::{check_identifier, comment, python_str, timedelta};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Diagnostic codes of this target (shared meanings with the Kubernetes target).
+pub const CODE_NAME: &str = "plinth::target::name";
+pub const CODE_IMAGE: &str = "plinth::target::image";
+pub const CODE_INTERNAL: &str = "plinth::target::internal";
+
+/// Requests (= limits) of a task whose spec gives no resources.
+pub const DEFAULT_CPU: Millicores = Millicores(1000);
+pub const DEFAULT_MEMORY: Bytes = Bytes(2 << 30);
+/// Airflow's limit on `dag_id` and `task_id`.
+const MAX_AIRFLOW_KEY: usize = 250;
+
+const TEMPLATE: &str = include_str!("../../../../targets/airflow/dag.py.hbs");
+
+pub struct Airflow;
+
+impl Target for Airflow {
+    fn name(&self) -> &'static str {
+        "airflow"
+    }
+
+    fn emit(&self, platform: &Platform) -> Emit {
+        let mut emit = Emit::default();
+        let env = &platform.environment;
+        if let Err(problem) = check_dns1123_label(&env.namespace) {
+            emit.diagnostics.push(error(
+                CODE_NAME,
+                &env.origin,
+                "namespace",
+                format!(
+                    "namespace `{}` of environment `{}` is not a valid Kubernetes namespace for Airflow's pods: {problem}",
+                    env.namespace, env.name
+                ),
+            ));
+            return emit;
+        }
+        let bucket = artifact_bucket_name(env);
+        if let Err(why) = check_bucket(&bucket) {
+            emit.diagnostics.push(error(
+                CODE_NAME,
+                &env.origin,
+                "account",
+                format!("the artifact bucket `{bucket}` of environment `{}` is not a valid S3 bucket name: {why}", env.name),
+            ));
+            return emit;
+        }
+        let renderer = match renderer() {
+            Ok(r) => r,
+            Err(message) => {
+                emit.diagnostics
+                    .push(Diagnostic::error(CODE_INTERNAL, env.origin.span, message));
+                return emit;
+            }
+        };
+        let ctx = Ctx { platform, bucket };
+        let mut dags = Vec::new();
+        for model in platform.models.values() {
+            if let Some(training) = &model.training {
+                dags.push(ctx.training_dag(model, training));
+            }
+        }
+        for view in platform.feature_views.values() {
+            if view.schedule.is_some() {
+                dags.push(ctx.materialization_dag(view));
+            }
+        }
+        for job in platform.batch_jobs.values() {
+            dags.push(ctx.scoring_dag(job));
+        }
+        for dag in dags {
+            match dag.and_then(|d| render(&renderer, env, &d)) {
+                Ok(file) => emit.files.push(file),
+                Err(diagnostics) => emit.diagnostics.extend(diagnostics),
+            }
+        }
+        emit.files.sort_by(|a, b| a.path.cmp(&b.path));
+        emit
+    }
+}
+
+fn error(code: &str, origin: &Origin, field: &str, message: String) -> Diagnostic {
+    Diagnostic::error(code, origin.field_span(field), message).with_file(&origin.file)
+}
+
+fn renderer() -> Result<Handlebars<'static>, String> {
+    let mut hbs = Handlebars::new();
+    hbs.set_strict_mode(true);
+    // Every value is already a Python fragment built in Rust (see `python`); HTML
+    // escaping would corrupt it.
+    hbs.register_escape_fn(handlebars::no_escape);
+    hbs.register_template_string("dag.py", TEMPLATE)
+        .map_err(|e| format!("the Airflow DAG template does not compile: {e}"))?;
+    Ok(hbs)
+}
+
+/// One DAG before rendering: raw values in the spec's words; [`render`] turns them into
+/// Python fragments.
+struct Dag<'a> {
+    dag_id: String,
+    origin: &'a Origin,
+    /// Where the DAG comes from, e.g. model `fraud_scorer` (identifiers only: it lands
+    /// in a comment).
+    what: String,
+    /// First line of the module docstring and of `doc_md`.
+    title: String,
+    description: String,
+    /// The declaration's `///` docs.
+    doc: String,
+    /// Bullet points of `doc_md`.
+    facts: Vec<String>,
+    /// Cron expression; `None` means triggered by hand.
+    schedule: Option<String>,
+    dagrun_timeout: Duration,
+    owner: String,
+    retries: u32,
+    retry_delay: Duration,
+    max_retry_delay: Duration,
+    tags: Vec<String>,
+    tasks: Vec<Task>,
+    /// `(upstream, downstream)` task ids.
+    edges: Vec<(String, String)>,
+}
+
+/// One pod.
+struct Task {
+    id: String,
+    /// Fixed prose and identifiers only.
+    comments: Vec<String>,
+    image: String,
+    /// Declaration and field the image was written at, for diagnostics.
+    image_origin: (Origin, &'static str),
+    /// Fixed words, identifiers, numbers and our own Airflow macros: never spec text.
+    arguments: Vec<String>,
+    /// `PLINTH_SPEC`: what the container needs from the spec.
+    spec: Value,
+    resources: Resources,
+    execution_timeout: Duration,
+    /// Overrides the DAG's default.
+    retries: Option<u32>,
+    labels: Vec<(&'static str, String)>,
+}
+
+struct Ctx<'a> {
+    platform: &'a Platform,
+    bucket: String,
+}
+
+fn as_of_end() -> String {
+    "{{ data_interval_end.isoformat() }}".to_string()
+}
+
+/// An Airflow macro for `data_interval_end - duration`, as ISO 8601.
+fn before_end(duration: Duration) -> String {
+    format!(
+        "{{{{ (data_interval_end - macros.timedelta(seconds={})).isoformat() }}}}",
+        duration.seconds()
+    )
+}
+
+/// How far back from the as-of time a materialization reads events: the longest feature
+/// window; without windows (`last(...)` features) the ttl, else the schedule interval.
+fn lookback(view: &FeatureView) -> Duration {
+    view.features
+        .iter()
+        .filter_map(|f| f.window)
+        .max()
+        .or(view.ttl)
+        .or(view.schedule.as_ref().map(|s| s.interval))
+        .unwrap_or(Duration(Duration::DAY))
+}
+
+fn source_json(source: Option<&Source>, name: &str) -> Value {
+    match source {
+        Some(s) => json!({
+            "name": s.name,
+            "kind": s.kind,
+            "location": s.location,
+            "event_time": s.columns.iter().find(|c| c.event_time).map(|c| c.name.clone()),
+        }),
+        None => json!({ "name": name }),
+    }
+}
+
+fn decimal(d: plinth_ir::Decimal) -> Value {
+    Value::from(d.to_f64())
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// `s3://...` for the first argument pair; an S3 bucket name (3-63 of `[a-z0-9.-]`,
+/// alphanumeric at both ends), checked because it is written into Jinja-rendered
+/// arguments.
+fn check_bucket(bucket: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    if !(3..=63).contains(&bucket.len()) {
+        return Err(format!(
+            "it is {} characters long, S3 allows 3 to 63",
+            bucket.len()
+        ));
+    }
+    if let Some(c) = bucket.chars().find(|c| !ok_char(*c)) {
+        return Err(format!("it contains `{c}`"));
+    }
+    if !bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err("it must start and end with a letter or digit".to_string());
+    }
+    Ok(())
+}
+
+/// A container image reference: `[registry[:port]/]path[:tag][@sha256:...]`, checked for
+/// the characters a reference can hold, because `image` is rendered by Jinja and a name
+/// ending in `.json`/`.yaml`/`.yml` would be read as a template file.
+pub fn check_image(image: &str) -> Result<(), String> {
+    if image.is_empty() || image.len() > 512 {
+        return Err("it must be 1 to 512 characters long".to_string());
+    }
+    let ok_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | ':' | '@');
+    if let Some(c) = image.chars().find(|c| !ok_char(*c)) {
+        return Err(format!("it contains `{}`", c.escape_default()));
+    }
+    if !image.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err("it must start with a letter or digit".to_string());
+    }
+    if [".json", ".yaml", ".yml"]
+        .iter()
+        .any(|ext| image.ends_with(ext))
+    {
+        return Err("it ends like a template file name (`.json`, `.yaml`, `.yml`)".to_string());
+    }
+    Ok(())
+}
+
+impl<'a> Ctx<'a> {
+    /// Where the tasks of one run exchange data: `s3://<artifact bucket>/airflow/<dag>/<run>/`.
+    fn workdir(&self, dag_id: &str) -> String {
+        format!("s3://{}/airflow/{dag_id}/{{{{ run_id }}}}/", self.bucket)
+    }
+
+    fn view_json(&self, view: &FeatureView) -> Value {
+        json!({
+            "name": view.name,
+            "entity": view.entity,
+            "key": view.key,
+            "online": view.online,
+            "ttl_seconds": view.ttl.map(|d| d.seconds()),
+            "source": source_json(self.platform.sources.get(&view.source), &view.source),
+            "features": view.features.iter().map(|f| json!({
+                "name": f.name,
+                "type": f.dtype,
+                "aggregate": f.aggregate.as_ref().map(|a| format!("{}({})", a.function, a.column)),
+                "window_seconds": f.window.map(|w| w.seconds()),
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn expectations_json(&self, views: &[&FeatureView]) -> Value {
+        let mut checks = Vec::new();
+        for view in views {
+            for e in &view.expects {
+                checks.push(json!({
+                    "feature_view": view.name,
+                    "source": view.source,
+                    "name": e.name,
+                    "column": e.column,
+                    "not_null": e.not_null,
+                    "unique": e.unique,
+                    "min": e.min.map(decimal),
+                    "max": e.max.map(decimal),
+                    "max_null_percent": e.max_null_percent.map(decimal),
+                }));
+            }
+        }
+        Value::from(checks)
+    }
+
+    fn model_json(&self, model: &Model) -> Value {
+        json!({
+            "name": model.name,
+            "version": model.version,
+            "framework": model.framework,
+            "format": model.format,
+            "artifact": model.artifact,
+            "risk": model.risk.name,
+            "inputs": model.inputs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })
+    }
+
+    fn labels(&self, team: &str, kind: &'static str, name: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("app.kubernetes.io/managed-by", "plinth".to_string()),
+            (
+                "plinth.dev/environment",
+                self.platform.environment.name.clone(),
+            ),
+            ("plinth.dev/team", team.to_string()),
+            (kind, name.to_string()),
+        ]
+    }
+
+    fn input_views(&self, model: &Model) -> Vec<&'a FeatureView> {
+        let mut names: Vec<&str> = model.inputs.iter().map(|f| f.view.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+            .into_iter()
+            .filter_map(|n| self.platform.feature_views.get(n))
+            .collect()
+    }
+
+    fn training_dag(
+        &self,
+        model: &'a Model,
+        training: &Training,
+    ) -> Result<Dag<'a>, Vec<Diagnostic>> {
+        let dag_id = format!("train_{}", model.name);
+        let workdir = self.workdir(&dag_id);
+        let features = format!("{workdir}features/");
+        let candidate = format!("{workdir}model/");
+        let window = training
+            .dataset_window
+            .unwrap_or(Duration(30 * Duration::DAY));
+        let views = self.input_views(model);
+        let labels = self.labels(&model.owner, "plinth.dev/model", &model.name);
+        let mut tasks = Vec::new();
+        let mut edges = Vec::new();
+        let mut missing = Vec::new();
+        for view in &views {
+            let Some(view_image) = &view.image else {
+                missing.push(error(
+                    CODE_IMAGE,
+                    &view.origin,
+                    "image",
+                    format!(
+                        "feature view `{}` has no `image`: Airflow cannot build the training set of model `{}`",
+                        view.name, model.name
+                    ),
+                ));
+                continue;
+            };
+            let back = lookback(view);
+            let id = format!("materialize_{}", view.name);
+            tasks.push(Task {
+                id: id.clone(),
+                comments: vec![
+                    format!(
+                        "Point-in-time training set from `{}`: its features as of every instant of the",
+                        view.name
+                    ),
+                    format!("{window} dataset window, from events up to {back} older (its longest window)."),
+                ],
+                image: view_image.clone(),
+                image_origin: (view.origin.clone(), "image"),
+                arguments: vec![
+                    "materialize".to_string(),
+                    "--as-of-start".to_string(),
+                    before_end(window),
+                    "--as-of-end".to_string(),
+                    as_of_end(),
+                    "--events-since".to_string(),
+                    before_end(Duration(window.millis().saturating_add(back.millis()))),
+                    "--output".to_string(),
+                    format!("{features}{}/", view.name),
+                ],
+                spec: json!({ "feature_view": self.view_json(view) }),
+                resources: view.resources.clone(),
+                execution_timeout: Duration(6 * Duration::HOUR),
+                retries: None,
+                labels: labels.clone(),
+            });
+            edges.push((id, "validate_data".to_string()));
+        }
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        let step = |id: &str, comments: Vec<String>, arguments: Vec<String>, spec: Value| Task {
+            id: id.to_string(),
+            comments,
+            image: training.image.clone(),
+            image_origin: (model.origin.clone(), "training.image"),
+            arguments,
+            spec,
+            resources: Resources::default(),
+            execution_timeout: Duration(Duration::HOUR),
+            retries: None,
+            labels: labels.clone(),
+        };
+        tasks.push(step(
+            "validate_data",
+            strings(&["The `expect` checks of the input feature views, run on the training set."]),
+            vec![
+                "validate".to_string(),
+                "--input".to_string(),
+                features.clone(),
+            ],
+            json!({ "expectations": self.expectations_json(&views) }),
+        ));
+        let mut train = step(
+            "train",
+            vec![format!(
+                "Trains `{}` on the {window} dataset window, with the spec's training resources.",
+                model.name
+            )],
+            vec![
+                "train".to_string(),
+                "--input".to_string(),
+                features,
+                "--output".to_string(),
+                candidate.clone(),
+            ],
+            json!({ "model": self.model_json(model), "dataset_window_seconds": window.seconds() }),
+        );
+        train.resources = training.resources.clone();
+        train.execution_timeout = Duration(12 * Duration::HOUR);
+        tasks.push(train);
+        edges.push(("validate_data".to_string(), "train".to_string()));
+
+        let mut arguments = vec![
+            "evaluate".to_string(),
+            "--model".to_string(),
+            candidate.clone(),
+        ];
+        let comments = match &training.evaluation {
+            Some(evaluation) => {
+                arguments.extend([
+                    "--metric".to_string(),
+                    evaluation.metric.clone(),
+                    "--min".to_string(),
+                    evaluation.min.to_string(),
+                ]);
+                vec![
+                    format!(
+                        "Gate: exits non-zero, failing the run, when `{}` on the holdout set is below {}.",
+                        evaluation.metric, evaluation.min
+                    ),
+                    "No retries: a low score is a verdict, not a transient failure.".to_string(),
+                ]
+            }
+            None => strings(&["Reports metrics only: the spec sets no `evaluation` gate."]),
+        };
+        let mut evaluate = step(
+            "evaluate",
+            comments,
+            arguments,
+            json!({
+                "model": self.model_json(model),
+                "evaluation": training.evaluation.as_ref().map(|e| json!({ "metric": e.metric, "min": decimal(e.min) })),
+            }),
+        );
+        evaluate.execution_timeout = Duration(2 * Duration::HOUR);
+        evaluate.retries = Some(0);
+        tasks.push(evaluate);
+        edges.push(("train".to_string(), "evaluate".to_string()));
+
+        let mut before_register = "evaluate";
+        if !training.approvals.is_empty() {
+            let mut approval = step(
+                "await_approval",
+                vec![
+                    format!(
+                        "Waits until each of the {} approver(s) in PLINTH_SPEC signs off this candidate in the",
+                        training.approvals.len()
+                    ),
+                    "model registry; fails on a rejection, or when nobody decides within 3 days."
+                        .to_string(),
+                ],
+                vec![
+                    "await-approval".to_string(),
+                    "--model".to_string(),
+                    candidate.clone(),
+                ],
+                json!({ "model": self.model_json(model), "approvers": training.approvals }),
+            );
+            approval.execution_timeout = Duration(3 * Duration::DAY);
+            approval.retries = Some(0);
+            tasks.push(approval);
+            edges.push(("evaluate".to_string(), "await_approval".to_string()));
+            before_register = "await_approval";
+        }
+        tasks.push(step(
+            "register",
+            vec![format!(
+                "Publishes the approved candidate as model `{}` in the registry.",
+                model.name
+            )],
+            vec!["register".to_string(), "--model".to_string(), candidate],
+            json!({ "model": self.model_json(model) }),
+        ));
+        edges.push((before_register.to_string(), "register".to_string()));
+
+        let mut facts = vec![
+            format!("Owner: team `{}`", model.owner),
+            format!("Risk: {}", model.risk.name),
+            format!("Dataset window: {window}"),
+        ];
+        if let Some(e) = &training.evaluation {
+            facts.push(format!("Evaluation gate: {} >= {}", e.metric, e.min));
+        }
+        if !training.approvals.is_empty() {
+            facts.push(format!("Approvals: {}", training.approvals.join(", ")));
+        }
+        for (label, text) in [
+            ("Purpose", &model.purpose),
+            ("Intended use", &model.intended_use),
+            ("Limitations", &model.limitations),
+            ("Human oversight", &model.human_oversight),
+        ] {
+            if let Some(text) = text {
+                facts.push(format!("{label}: {text}"));
+            }
+        }
+        Ok(Dag {
+            dag_id,
+            origin: &model.origin,
+            what: format!("model `{}`", model.name),
+            title: format!(
+                "Training pipeline of model `{}` (version {}).",
+                model.name, model.version
+            ),
+            description: model
+                .purpose
+                .clone()
+                .unwrap_or_else(|| format!("Trains model {}", model.name)),
+            doc: model.doc.clone(),
+            facts,
+            schedule: training.schedule.as_ref().map(|s| s.expr.clone()),
+            dagrun_timeout: Duration(4 * Duration::DAY),
+            owner: model.owner.clone(),
+            retries: 2,
+            retry_delay: Duration(5 * Duration::MINUTE),
+            max_retry_delay: Duration(Duration::HOUR),
+            tags: vec![
+                "plinth".to_string(),
+                format!("team:{}", model.owner),
+                format!("model:{}", model.name),
+                format!("risk:{}", model.risk.name),
+            ],
+            tasks,
+            edges,
+        })
+    }
+
+    fn materialization_dag(&self, view: &'a FeatureView) -> Result<Dag<'a>, Vec<Diagnostic>> {
+        let Some(image) = &view.image else {
+            return Err(vec![error(
+                CODE_IMAGE,
+                &view.origin,
+                "image",
+                format!(
+                    "feature view `{}` has a `schedule` but no `image`: Airflow has nothing to run",
+                    view.name
+                ),
+            )]);
+        };
+        let interval = view
+            .schedule
+            .as_ref()
+            .map(|s| s.interval)
+            .unwrap_or(Duration(Duration::DAY));
+        // INVARIANT: the checker proved freshness >= interval; a run slower than the
+        // freshness promise has already broken it.
+        let deadline = view.freshness.unwrap_or(interval);
+        let back = lookback(view);
+        let dag_id = format!("materialize_{}", view.name);
+        let labels = self.labels(&view.owner, "plinth.dev/feature-view", &view.name);
+        let pod = |id: &str, comments: Vec<String>, arguments: Vec<String>, spec: Value| Task {
+            id: id.to_string(),
+            comments,
+            image: image.clone(),
+            image_origin: (view.origin.clone(), "image"),
+            arguments,
+            spec,
+            resources: view.resources.clone(),
+            execution_timeout: deadline,
+            retries: None,
+            labels: labels.clone(),
+        };
+        let window_args = || {
+            vec![
+                "--as-of".to_string(),
+                as_of_end(),
+                "--events-since".to_string(),
+                before_end(back),
+            ]
+        };
+        let mut tasks = Vec::new();
+        let mut edges = Vec::new();
+        if !view.expects.is_empty() {
+            let mut arguments = vec!["validate".to_string()];
+            arguments.extend(window_args());
+            tasks.push(pod(
+                "validate_data",
+                strings(&[
+                    "The view's `expect` checks on the source window, before anything is written:",
+                    "bad data fails the run instead of reaching the feature store.",
+                ]),
+                arguments,
+                json!({ "expectations": self.expectations_json(&[view]) }),
+            ));
+            edges.push(("validate_data".to_string(), "materialize".to_string()));
+        }
+        let mut arguments = vec!["materialize".to_string()];
+        arguments.extend(window_args());
+        let stores = if view.online {
+            "offline and online stores"
+        } else {
+            "offline store"
+        };
+        tasks.push(pod(
+            "materialize",
+            vec![
+                format!("Point in time: features as of the end of the data interval, from events of the last {back}"),
+                format!("(the longest feature window), written to the {stores}."),
+            ],
+            arguments,
+            json!({ "feature_view": self.view_json(view) }),
+        ));
+        let mut facts = vec![
+            format!("Owner: team `{}`", view.owner),
+            format!("Entity: `{}` (key `{}`)", view.entity, view.key),
+            format!("Source: `{}`", view.source),
+            format!("Classification: {}", view.classification.name),
+            format!("Lookback window: {back}"),
+        ];
+        if let Some(f) = view.freshness {
+            facts.push(format!("Freshness: {f} (each task's execution timeout)"));
+        }
+        let features: Vec<&str> = view.features.iter().map(|f| f.name.as_str()).collect();
+        facts.push(format!("Features: {}", features.join(", ")));
+        Ok(Dag {
+            dag_id,
+            origin: &view.origin,
+            what: format!("feature view `{}`", view.name),
+            title: format!("Materialization of feature view `{}`.", view.name),
+            description: format!("Materializes feature view {} every {interval}", view.name),
+            doc: view.doc.clone(),
+            facts,
+            schedule: view.schedule.as_ref().map(|s| s.expr.clone()),
+            dagrun_timeout: deadline,
+            owner: view.owner.clone(),
+            retries: 2,
+            retry_delay: clamp(
+                interval.millis() / 10,
+                10 * Duration::SECOND,
+                5 * Duration::MINUTE,
+            ),
+            max_retry_delay: clamp(deadline.millis() / 2, Duration::MINUTE, Duration::HOUR),
+            tags: vec![
+                "plinth".to_string(),
+                format!("team:{}", view.owner),
+                format!("feature_view:{}", view.name),
+                format!("classification:{}", view.classification.name),
+            ],
+            tasks,
+            edges,
+        })
+    }
+
+    fn scoring_dag(&self, job: &'a BatchJob) -> Result<Dag<'a>, Vec<Diagnostic>> {
+        let model = self.platform.models.get(&job.model);
+        let image = job
+            .image
+            .as_ref()
+            .map(|i| (i.clone(), (job.origin.clone(), "image")))
+            .or_else(|| {
+                model
+                    .and_then(|m| m.training.as_ref().map(|t| (m, t)))
+                    .map(|(m, t)| (t.image.clone(), (m.origin.clone(), "training.image")))
+            });
+        let Some((image, image_origin)) = image else {
+            return Err(vec![error(
+                CODE_IMAGE,
+                &job.origin,
+                "image",
+                format!(
+                    "batch job `{}` has no `image` and its model no training image: Airflow has nothing to run",
+                    job.name
+                ),
+            )]);
+        };
+        let dag_id = format!("score_{}", job.name);
+        let risk = model.map(|m| m.risk.name.clone()).unwrap_or_default();
+        let interval = job.schedule.interval;
+        let task = Task {
+            id: "score".to_string(),
+            comments: vec![format!(
+                "Scores `{}` with model `{}` as of the end of the data interval; writes `{}`.",
+                job.input, job.model, job.output
+            )],
+            image,
+            image_origin,
+            arguments: vec![
+                "score".to_string(),
+                "--as-of".to_string(),
+                as_of_end(),
+                "--events-since".to_string(),
+                before_end(interval),
+            ],
+            spec: json!({
+                "batch_job": job.name,
+                "model": model.map(|m| self.model_json(m)),
+                "input": source_json(self.platform.sources.get(&job.input), &job.input),
+                "output": source_json(self.platform.sources.get(&job.output), &job.output),
+            }),
+            resources: job.resources.clone(),
+            execution_timeout: interval,
+            retries: None,
+            labels: self.labels(&job.owner, "plinth.dev/batch-job", &job.name),
+        };
+        Ok(Dag {
+            dag_id,
+            origin: &job.origin,
+            what: format!("batch job `{}`", job.name),
+            title: format!(
+                "Batch scoring job `{}` with model `{}`.",
+                job.name, job.model
+            ),
+            description: format!("Scores {} with model {}", job.input, job.model),
+            doc: job.doc.clone(),
+            facts: vec![
+                format!("Owner: team `{}`", job.owner),
+                format!("Model: `{}` (risk {risk})", job.model),
+                format!("Input: `{}`", job.input),
+                format!("Output: `{}`", job.output),
+                format!("Classification: {}", job.data_classification.name),
+            ],
+            schedule: Some(job.schedule.expr.clone()),
+            dagrun_timeout: interval,
+            owner: job.owner.clone(),
+            retries: 2,
+            retry_delay: Duration(5 * Duration::MINUTE),
+            max_retry_delay: Duration(Duration::HOUR),
+            tags: vec![
+                "plinth".to_string(),
+                format!("team:{}", job.owner),
+                format!("model:{}", job.model),
+                format!("risk:{risk}"),
+                format!("batch_job:{}", job.name),
+            ],
+            tasks: vec![task],
+            edges: Vec::new(),
+        })
+    }
+}
+
+fn clamp(ms: u64, min: u64, max: u64) -> Duration {
+    Duration(ms.clamp(min, max))
+}
+
+// ---- rendering ----
+
+#[derive(Serialize)]
+struct DagView {
+    docstring: String,
+    source: String,
+    environment: String,
+    dag_id: String,
+    description: String,
+    doc_md: String,
+    schedule: String,
+    max_active_runs: u32,
+    dagrun_timeout: String,
+    owner: String,
+    retries: u32,
+    retry_delay: String,
+    max_retry_delay: String,
+    tags: Vec<String>,
+    tasks: Vec<TaskView>,
+    dependencies: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Pair {
+    key: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct EnvView {
+    name: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct TaskView {
+    comments: Vec<String>,
+    var: String,
+    task_id: String,
+    image: String,
+    namespace: String,
+    arguments: Vec<String>,
+    env: Vec<EnvView>,
+    resources: Vec<Pair>,
+    gpu: bool,
+    node_selector: Vec<Pair>,
+    labels: Vec<Pair>,
+    task_retries: Option<String>,
+    execution_timeout: String,
+}
+
+fn pair(key: &str, value: &str) -> Pair {
+    Pair {
+        key: python_str(key),
+        value: python_str(value),
+    }
+}
+
+/// A task id that is a valid Airflow key and a valid Python variable.
+fn check_task_id(dag: &Dag, id: &str) -> Option<Diagnostic> {
+    let problem = if id.len() > MAX_AIRFLOW_KEY {
+        Some(format!(
+            "it is longer than Airflow's {MAX_AIRFLOW_KEY} characters"
+        ))
+    } else {
+        check_identifier(id).err().map(|p| p.to_string())
+    };
+    problem.map(|problem| {
+        Diagnostic::error(
+            CODE_NAME,
+            dag.origin.span,
+            format!(
+                "{} cannot become an Airflow task: the name `{id}` is not a usable Python identifier: {problem}",
+                dag.what
+            ),
+        )
+        .with_file(&dag.origin.file)
+        .with_help("rename the declaration")
+    })
+}
+
+/// `doc_md`: title, the spec's docs, then facts. It always ends with the generated-by
+/// line, so it never ends in `.md` (Airflow would read such a doc as a file path).
+fn doc_md(dag: &Dag) -> String {
+    let mut doc = format!("### {}\n", dag.title);
+    if !dag.doc.trim().is_empty() {
+        doc.push('\n');
+        doc.push_str(dag.doc.trim());
+        doc.push('\n');
+    }
+    doc.push('\n');
+    for fact in &dag.facts {
+        doc.push_str("- ");
+        doc.push_str(fact);
+        doc.push('\n');
+    }
+    doc.push_str(&format!(
+        "\n_Generated by Plinth from {}; edit the spec, not this file._\n",
+        dag.what
+    ));
+    doc
+}
+
+/// The task graph in topological order (petgraph), and each task's upstream ids.
+fn order(dag: &Dag) -> Result<Vec<(usize, Vec<usize>)>, Box<Diagnostic>> {
+    let mut graph: DiGraph<usize, ()> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..dag.tasks.len()).map(|i| graph.add_node(i)).collect();
+    let index = |id: &str| dag.tasks.iter().position(|t| t.id == id);
+    let internal = |message: String| {
+        Box::new(
+            Diagnostic::error(CODE_INTERNAL, dag.origin.span, message).with_file(&dag.origin.file),
+        )
+    };
+    for (up, down) in &dag.edges {
+        match (
+            index(up).and_then(|i| nodes.get(i)),
+            index(down).and_then(|i| nodes.get(i)),
+        ) {
+            (Some(u), Some(d)) => {
+                graph.add_edge(*u, *d, ());
+            }
+            _ => {
+                return Err(internal(format!(
+                    "the DAG of {} names a task it does not have: `{up}` -> `{down}`",
+                    dag.what
+                )));
+            }
+        }
+    }
+    let sorted = toposort(&graph, None)
+        .map_err(|_| internal(format!("the tasks of {} form a cycle", dag.what)))?;
+    let position = |n: NodeIndex| sorted.iter().position(|s| *s == n).unwrap_or(usize::MAX);
+    Ok(sorted
+        .iter()
+        .filter_map(|n| {
+            let task = *graph.node_weight(*n)?;
+            let mut ups: Vec<NodeIndex> = graph
+                .neighbors_directed(*n, petgraph::Direction::Incoming)
+                .collect();
+            ups.sort_by_key(|u| position(*u));
+            let ups = ups
+                .iter()
+                .filter_map(|u| graph.node_weight(*u).copied())
+                .collect();
+            Some((task, ups))
+        })
+        .collect())
+}
+
+fn render(hbs: &Handlebars, env: &Environment, dag: &Dag) -> Result<OutputFile, Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    for task in &dag.tasks {
+        if let Some(d) = check_task_id(dag, &task.id) {
+            errors.push(d);
+        }
+        if let Err(why) = check_image(&task.image) {
+            let (origin, field) = &task.image_origin;
+            errors.push(error(
+                CODE_IMAGE,
+                origin,
+                field,
+                format!("image `{}` cannot be used by Airflow: {why}", task.image.escape_default()),
+            ).with_help("write a plain image reference: `registry.example/name:tag` or `...@sha256:<digest>`"));
+        }
+    }
+    if dag.dag_id.len() > MAX_AIRFLOW_KEY {
+        errors.push(
+            Diagnostic::error(CODE_NAME, dag.origin.span, format!("{} gives the Airflow DAG id `{}`, longer than Airflow's {MAX_AIRFLOW_KEY} characters", dag.what, dag.dag_id))
+                .with_file(&dag.origin.file),
+        );
+    }
+    let ordered = order(dag).map_err(|d| vec![*d])?;
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut tasks = Vec::new();
+    let mut dependencies = Vec::new();
+    for (i, ups) in &ordered {
+        let Some(task) = dag.tasks.get(*i) else {
+            continue;
+        };
+        let var = |i: &usize| dag.tasks.get(*i).map(|t| t.id.clone()).unwrap_or_default();
+        match ups.as_slice() {
+            [] => {}
+            [one] => dependencies.push(format!("{} >> {}", var(one), task.id)),
+            many => dependencies.push(format!(
+                "[{}] >> {}",
+                many.iter().map(var).collect::<Vec<_>>().join(", "),
+                task.id
+            )),
+        }
+        tasks.push(task_view(task, &env.namespace));
+    }
+    let view = DagView {
+        docstring: python_str(&dag.title),
+        source: comment(&dag.what),
+        environment: comment(&env.name),
+        dag_id: python_str(&dag.dag_id),
+        description: python_str(&dag.description),
+        doc_md: python_str(&doc_md(dag)),
+        schedule: dag
+            .schedule
+            .as_deref()
+            .map_or("None".to_string(), python_str),
+        max_active_runs: 1,
+        dagrun_timeout: timedelta(dag.dagrun_timeout),
+        owner: python_str(&dag.owner),
+        retries: dag.retries,
+        retry_delay: timedelta(dag.retry_delay),
+        max_retry_delay: timedelta(dag.max_retry_delay),
+        tags: dag.tags.iter().map(|t| python_str(t)).collect(),
+        tasks,
+        dependencies,
+    };
+    let contents = hbs.render("dag.py", &view).map_err(|e| {
+        vec![
+            Diagnostic::error(
+                CODE_INTERNAL,
+                dag.origin.span,
+                format!("cannot render the Airflow DAG of {}: {e}", dag.what),
+            )
+            .with_file(&dag.origin.file),
+        ]
+    })?;
+    Ok(OutputFile {
+        path: format!("dags/{}.py", dag.dag_id),
+        contents,
+    })
+}
+
+fn task_view(task: &Task, namespace: &str) -> TaskView {
+    let cpu = task.resources.cpu.unwrap_or(DEFAULT_CPU).to_string();
+    let memory = task.resources.memory.unwrap_or(DEFAULT_MEMORY).to_string();
+    let mut resources = vec![pair("cpu", &cpu), pair("memory", &memory)];
+    let gpu = task.resources.gpu > 0;
+    let mut node_selector = Vec::new();
+    if gpu {
+        resources.push(pair("nvidia.com/gpu", &task.resources.gpu.to_string()));
+        // The same node label as the Kubernetes target: Karpenter's GPU name.
+        if let Some(accelerator) = &task.resources.accelerator {
+            let gpu_name = accelerator.strip_prefix("nvidia_").unwrap_or(accelerator);
+            node_selector.push(pair(
+                "karpenter.k8s.aws/instance-gpu-name",
+                &gpu_name.replace('_', "-"),
+            ));
+        }
+    }
+    TaskView {
+        comments: task.comments.iter().map(|c| comment(c)).collect(),
+        var: task.id.clone(),
+        task_id: python_str(&task.id),
+        image: python_str(&task.image),
+        namespace: python_str(namespace),
+        arguments: task.arguments.iter().map(|a| python_str(a)).collect(),
+        env: vec![EnvView {
+            name: python_str("PLINTH_SPEC"),
+            value: python_str(&jinja_inert_json(&task.spec)),
+        }],
+        resources,
+        gpu,
+        node_selector,
+        labels: task.labels.iter().map(|(k, v)| pair(k, v)).collect(),
+        task_retries: task.retries.map(|r| r.to_string()),
+        execution_timeout: timedelta(task.execution_timeout),
+    }
+}

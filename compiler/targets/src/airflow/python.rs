@@ -1,0 +1,186 @@
+//! Python source fragments: the one escaping function for strings ([`python_str`]), the
+//! identifier check ([`check_identifier`]) and the small renderers the DAG template needs
+//! (durations as `timedelta(...)`, comments).
+//!
+//! Every value taken from the spec enters the generated Python through [`python_str`];
+//! names that become Python variables pass [`check_identifier`] first. The DAG template
+//! only lays these fragments out, so no spec string can end a literal early or add code.
+
+use plinth_ir::Duration;
+use std::fmt;
+
+/// Python's hard keywords (3.8 to 3.14). Soft keywords (`match`, `case`, `type`, `_`) are
+/// valid variable names and are not listed.
+pub const KEYWORDS: [&str; 35] = [
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// Names the DAG template binds itself; a task variable must not shadow them.
+pub const RESERVED: [&str; 7] = [
+    "DAG",
+    "KubernetesPodOperator",
+    "dag",
+    "datetime",
+    "k8s",
+    "timedelta",
+    "timezone",
+];
+
+/// Why a derived name cannot be a Python variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentifierProblem {
+    Empty,
+    BadStart(char),
+    BadCharacter(char),
+    Keyword,
+    Reserved,
+}
+
+impl fmt::Display for IdentifierProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentifierProblem::Empty => f.write_str("it is empty"),
+            IdentifierProblem::BadStart(c) => write!(f, "it starts with `{c}`"),
+            IdentifierProblem::BadCharacter(c) => write!(f, "it contains `{c}`"),
+            IdentifierProblem::Keyword => f.write_str("it is a Python keyword"),
+            IdentifierProblem::Reserved => {
+                f.write_str("it is a name the generated DAG file already uses")
+            }
+        }
+    }
+}
+
+/// Checks that `name` is an ASCII Python identifier (`[A-Za-z_][A-Za-z0-9_]*`) that is
+/// neither a keyword nor one of the template's own names. ASCII only: Python accepts
+/// more, but NFKC-normalizes it, so two different spec names could become one variable.
+pub fn check_identifier(name: &str) -> Result<(), IdentifierProblem> {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return Err(IdentifierProblem::Empty);
+    };
+    if !(first.is_ascii_alphabetic() || first == '_') {
+        return Err(IdentifierProblem::BadStart(first));
+    }
+    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+        return Err(IdentifierProblem::BadCharacter(c));
+    }
+    if KEYWORDS.contains(&name) {
+        return Err(IdentifierProblem::Keyword);
+    }
+    if RESERVED.contains(&name) {
+        return Err(IdentifierProblem::Reserved);
+    }
+    Ok(())
+}
+
+/// Characters written as escapes rather than as themselves: control characters (Python
+/// rejects NUL in source and turns a raw `\r` into `\n`), line and paragraph separators,
+/// and invisible formatting characters (zero-width and bidirectional controls), so that
+/// what a reviewer sees in the generated file is what the string holds ("Trojan Source").
+fn must_escape(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}'
+        | '\u{7f}'..='\u{9f}'
+        | '\u{ad}'
+        | '\u{61c}'
+        | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2069}'
+        | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}')
+}
+
+fn push_escaped_char(out: &mut String, c: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\n' => out.push_str("\\n"),
+        c if must_escape(c) => {
+            let code = u32::from(c);
+            if code <= 0xff {
+                out.push_str(&format!("\\x{code:02x}"));
+            } else {
+                out.push_str(&format!("\\u{code:04x}"));
+            }
+        }
+        c => out.push(c),
+    }
+}
+
+/// The Python string literal whose value is exactly `value`.
+///
+/// One line, `"..."` (or `'...'` when the text has double quotes and no single ones, as
+/// Python's `repr` does), unless the text spans several lines: then a `"""` literal keeps
+/// the lines readable. In both forms backslashes, the closing quote and every character
+/// of [`must_escape`] (other than the newlines of a triple-quoted literal) are escaped.
+pub fn python_str(value: &str) -> String {
+    if value.contains('\n') {
+        return triple_quoted(value);
+    }
+    let quote = if value.contains('"') && !value.contains('\'') {
+        '\''
+    } else {
+        '"'
+    };
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push(quote);
+    for c in value.chars() {
+        if c == quote {
+            out.push('\\');
+            out.push(c);
+        } else {
+            push_escaped_char(&mut out, c);
+        }
+    }
+    out.push(quote);
+    out
+}
+
+fn triple_quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 6);
+    out.push_str("\"\"\"");
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => out.push('\n'),
+            // INVARIANT: a `"` followed by another `"` or by the closing `"""` is escaped,
+            // so no run of two unescaped quotes exists and the literal cannot end early.
+            '"' if matches!(chars.peek(), None | Some('"')) => out.push_str("\\\""),
+            c => push_escaped_char(&mut out, c),
+        }
+    }
+    out.push_str("\"\"\"");
+    out
+}
+
+/// A `# ...` comment line's text: anything that could end the line is replaced, so a
+/// comment can never turn into code. Callers pass identifiers and fixed prose.
+pub fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| if must_escape(c) { ' ' } else { c })
+        .collect()
+}
+
+/// `timedelta(minutes=5)`: the largest unit that divides the duration exactly.
+pub fn timedelta(duration: Duration) -> String {
+    let ms = duration.millis();
+    if ms == 0 {
+        return "timedelta(0)".to_string();
+    }
+    for (unit, size) in [
+        ("days", Duration::DAY),
+        ("hours", Duration::HOUR),
+        ("minutes", Duration::MINUTE),
+        ("seconds", Duration::SECOND),
+    ] {
+        if ms.is_multiple_of(size) {
+            return format!("timedelta({unit}={})", ms / size);
+        }
+    }
+    format!("timedelta(milliseconds={ms})")
+}
