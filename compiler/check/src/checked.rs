@@ -76,10 +76,94 @@ pub struct Spanned<T> {
     pub span: Span,
 }
 
+/// A small map from field name to field, kept as a vector sorted by name: a body has a
+/// handful of fields, and a `BTreeMap` node per body cost more memory than the values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldMap(Vec<(String, Field)>);
+
+impl FieldMap {
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Field> {
+        self.position(key)
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map(|(_, f)| f)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Inserts or replaces.
+    pub fn insert(&mut self, key: String, field: Field) {
+        match self.position(&key) {
+            Ok(i) => {
+                if let Some(slot) = self.0.get_mut(i) {
+                    slot.1 = field;
+                }
+            }
+            Err(i) => self.0.insert(i, (key, field)),
+        }
+    }
+
+    /// The field under `key`, inserted by `make` first when missing.
+    pub fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> Field) -> &mut Field {
+        let i = match self.position(key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key.to_string(), make()));
+                i
+            }
+        };
+        #[allow(clippy::indexing_slicing)] // INVARIANT: `i` was found or just inserted
+        &mut self.0[i].1
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Field)> {
+        self.0.iter().map(|(k, f)| (k, f))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(String, Field)> for FieldMap {
+    fn from_iter<I: IntoIterator<Item = (String, Field)>>(iter: I) -> Self {
+        let mut items: Vec<(String, Field)> = iter.into_iter().collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items.dedup_by(|a, b| a.0 == b.0);
+        FieldMap(items)
+    }
+}
+
+impl<'a> IntoIterator for &'a FieldMap {
+    type Item = (&'a String, &'a Field);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, Field)>,
+        fn(&'a (String, Field)) -> (&'a String, &'a Field),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, f)| (k, f))
+    }
+}
+
 /// A checked body: fields by name. Named blocks keep their names in source order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rec {
-    pub fields: BTreeMap<String, Field>,
+    pub fields: FieldMap,
     /// Fields that were written but had errors (or misspelt, by their suggestion), so
     /// they are not reported missing as well: one mistake, one diagnostic.
     pub errored: Vec<String>,

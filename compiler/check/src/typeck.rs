@@ -513,8 +513,7 @@ impl Cx<'_> {
     fn insert_named(&mut self, rec: &mut Rec, key: &ast::Ident, name: String, block: Spanned<Rec>) {
         let entry = rec
             .fields
-            .entry(key.text.clone())
-            .or_insert_with(|| Field::Named(Vec::new()));
+            .get_or_insert_with(&key.text, || Field::Named(Vec::new()));
         let Field::Named(items) = entry else { return };
         if let Some((_, first)) = items.iter().find(|(n, _)| *n == name) {
             let first = first.span;

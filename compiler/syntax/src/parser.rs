@@ -556,6 +556,8 @@ impl<'a> Parser<'a> {
             }
         };
         self.depth -= 1;
+        // Trees stay in memory for incremental checking: no growth slack.
+        entries.shrink_to_fit();
         Body {
             entries,
             span: Span::new(open.start, end),
