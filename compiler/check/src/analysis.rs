@@ -14,7 +14,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use plinth_ir::kinds::{self, Record, Shape};
 use plinth_ir::{Duration, Level, Lineage};
 use plinth_syntax::{Diagnostic, Span};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// Declarations by name, shared with the per-file results (copied only when a profile
@@ -915,12 +915,12 @@ pub fn links(decl: &Decl) -> Links {
 
 struct Graph {
     graph: DiGraph<String, ()>,
-    nodes: BTreeMap<String, NodeIndex>,
+    nodes: HashMap<String, NodeIndex>,
 }
 
 fn build_graph<'a>(all: impl Iterator<Item = &'a Links> + Clone) -> Graph {
     let mut graph: DiGraph<String, ()> = DiGraph::new();
-    let mut nodes: BTreeMap<String, NodeIndex> = BTreeMap::new();
+    let mut nodes: HashMap<String, NodeIndex> = HashMap::new();
     for l in all
         .clone()
         .filter(|l| GRAPH_KINDS.contains(&l.kind.as_str()))
@@ -946,8 +946,8 @@ fn build_graph<'a>(all: impl Iterator<Item = &'a Links> + Clone) -> Graph {
 /// Cycles (every member listed, in name order) and unused declarations.
 pub fn check_graph<'a>(all: impl Iterator<Item = &'a Links> + Clone) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let by_name: BTreeMap<&str, &Links> = all.clone().map(|l| (l.name.as_str(), l)).collect();
-    let owners_used: BTreeSet<&str> = all.clone().filter_map(|l| l.owner.as_deref()).collect();
+    let by_name: HashMap<&str, &Links> = all.clone().map(|l| (l.name.as_str(), l)).collect();
+    let owners_used: HashSet<&str> = all.clone().filter_map(|l| l.owner.as_deref()).collect();
     let Graph { graph, nodes } = build_graph(all.clone());
     for scc in petgraph::algo::tarjan_scc(&graph) {
         let self_loop = scc.len() == 1 && scc.first().is_some_and(|n| graph.contains_edge(*n, *n));

@@ -285,7 +285,20 @@ pub struct Db {
 }
 
 impl Default for Db {
+    /// A database without an event hook: salsa builds an event for every query read
+    /// only when a hook is installed, which costs a few percent of a full check.
     fn default() -> Self {
+        Db {
+            storage: salsa::Storage::new(None),
+            log: Arc::default(),
+        }
+    }
+}
+
+impl Db {
+    /// A database that can record which queries execute (`start_logging`/`take_log`),
+    /// for tests that assert incrementality.
+    pub fn with_query_log() -> Self {
         let log: Arc<Mutex<Option<Vec<String>>>> = Arc::default();
         let sink = log.clone();
         let storage = salsa::Storage::new(Some(Box::new(move |event: salsa::Event| {

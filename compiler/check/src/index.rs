@@ -6,7 +6,7 @@ use crate::suggest::did_you_mean;
 use plinth_syntax::ast::{self, Item};
 use plinth_syntax::{Diagnostic, Span};
 use std::collections::BTreeMap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 pub const STD_PREFIX: &str = "std/";
 
@@ -67,7 +67,8 @@ pub fn enum_values(decl: &ast::Decl) -> Vec<String> {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SymbolIndex {
-    pub symbols: BTreeMap<String, Symbol>,
+    /// By name; a hash map because it is read for every reference.
+    pub symbols: HashMap<String, Symbol>,
     /// Enum name to its values, in order (rank = position).
     pub enums: BTreeMap<String, Vec<String>>,
     /// Names declared more than once (reported by `db::duplicate_diagnostics`).
@@ -80,11 +81,16 @@ impl SymbolIndex {
     }
 
     /// Names of declarations of one kind, for did-you-mean.
+    /// Names of declarations of one kind, sorted (messages list them).
     pub fn names_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.symbols
+        let mut names: Vec<&str> = self
+            .symbols
             .values()
             .filter(move |s| s.kind == kind)
             .map(|s| s.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.into_iter()
     }
 
     pub fn suggest<'a>(&'a self, name: &str, kind: Option<&'a str>) -> Option<&'a str> {

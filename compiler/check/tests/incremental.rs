@@ -49,7 +49,7 @@ fn count(log: &[String], query: &str) -> usize {
 
 #[test]
 fn editing_a_body_reruns_only_that_file_and_the_workspace_pass() {
-    let mut db = Db::default();
+    let mut db = Db::with_query_log();
     let ws = load(
         &db,
         vec![("a.plinth".into(), A.into()), ("b.plinth".into(), B.into())],
