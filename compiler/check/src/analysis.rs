@@ -660,6 +660,19 @@ pub fn check_decl(decl: &Decl, decls: Lookup, index: &SymbolIndex) -> Vec<Diagno
                 )),
             );
         }
+        // Resource names are the declaration's name with `_` as `-`; DNS-1123 labels
+        // must start and end with a letter or digit.
+        if matches!(decl.kind.as_str(), "service" | "batch_job" | "feature_view" | "model")
+            && (decl.name.starts_with('_') || decl.name.ends_with('_'))
+        {
+            let trimmed = decl.name.trim_matches('_');
+            err(
+                "plinth::name::invalid",
+                decl.name_span,
+                format!("`{}` would make the Kubernetes name `{}`, which must start and end with a letter or digit", decl.name, decl.name.replace('_', "-")),
+                Some(format!("rename it, e.g. `{trimmed}`")),
+            );
+        }
     }
     diags
 }
