@@ -53,11 +53,7 @@ impl Analysis {
     }
 
     pub fn rank(&self, enum_name: &str, value: &str) -> u32 {
-        self.enums
-            .get(enum_name)
-            .and_then(|vs| vs.iter().position(|v| v == value))
-            .and_then(|p| u32::try_from(p).ok())
-            .unwrap_or(0)
+        crate::index::enum_rank(&self.enums, enum_name, value)
     }
 
     pub fn level(&self, enum_name: &str, value: &str) -> Level {
@@ -662,14 +658,20 @@ pub fn check_decl(decl: &Decl, decls: Lookup, index: &SymbolIndex) -> Vec<Diagno
         }
         // Resource names are the declaration's name with `_` as `-`; DNS-1123 labels
         // must start and end with a letter or digit.
-        if matches!(decl.kind.as_str(), "service" | "batch_job" | "feature_view" | "model")
-            && (decl.name.starts_with('_') || decl.name.ends_with('_'))
+        if matches!(
+            decl.kind.as_str(),
+            "service" | "batch_job" | "feature_view" | "model"
+        ) && (decl.name.starts_with('_') || decl.name.ends_with('_'))
         {
             let trimmed = decl.name.trim_matches('_');
             err(
                 "plinth::name::invalid",
                 decl.name_span,
-                format!("`{}` would make the Kubernetes name `{}`, which must start and end with a letter or digit", decl.name, decl.name.replace('_', "-")),
+                format!(
+                    "`{}` would make the Kubernetes name `{}`, which must start and end with a letter or digit",
+                    decl.name,
+                    decl.name.replace('_', "-")
+                ),
                 Some(format!("rename it, e.g. `{trimmed}`")),
             );
         }

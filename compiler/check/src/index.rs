@@ -102,12 +102,17 @@ impl SymbolIndex {
 
     /// The rank of an enum value (its position), for ordered enums.
     pub fn rank(&self, enum_name: &str, value: &str) -> u32 {
-        self.enums
-            .get(enum_name)
-            .and_then(|vs| vs.iter().position(|v| v == value))
-            .and_then(|p| u32::try_from(p).ok())
-            .unwrap_or(0)
+        enum_rank(&self.enums, enum_name, value)
     }
+}
+
+/// The position of `value` in the ordered enum `enum_name` (0 when unknown).
+pub fn enum_rank(enums: &BTreeMap<String, Vec<String>>, enum_name: &str, value: &str) -> u32 {
+    enums
+        .get(enum_name)
+        .and_then(|vs| vs.iter().position(|v| v == value))
+        .and_then(|p| u32::try_from(p).ok())
+        .unwrap_or(0)
 }
 
 pub fn build_index(files: Vec<&Vec<Symbol>>) -> SymbolIndex {
