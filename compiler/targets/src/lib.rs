@@ -12,6 +12,7 @@ pub mod airflow;
 pub mod hash;
 pub mod kubernetes;
 pub mod names;
+pub mod triton;
 pub mod write;
 
 #[cfg(test)]
@@ -57,7 +58,11 @@ pub trait Target: Sync {
 
 /// Every target, in output order.
 pub fn all() -> Vec<Box<dyn Target>> {
-    vec![Box::new(kubernetes::Kubernetes), Box::new(airflow::Airflow)]
+    vec![
+        Box::new(kubernetes::Kubernetes),
+        Box::new(triton::Triton),
+        Box::new(airflow::Airflow),
+    ]
 }
 
 /// The target called `name`, if there is one.

@@ -1,0 +1,400 @@
+//! The Triton target: a model repository per environment, one folder per model that a
+//! Triton service serves, laid out as Triton reads it and as the Kubernetes target
+//! fetches it ([`crate::model_repository_uri`]`/<model>/`, served as `<model>`):
+//!
+//! | file | what |
+//! |---|---|
+//! | `model_repository/<model>/config.pbtxt` | Triton's `ModelConfig` in protobuf text |
+//! | `model_repository/<model>/1/README.md` | where the artifact goes: version `1` is the spec's artifact |
+//!
+//! Choices a reviewer should know:
+//! - One version folder, `1`, and `version_policy: { specific: { versions: [ 1 ] } }`: the
+//!   spec names one artifact per model; its own version (`12.0.3`) is not an integer, so
+//!   it is recorded in the header comment.
+//! - `platform` comes from the model's `format` (`onnxruntime_onnx`, `tensorrt_plan`,
+//!   `pytorch_libtorch`, `tensorflow_savedmodel`); `python` models use `backend: "python"`.
+//! - `max_batch_size` is `batching.max_batch`, or 0 without a `batching` block. Spec shapes
+//!   leave the batch dimension out, which is what Triton expects when it is above 0. A
+//!   shape `[]` becomes `dims: [ 1 ]` with `reshape: { shape: [ ] }`, Triton's way of
+//!   writing one scalar per batch item.
+//! - `dynamic_batching` is written only with a `batching` block: `preferred` and
+//!   `max_delay` in microseconds.
+//! - `instance_group`: one instance per GPU on `KIND_GPU` (`gpus: [0 .. gpu-1]`) when the
+//!   service requests GPUs, else one `KIND_CPU` instance.
+//! - Services in one environment that serve the same model must agree on these settings:
+//!   the repository has one config per model. Otherwise it is an error on the later
+//!   service.
+//!
+//! The config is rendered by `targets/triton/config.pbtxt.hbs` in handlebars' strict
+//! mode, with [`escape_pbtxt`] as the escape function, so every `{{value}}` is escaped as
+//! the inside of a protobuf text string: a name can never end the string early.
+
+#[cfg(test)]
+mod tests;
+
+use crate::names::model_repository_uri;
+use crate::{Emit, OutputFile, Target};
+use handlebars::Handlebars;
+use plinth_ir::{Model, Platform, Service, Tensor};
+use plinth_syntax::Diagnostic;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const CODE_DTYPE: &str = "plinth::triton::dtype";
+pub const CODE_NAME: &str = "plinth::triton::name";
+pub const CODE_CONFLICT: &str = "plinth::triton::conflict";
+pub const CODE_INTERNAL: &str = "plinth::triton::internal";
+
+const TEMPLATE: &str = include_str!("../../../../targets/triton/config.pbtxt.hbs");
+
+/// The one model version folder.
+pub const VERSION: &str = "1";
+
+pub struct Triton;
+
+impl Target for Triton {
+    fn name(&self) -> &'static str {
+        "triton"
+    }
+
+    fn emit(&self, platform: &Platform) -> Emit {
+        let mut emit = Emit::default();
+        let handlebars = match handlebars() {
+            Ok(h) => h,
+            Err(e) => {
+                emit.diagnostics.push(Diagnostic::error(
+                    CODE_INTERNAL,
+                    plinth_syntax::Span::default(),
+                    format!("the Triton config template does not compile: {e}"),
+                ));
+                return emit;
+            }
+        };
+        // Services by model, in name order (the map is sorted by service name).
+        let mut by_model: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+        for service in platform.services.values() {
+            if service.runtime == "triton" {
+                by_model.entry(&service.model).or_default().push(service);
+            }
+        }
+        for (model_name, services) in by_model {
+            let Some(model) = platform.models.get(model_name) else {
+                continue; // the checker reports unknown references
+            };
+            match model_config(platform, model, &services) {
+                Ok(view) => match handlebars.render("config", &view) {
+                    Ok(text) => {
+                        let dir = format!("model_repository/{}", model.name);
+                        emit.files.push(OutputFile {
+                            path: format!("{dir}/config.pbtxt"),
+                            contents: text,
+                        });
+                        emit.files.push(OutputFile {
+                            path: format!("{dir}/{VERSION}/README.md"),
+                            contents: version_readme(platform, model, &view),
+                        });
+                    }
+                    Err(e) => emit.diagnostics.push(
+                        Diagnostic::error(
+                            CODE_INTERNAL,
+                            model.origin.span,
+                            format!("cannot render the Triton config of `{}`: {e}", model.name),
+                        )
+                        .with_file(&model.origin.file),
+                    ),
+                },
+                Err(diags) => emit.diagnostics.extend(diags),
+            }
+        }
+        emit.files.sort_by(|a, b| a.path.cmp(&b.path));
+        emit
+    }
+}
+
+/// The template registry: strict mode, pbtxt escaping, no HTML escaping.
+pub fn handlebars() -> Result<Handlebars<'static>, handlebars::TemplateError> {
+    let mut h = Handlebars::new();
+    h.set_strict_mode(true);
+    h.register_escape_fn(escape_pbtxt);
+    h.register_template_string("config", TEMPLATE)?;
+    Ok(h)
+}
+
+/// Escapes `text` as the inside of a double-quoted protobuf text-format string: `"` and
+/// `\` get a backslash, newline, carriage return and tab their C escapes, and every
+/// other byte outside printable ASCII a three-digit octal escape (UTF-8 bytes included),
+/// so the output is plain ASCII that Triton's C++ parser and Python's `text_format` read
+/// back as exactly `text`.
+pub fn escape_pbtxt(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(char::from(byte)),
+            _ => out.push_str(&format!("\\{byte:03o}")),
+        }
+    }
+    out
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelConfig {
+    /// For the header comment.
+    pub source: String,
+    pub model: String,
+    pub version: String,
+    pub services: String,
+    pub environment: String,
+    pub name: String,
+    pub platform: Option<&'static str>,
+    pub backend: Option<&'static str>,
+    pub default_model_filename: &'static str,
+    pub max_batch_size: u32,
+    pub inputs: Vec<TensorConfig>,
+    pub outputs: Vec<TensorConfig>,
+    pub dynamic_batching: Option<DynamicBatching>,
+    pub instance_group: InstanceGroup,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TensorConfig {
+    pub name: String,
+    /// `TYPE_INT64`, ...
+    pub data_type: &'static str,
+    /// `1, 16`: the list's inside.
+    pub dims: String,
+    /// A scalar per batch item: `dims: [ 1 ]` reshaped to `[ ]`.
+    pub reshape: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DynamicBatching {
+    /// `16, 32`, or empty.
+    pub preferred_batch_size: String,
+    pub max_queue_delay_microseconds: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InstanceGroup {
+    pub count: u32,
+    /// `KIND_GPU` or `KIND_CPU`.
+    pub kind: &'static str,
+    /// `0, 1`, or empty for CPU.
+    pub gpus: String,
+}
+
+/// `(platform, backend, default_model_filename)` for a model format.
+pub fn format_platform(
+    format: &str,
+) -> Option<(Option<&'static str>, Option<&'static str>, &'static str)> {
+    Some(match format {
+        "onnx" => (Some("onnxruntime_onnx"), None, "model.onnx"),
+        "tensorrt" => (Some("tensorrt_plan"), None, "model.plan"),
+        "torchscript" => (Some("pytorch_libtorch"), None, "model.pt"),
+        "savedmodel" => (Some("tensorflow_savedmodel"), None, "model.savedmodel"),
+        "python" => (None, Some("python"), "model.py"),
+        _ => return None,
+    })
+}
+
+/// Triton's `DataType` for a spec dtype (`stdlib/enums.plinth`, `enum dtype`).
+pub fn data_type(dtype: &str) -> Option<&'static str> {
+    Some(match dtype.to_ascii_lowercase().as_str() {
+        "bool" => "TYPE_BOOL",
+        "int8" => "TYPE_INT8",
+        "int16" => "TYPE_INT16",
+        "int32" => "TYPE_INT32",
+        "int64" => "TYPE_INT64",
+        "uint8" => "TYPE_UINT8",
+        "float16" | "fp16" => "TYPE_FP16",
+        "float32" | "fp32" => "TYPE_FP32",
+        "float64" | "fp64" => "TYPE_FP64",
+        "string" | "bytes" => "TYPE_STRING",
+        _ => return None,
+    })
+}
+
+/// The settings a service decides, which every service of one model must share.
+fn serving(service: &Service) -> (u32, Option<DynamicBatching>, InstanceGroup) {
+    let max_batch_size = service.batching.as_ref().map_or(0, |b| b.max_batch);
+    let dynamic_batching = service.batching.as_ref().map(|b| DynamicBatching {
+        preferred_batch_size: join(&b.preferred),
+        max_queue_delay_microseconds: b.max_delay.millis().saturating_mul(1000),
+    });
+    let gpu = service.resources.gpu;
+    let instance_group = if gpu > 0 {
+        InstanceGroup {
+            count: 1,
+            kind: "KIND_GPU",
+            gpus: join(&(0..gpu).collect::<Vec<_>>()),
+        }
+    } else {
+        InstanceGroup {
+            count: 1,
+            kind: "KIND_CPU",
+            gpus: String::new(),
+        }
+    };
+    (max_batch_size, dynamic_batching, instance_group)
+}
+
+fn join<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn model_config(
+    platform: &Platform,
+    model: &Model,
+    services: &[&Service],
+) -> Result<ModelConfig, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let origin = &model.origin;
+    let Some((first, others)) = services.split_first() else {
+        return Err(diags);
+    };
+    let settings = serving(first);
+    for other in others {
+        if serving(other) != settings {
+            diags.push(
+                Diagnostic::error(
+                    CODE_CONFLICT,
+                    other.origin.field_span("batching"),
+                    format!(
+                        "`{}` and `{}` both serve `{}` in `{}` with different batching or GPUs",
+                        other.name, first.name, model.name, platform.environment.name
+                    ),
+                )
+                .with_file(&other.origin.file)
+                .with_help(
+                    "the model repository holds one config per model: give both services \
+                     the same `batching` and `resources.gpu`, or serve a copy of the model",
+                )
+                .with_related(
+                    &first.origin.file,
+                    first.origin.span,
+                    "the other service",
+                ),
+            );
+        }
+    }
+    if !is_repository_name(&model.name) {
+        diags.push(
+            Diagnostic::error(
+                CODE_NAME,
+                origin.span,
+                format!("`{}` cannot be a Triton model folder name", model.name),
+            )
+            .with_file(&origin.file)
+            .with_help("use letters, digits, `_`, `-` and `.`, not starting with `.`"),
+        );
+    }
+    let Some((platform_name, backend, default_model_filename)) = format_platform(&model.format)
+    else {
+        diags.push(
+            Diagnostic::error(
+                CODE_DTYPE,
+                origin.field_span("format"),
+                format!("Triton cannot serve format `{}`", model.format),
+            )
+            .with_file(&origin.file),
+        );
+        return Err(diags);
+    };
+    let mut tensors = |list: &[Tensor], kind: &str| -> Vec<TensorConfig> {
+        list.iter()
+            .filter_map(|t| {
+                let Some(data_type) = data_type(&t.dtype) else {
+                    let span = origin
+                        .fields
+                        .get(&format!("{kind}.{}.dtype", t.name))
+                        .copied()
+                        .unwrap_or_else(|| origin.field_span("inputs"));
+                    diags.push(
+                        Diagnostic::error(
+                            CODE_DTYPE,
+                            span,
+                            format!(
+                                "{kind} `{}` is {}, which Triton has no tensor type for",
+                                t.name, t.dtype
+                            ),
+                        )
+                        .with_file(&origin.file)
+                        .with_help("Triton serves bool, int8..int64, uint8, float16..float64 and string tensors; convert timestamps to int64 epoch milliseconds"),
+                    );
+                    return None;
+                };
+                Some(TensorConfig {
+                    name: t.name.clone(),
+                    data_type,
+                    dims: if t.dims.is_empty() {
+                        "1".to_string()
+                    } else {
+                        join(&t.dims)
+                    },
+                    reshape: t.dims.is_empty(),
+                })
+            })
+            .collect()
+    };
+    let inputs = tensors(&model.input_tensors, "input");
+    let outputs = tensors(&model.output_tensors, "output");
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let (max_batch_size, dynamic_batching, instance_group) = settings;
+    let names: Vec<String> = services.iter().map(|s| format!("`{}`", s.name)).collect();
+    Ok(ModelConfig {
+        source: origin.file.clone(),
+        model: model.name.clone(),
+        version: model.version.clone(),
+        services: names.join(", "),
+        environment: platform.environment.name.clone(),
+        name: model.name.clone(),
+        platform: platform_name,
+        backend,
+        default_model_filename,
+        max_batch_size,
+        inputs,
+        outputs,
+        dynamic_batching,
+        instance_group,
+    })
+}
+
+/// A folder name Triton and S3 both take as is, that stays inside `model_repository/`.
+fn is_repository_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// `1/README.md`: what belongs in the version folder, and where it is published.
+fn version_readme(platform: &Platform, model: &Model, view: &ModelConfig) -> String {
+    let uri = model_repository_uri(&platform.environment, &model.name);
+    let file = view.default_model_filename;
+    format!(
+        "# `{name}` version {VERSION}\n\
+         \n\
+         Generated by plinth from `{source}`. This folder holds the model itself, which plinth\n\
+         does not copy: publish the spec's artifact (version {version}) as `{file}` here.\n\
+         \n\
+         - artifact: `{artifact}`\n\
+         - publish to: `{uri}/{VERSION}/{file}` (with `config.pbtxt` at `{uri}/config.pbtxt`)\n\
+         \n\
+         The Kubernetes target's pods copy `{uri}/` at start-up and serve it as `{name}`.\n",
+        name = model.name,
+        source = model.origin.file,
+        version = model.version,
+        artifact = model.artifact,
+    )
+}
