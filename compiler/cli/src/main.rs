@@ -4,6 +4,7 @@
 mod artifacts;
 mod build;
 mod init;
+mod lsp;
 mod policy;
 mod render;
 mod report;
@@ -85,6 +86,8 @@ enum Command {
     },
     /// Run the built-in policy packs' tests (policies/<pack>/tests).
     TestPolicies,
+    /// A language server over standard input and output, for editors.
+    Lsp,
     /// Create a new workspace from a golden-path profile.
     Init {
         dir: PathBuf,
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         Command::Schema { cedar: true } => policy::schema(),
         Command::Explain { id, dir } => explain(&id, &dir),
         Command::TestPolicies => policy::test_policies(),
+        Command::Lsp => lsp::run(),
         Command::Init { dir, profile } => init::init(&dir, &profile),
     }
 }
@@ -132,7 +136,13 @@ pub struct Checked {
 }
 
 pub fn load_and_check(dir: &Path) -> Checked {
-    let loaded = workspace::load(dir);
+    check_loaded(workspace::load(dir))
+}
+
+/// Checks a workspace whose files were already read (the language server passes the
+/// editor's unsaved texts).
+pub fn check_loaded(loaded: workspace::Loaded) -> Checked {
+    let dir = loaded.root.clone();
     let db = Db::default();
     let ws = plinth_check::load(&db, loaded.files.clone());
     let mut sources: Sources = loaded.files.iter().cloned().collect();
