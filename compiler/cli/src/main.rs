@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod build;
+mod graph;
 mod init;
 mod lsp;
 mod policy;
@@ -86,6 +87,21 @@ enum Command {
     },
     /// Run the built-in policy packs' tests (policies/<pack>/tests).
     TestPolicies,
+    /// Draw the dependency graph (sources -> feature views -> models -> services and
+    /// batch jobs), coloured by data classification, policy violations marked.
+    Graph {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Only what is deployed to this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// `svg` runs graphviz's `dot`.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: graph::GraphFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// A language server over standard input and output, for editors.
     Lsp,
     /// Create a new workspace from a golden-path profile.
@@ -121,6 +137,12 @@ fn main() -> ExitCode {
         Command::Schema { cedar: true } => policy::schema(),
         Command::Explain { id, dir } => explain(&id, &dir),
         Command::TestPolicies => policy::test_policies(),
+        Command::Graph {
+            dir,
+            env,
+            format,
+            out,
+        } => graph::run(&dir, env.as_deref(), format, out.as_deref()),
         Command::Lsp => lsp::run(),
         Command::Init { dir, profile } => init::init(&dir, &profile),
     }
