@@ -6,6 +6,10 @@
 //! Prints the cold check time and the median of several one-file re-checks.
 
 use plinth_check::{Db, diagnostics, load};
+
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use salsa::Setter;
 use std::time::Instant;
 
