@@ -564,6 +564,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
         services,
         batch_jobs,
         waivers,
+        grants: Vec::new(),
     })
 }
 

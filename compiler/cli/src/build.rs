@@ -69,14 +69,15 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         },
         None => plinth_targets::all(),
     };
-    // Salsa's database is not Sync: lower on this thread, emit in parallel.
+    // Salsa's database is not Sync: lower on this thread, emit in parallel. Each
+    // platform carries the accesses its policies allowed (Terraform's IAM grants).
     let platforms: Vec<(String, Arc<plinth_ir::Platform>)> = envs
         .iter()
         .filter_map(|e| {
             let name = EnvName::new(&checked.db, e.clone());
             platform(&checked.db, checked.ws, name)
                 .clone()
-                .map(|p| (e.clone(), p))
+                .map(|p| (e.clone(), with_grants(p, gate.grants.get(e))))
         })
         .collect();
     let jobs: Vec<(&str, &dyn plinth_targets::Target)> = platforms
@@ -139,6 +140,21 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
     }
     eprintln!("wrote {files} files ({bytes} bytes) to {}", out.display());
     ExitCode::SUCCESS
+}
+
+/// The platform with the policy engine's allowed accesses for its environment.
+pub(crate) fn with_grants(
+    platform: Arc<plinth_ir::Platform>,
+    grants: Option<&Vec<plinth_ir::Grant>>,
+) -> Arc<plinth_ir::Platform> {
+    match grants {
+        Some(grants) if !grants.is_empty() => {
+            let mut p = (*platform).clone();
+            p.grants = grants.clone();
+            Arc::new(p)
+        }
+        _ => platform,
+    }
 }
 
 /// Lists every file that differs from, is missing in or is extra in `out`.

@@ -221,6 +221,8 @@ pub struct Gate {
     pub sources: Sources,
     /// Per environment, the decision log (`evidence/decisions.jsonl`).
     pub logs: Vec<(String, String)>,
+    /// Per environment, the data accesses the policies allowed (`Platform::grants`).
+    pub grants: std::collections::BTreeMap<String, Vec<plinth_ir::Grant>>,
 }
 
 /// For `plinth build`: the same evaluation as `plinth check` (today's date).
@@ -245,10 +247,21 @@ pub fn gate(checked: &Checked) -> Gate {
                 .collect()
         })
         .unwrap_or_default();
+    let grants = run
+        .outcome
+        .as_ref()
+        .map(|o| {
+            o.decisions
+                .iter()
+                .map(|(env, decisions)| (env.clone(), plinth_policy::grants(decisions)))
+                .collect()
+        })
+        .unwrap_or_default();
     Gate {
         diagnostics: run.diagnostics(),
         sources,
         logs,
+        grants,
     }
 }
 

@@ -48,6 +48,27 @@ pub struct Platform {
     pub services: BTreeMap<String, Service>,
     pub batch_jobs: BTreeMap<String, BatchJob>,
     pub waivers: BTreeMap<String, Waiver>,
+    /// The data accesses the policies allowed in this environment, sorted. Empty out of
+    /// lowering; the CLI fills it from the policy engine's `read`/`write` decisions
+    /// before running targets, so a target that grants access (Terraform's IAM) grants
+    /// exactly these and nothing when policies did not run.
+    pub grants: Vec<Grant>,
+}
+
+/// A declaration named by its kind word and name: `("service", "fraud_api")`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct DeclRef {
+    /// `source`, `feature_view`, `model`, `service` or `batch_job`.
+    pub kind: String,
+    pub name: String,
+}
+
+/// One allowed data access: `principal` may `action` (`read` or `write`) `resource`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Grant {
+    pub action: String,
+    pub principal: DeclRef,
+    pub resource: DeclRef,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -11,6 +11,7 @@
 pub mod codes;
 pub mod entities;
 pub mod eval;
+pub mod grants;
 pub mod load;
 pub mod schema;
 
@@ -20,5 +21,6 @@ pub mod embedded {
 }
 
 pub use eval::{Decision, Options, Outcome, Suppressed, evaluate, parse_date, today};
+pub use grants::grants;
 pub use load::{Blame, Packs, PolicyFile, Rule, builtin_packs, load};
 pub use schema::cedar_schema;

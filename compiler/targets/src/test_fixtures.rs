@@ -177,6 +177,7 @@ pub fn fraud_platform() -> Platform {
         services: BTreeMap::from([(service.name.clone(), service)]),
         batch_jobs: BTreeMap::new(),
         waivers: BTreeMap::new(),
+        grants: Vec::new(),
     }
 }
 
