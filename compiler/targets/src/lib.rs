@@ -12,6 +12,7 @@ pub mod airflow;
 pub mod hash;
 pub mod kubernetes;
 pub mod names;
+pub mod terraform;
 pub mod triton;
 pub mod write;
 
@@ -62,6 +63,7 @@ pub fn all() -> Vec<Box<dyn Target>> {
         Box::new(kubernetes::Kubernetes),
         Box::new(triton::Triton),
         Box::new(airflow::Airflow),
+        Box::new(terraform::Terraform),
     ]
 }
 

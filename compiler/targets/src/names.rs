@@ -130,20 +130,99 @@ pub fn iam_role_name(environment: &str, service: &str) -> String {
 /// environment: `plinth-<env>-artifacts`, plus `-<account>` when the environment names its
 /// AWS account (bucket names are global, the account makes them unique).
 pub fn artifact_bucket_name(environment: &Environment) -> String {
-    let base = format!("plinth-{}-artifacts", dns_name(&environment.name));
-    match &environment.account {
-        Some(account) => format!("{base}-{account}"),
-        None => base,
-    }
+    account_suffixed(
+        format!("plinth-{}-artifacts", dns_name(&environment.name)),
+        environment,
+    )
 }
 
 /// Where the Triton target's `model_repository/<model>/` tree is published for an
 /// environment; the serving pods copy it from here at start-up.
 pub fn model_repository_uri(environment: &Environment, model: &str) -> String {
     format!(
-        "s3://{}/model_repository/{model}",
-        artifact_bucket_name(environment)
+        "s3://{}/{}",
+        artifact_bucket_name(environment),
+        model_repository_prefix(model)
     )
+}
+
+/// The key prefix of a model's repository inside the artifact bucket (no trailing `/`);
+/// the Terraform target grants reads of exactly this prefix.
+pub fn model_repository_prefix(model: &str) -> String {
+    format!("model_repository/{model}")
+}
+
+/// The S3 bucket of the offline feature store: `plinth-<env>-offline-store`, plus
+/// `-<account>` as for [`artifact_bucket_name`]. Each feature view's rows live under
+/// [`offline_store_prefix`].
+pub fn offline_store_bucket_name(environment: &Environment) -> String {
+    account_suffixed(
+        format!("plinth-{}-offline-store", dns_name(&environment.name)),
+        environment,
+    )
+}
+
+/// A feature view's key prefix in the offline store (no trailing `/`).
+pub fn offline_store_prefix(feature_view: &str) -> String {
+    format!("features/{feature_view}")
+}
+
+/// The S3 bucket receiving the other buckets' server access logs.
+pub fn access_log_bucket_name(environment: &Environment) -> String {
+    account_suffixed(
+        format!("plinth-{}-access-logs", dns_name(&environment.name)),
+        environment,
+    )
+}
+
+fn account_suffixed(base: String, environment: &Environment) -> String {
+    match &environment.account {
+        Some(account) => format!("{base}-{account}"),
+        None => base,
+    }
+}
+
+/// The Kubernetes ServiceAccount of a workload (service or batch job), in the
+/// environment's namespace. The Kubernetes target names a service's ServiceAccount
+/// `<name>` ([`dns_name`]); the Terraform target binds the IAM role's trust to it.
+pub fn service_account_name(workload: &str) -> String {
+    dns_name(workload)
+}
+
+/// S3's bucket naming rules (general purpose buckets): 3 to 63 of `[a-z0-9.-]`, a letter
+/// or digit at both ends, no `..`, not shaped like an IP address, none of the reserved
+/// prefixes and suffixes.
+pub fn check_s3_bucket_name(bucket: &str) -> Result<(), String> {
+    let len = bucket.len();
+    if !(3..=63).contains(&len) {
+        return Err(format!("it is {len} characters long, S3 allows 3 to 63"));
+    }
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    if let Some(c) = bucket.chars().find(|c| !ok_char(*c)) {
+        return Err(format!("it contains `{}`", c.escape_default()));
+    }
+    if !bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err("it must start and end with a letter or digit".to_string());
+    }
+    if bucket.contains("..") {
+        return Err("it contains `..`".to_string());
+    }
+    if bucket.split('.').count() == 4 && bucket.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return Err("it is shaped like an IP address".to_string());
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if bucket.starts_with(prefix) {
+            return Err(format!("it starts with the reserved prefix `{prefix}`"));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if bucket.ends_with(suffix) {
+            return Err(format!("it ends with the reserved suffix `{suffix}`"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -206,5 +285,23 @@ mod tests {
         assert_eq!(long, iam_role_name("production_eu", &"s".repeat(80)));
         assert_ne!(long, iam_role_name("production_eu", &"s".repeat(81)));
         assert!(long.starts_with("plinth-production-eu-sss"));
+    }
+
+    #[test]
+    fn s3_bucket_names_follow_aws_rules() {
+        assert_eq!(
+            check_s3_bucket_name("plinth-prod-artifacts-123456789012"),
+            Ok(())
+        );
+        assert!(check_s3_bucket_name("ab").is_err());
+        assert!(check_s3_bucket_name(&"a".repeat(64)).is_err());
+        assert_eq!(check_s3_bucket_name(&"a".repeat(63)), Ok(()));
+        assert!(check_s3_bucket_name("Plinth").is_err());
+        assert!(check_s3_bucket_name("a_b").is_err());
+        assert!(check_s3_bucket_name("-ab").is_err());
+        assert!(check_s3_bucket_name("a..b").is_err());
+        assert!(check_s3_bucket_name("192.168.1.10").is_err());
+        assert!(check_s3_bucket_name("xn--abc").is_err());
+        assert!(check_s3_bucket_name("abc-s3alias").is_err());
     }
 }
