@@ -63,3 +63,86 @@ pub fn read_workspace(dir: &Path) -> Vec<(String, String)> {
     out.sort();
     out
 }
+
+/// Every example workspace (a folder of `examples/` with a `plinth.toml`), sorted.
+pub fn examples() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(repo_root().join("examples"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("plinth.toml").exists())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The files under `dir`, relative to it, `/`-separated, sorted.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Compares `files` (`(relative path, contents)`) with the golden folder `dir`, which
+/// also holds a sorted `MANIFEST`: a changed, missing or extra file is a failure. With
+/// `PLINTH_UPDATE_GOLDEN=1` the folder is rewritten instead; review the diff like code.
+pub fn check_golden(dir: &Path, files: &[(String, String)]) -> Vec<String> {
+    let mut files: Vec<&(String, String)> = files.iter().collect();
+    files.sort();
+    let manifest: String = files.iter().map(|(p, _)| format!("{p}\n")).collect();
+    if std::env::var_os("PLINTH_UPDATE_GOLDEN").is_some() {
+        let _ = std::fs::remove_dir_all(dir);
+        for (path, contents) in &files {
+            let target = dir.join(path);
+            if let Some(parent) = target.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(target, contents);
+        }
+        let _ = std::fs::create_dir_all(dir);
+        let _ = std::fs::write(dir.join("MANIFEST"), manifest);
+        return Vec::new();
+    }
+    let mut failures = Vec::new();
+    let shown = dir
+        .strip_prefix(repo_root())
+        .unwrap_or(dir)
+        .display()
+        .to_string();
+    if std::fs::read_to_string(dir.join("MANIFEST"))
+        .ok()
+        .as_deref()
+        != Some(manifest.as_str())
+    {
+        failures.push(format!(
+            "{shown}/MANIFEST differs from the generated file list"
+        ));
+    }
+    for (path, contents) in &files {
+        match std::fs::read_to_string(dir.join(path)) {
+            Ok(golden) if golden == *contents => {}
+            Ok(_) => failures.push(format!("{shown}/{path} differs")),
+            Err(_) => failures.push(format!("{shown}/{path} is missing")),
+        }
+    }
+    let expected: std::collections::BTreeSet<&str> =
+        files.iter().map(|(p, _)| p.as_str()).collect();
+    for present in list_files(dir) {
+        if present != "MANIFEST" && !expected.contains(present.as_str()) {
+            failures.push(format!("{shown}/{present} is not generated any more"));
+        }
+    }
+    failures
+}
