@@ -565,6 +565,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
         batch_jobs,
         waivers,
         grants: Vec::new(),
+        policy: Default::default(),
     })
 }
 

@@ -69,6 +69,23 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         },
         None => plinth_targets::all(),
     };
+    // The evidence target prices with the workspace's `[prices]`.
+    let prices = match crate::cost::price_table(checked) {
+        Ok(p) => p,
+        Err(d) => {
+            print_diagnostics(&[*d], &checked.sources, Format::Human);
+            return ExitCode::from(2);
+        }
+    };
+    let targets: Vec<Box<dyn plinth_targets::Target>> = targets
+        .into_iter()
+        .map(|t| match t.name() {
+            "evidence" => Box::new(plinth_targets::evidence::Evidence {
+                prices: prices.clone(),
+            }),
+            _ => t,
+        })
+        .collect();
     // Salsa's database is not Sync: lower on this thread, emit in parallel. Each
     // platform carries the accesses its policies allowed (Terraform's IAM grants).
     let platforms: Vec<(String, Arc<plinth_ir::Platform>)> = envs
@@ -77,7 +94,13 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
             let name = EnvName::new(&checked.db, e.clone());
             platform(&checked.db, checked.ws, name)
                 .clone()
-                .map(|p| (e.clone(), with_grants(p, gate.grants.get(e))))
+                .map(|p| with_grants(p, gate.grants.get(e)))
+                .map(|p| {
+                    (
+                        e.clone(),
+                        crate::cost::with_policy(p, gate.summaries.get(e)),
+                    )
+                })
         })
         .collect();
     let jobs: Vec<(&str, &dyn plinth_targets::Target)> = platforms
@@ -91,21 +114,31 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
             Some((env.to_string(), target.name(), target.emit(platform)))
         })
         .collect();
-    // The policy decision log is evidence: `out/<env>/evidence/decisions.jsonl`.
-    if args.target.is_none() {
+    // The policy decision log is evidence: `out/<env>/evidence/decisions.jsonl`, next
+    // to what the evidence target wrote (one folder, written once).
+    if args.target.is_none_or(|t| t == "evidence") {
         for (env, log) in gate.logs.into_iter().filter(|(e, _)| envs.contains(e)) {
-            let files = vec![plinth_targets::OutputFile {
+            let file = plinth_targets::OutputFile {
                 path: "decisions.jsonl".to_string(),
                 contents: log,
-            }];
-            emitted.push((
-                env,
-                "evidence",
-                plinth_targets::Emit {
-                    files,
-                    diagnostics: Vec::new(),
-                },
-            ));
+            };
+            match emitted
+                .iter_mut()
+                .find(|(e, t, _)| *e == env && *t == "evidence")
+            {
+                Some((_, _, emit)) => {
+                    emit.files.push(file);
+                    emit.files.sort_by(|a, b| a.path.cmp(&b.path));
+                }
+                None => emitted.push((
+                    env,
+                    "evidence",
+                    plinth_targets::Emit {
+                        files: vec![file],
+                        diagnostics: Vec::new(),
+                    },
+                )),
+            }
         }
     }
     for (_, _, emit) in &emitted {

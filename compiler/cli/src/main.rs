@@ -3,7 +3,9 @@
 
 mod artifacts;
 mod build;
+mod cost;
 mod graph;
+mod html_report;
 mod init;
 mod lsp;
 mod policy;
@@ -104,6 +106,32 @@ enum Command {
     },
     /// A language server over standard input and output, for editors.
     Lsp,
+    /// Estimated monthly cost per service, batch job, training and materialization,
+    /// summed per team, environment and cost center (prices: stdlib, `[prices]`).
+    Cost {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Only this environment (default: every environment).
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: cost::CostFormat,
+    },
+    /// The evidence of one environment as one self-contained HTML page: lineage graph,
+    /// scorecard, cost, violations and waivers, model cards.
+    Report {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Default: the first production-tier environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// Default: `<out>/<env>/report.html`.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// The date waivers are checked against (YYYY-MM-DD); default: today (UTC).
+        #[arg(long)]
+        today: Option<String>,
+    },
     /// Create a new workspace from a golden-path profile.
     Init {
         dir: PathBuf,
@@ -144,6 +172,18 @@ fn main() -> ExitCode {
             out,
         } => graph::run(&dir, env.as_deref(), format, out.as_deref()),
         Command::Lsp => lsp::run(),
+        Command::Cost { dir, env, format } => cost::run(&dir, env.as_deref(), format),
+        Command::Report {
+            dir,
+            env,
+            out,
+            today,
+        } => html_report::run(&html_report::ReportArgs {
+            dir: &dir,
+            env: env.as_deref(),
+            out: out.as_deref(),
+            today: today.as_deref(),
+        }),
         Command::Init { dir, profile } => init::init(&dir, &profile),
     }
 }

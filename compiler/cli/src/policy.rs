@@ -19,6 +19,8 @@ pub struct PolicyRun {
     pub outcome: Option<Outcome>,
     /// Load problems (packs, `.cedar` files); the outcome's diagnostics are separate.
     pub load_diagnostics: Vec<Diagnostic>,
+    /// Every `.cedar` file read (also when loading failed), for rendering.
+    pub files: Vec<PolicyFile>,
 }
 
 impl PolicyRun {
@@ -33,10 +35,8 @@ impl PolicyRun {
 
     /// Adds the `.cedar` files to the sources, so diagnostics show their snippets.
     pub fn add_sources(&self, sources: &mut Sources) {
-        if let Some(p) = &self.packs {
-            for f in &p.files {
-                sources.insert(f.path.clone(), f.text.clone());
-            }
+        for f in &self.files {
+            sources.insert(f.path.clone(), f.text.clone());
         }
     }
 }
@@ -121,18 +121,37 @@ pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
     let mut load_diagnostics = Vec::new();
     let extra = workspace_policy_files(checked, &mut load_diagnostics);
     let config = &checked.loaded.config.policy;
+    let mut files: Vec<PolicyFile> = config
+        .packs
+        .iter()
+        .flat_map(|p| plinth_policy::load::builtin_pack_files(p))
+        .collect();
+    files.extend(extra.iter().cloned());
     let (packs, diags) = plinth_policy::load(
         &config.packs,
         extra,
         checked.sources.get("plinth.toml").map(String::as_str),
     );
     load_diagnostics.extend(diags);
+    let timings = std::env::var_os("PLINTH_TIMINGS").is_some();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &str| {
+        if timings {
+            eprintln!(
+                "{name:>24}: {:>7.1} ms",
+                clock.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        clock = std::time::Instant::now();
+    };
+    lap("policy load");
     let spec_errors = checked.diagnostics.iter().any(Diagnostic::is_error);
     let platforms = if spec_errors {
         Vec::new()
     } else {
         platforms(checked)
     };
+    lap("lower (all environments)");
     let outcome = match &packs {
         Some(p) if !spec_errors => {
             let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();
@@ -143,15 +162,24 @@ pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
                     today,
                     max_waiver_days: config.max_waiver_days,
                     keep_entities,
+                    validate_entities: keep_entities,
                 },
             ))
         }
         _ => None,
     };
+    lap("policy evaluation");
+    if timings && let Some(o) = &outcome {
+        for (phase, secs) in &o.timings {
+            eprintln!("{:>24}: {:>7.1} ms", format!("  {phase}"), secs * 1000.0);
+        }
+        eprintln!("{:>24}: {}", "policy requests", o.requests);
+    }
     PolicyRun {
         packs,
         outcome,
         load_diagnostics,
+        files,
     }
 }
 
@@ -223,11 +251,33 @@ pub struct Gate {
     pub logs: Vec<(String, String)>,
     /// Per environment, the data accesses the policies allowed (`Platform::grants`).
     pub grants: std::collections::BTreeMap<String, Vec<plinth_ir::Grant>>,
+    /// Per environment, the verdicts the evidence reports (`Platform::policy`).
+    pub summaries: std::collections::BTreeMap<String, plinth_ir::PolicySummary>,
+}
+
+/// Per environment, the policy verdicts as the platform model carries them
+/// (`Platform::policy`); empty when the policies did not load or evaluate.
+pub fn summaries(
+    run: &PolicyRun,
+    today: Date,
+) -> std::collections::BTreeMap<String, plinth_ir::PolicySummary> {
+    match (&run.packs, &run.outcome) {
+        (Some(packs), Some(outcome)) => outcome
+            .decisions
+            .keys()
+            .map(|env| {
+                let summary = plinth_policy::summary(packs, outcome, env, today);
+                (env.clone(), summary)
+            })
+            .collect(),
+        _ => Default::default(),
+    }
 }
 
 /// For `plinth build`: the same evaluation as `plinth check` (today's date).
 pub fn gate(checked: &Checked) -> Gate {
-    let run = run(checked, plinth_policy::today(), false);
+    let today = plinth_policy::today();
+    let run = run(checked, today, false);
     let mut sources = checked.sources.clone();
     run.add_sources(&mut sources);
     let logs = run
@@ -262,6 +312,7 @@ pub fn gate(checked: &Checked) -> Gate {
         sources,
         logs,
         grants,
+        summaries: summaries(&run, today),
     }
 }
 
@@ -460,6 +511,8 @@ pub fn run_case(pack: &str, case: &TestCase) -> Result<(), String> {
             today: case.today,
             max_waiver_days: 180,
             keep_entities: false,
+            // Policy tests also prove the entity builder matches the schema.
+            validate_entities: true,
         },
     );
     let mut actual: Vec<(String, String)> = Vec::new();

@@ -12,6 +12,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub build: BuildConfig,
+    /// Overrides of the stdlib price table (`plinth cost`, the evidence's estimate).
+    #[serde(default)]
+    pub prices: plinth_targets::evidence::cost::PriceOverrides,
 }
 
 #[derive(Debug, Deserialize)]

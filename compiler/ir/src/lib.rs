@@ -6,7 +6,9 @@
 
 pub mod kinds;
 pub mod model;
+pub mod policy;
 pub mod values;
 
 pub use model::*;
+pub use policy::{PolicyDecision, PolicyFinding, PolicySummary};
 pub use values::{Bytes, Date, Decimal, Duration, Millicores};

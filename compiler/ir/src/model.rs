@@ -53,6 +53,9 @@ pub struct Platform {
     /// before running targets, so a target that grants access (Terraform's IAM) grants
     /// exactly these and nothing when policies did not run.
     pub grants: Vec<Grant>,
+    /// The policy verdicts of this environment; empty out of lowering, filled by the CLI
+    /// like `grants` (see [`crate::policy`]).
+    pub policy: crate::policy::PolicySummary,
 }
 
 /// A declaration named by its kind word and name: `("service", "fraud_api")`.

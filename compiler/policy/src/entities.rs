@@ -90,15 +90,25 @@ fn long(n: u64) -> Value {
     Value::from(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// The attributes to build; `None` builds all (for `explain` and schema validation).
+pub type Keep<'a> = Option<&'a BTreeSet<String>>;
+
 /// Collects attributes and the first value Cedar cannot represent.
 struct Builder<'a> {
     kind: &'static str,
     name: &'a str,
     attrs: Map<String, Value>,
     errors: &'a mut Vec<EntityError>,
+    /// Only these attributes are needed (policies read nothing else); `None`: all.
+    keep: Option<&'a BTreeSet<String>>,
 }
 
 impl Builder<'_> {
+    /// Whether the attribute is needed; expensive ones are only computed then.
+    fn wants(&self, name: &str) -> bool {
+        self.keep.is_none_or(|k| k.contains(name))
+    }
+
     fn decimal(&mut self, field: &str, d: Decimal) -> Value {
         match cedar_decimal(d) {
             Some(text) => json!({ "__extn": { "fn": "decimal", "arg": text } }),
@@ -117,12 +127,14 @@ impl Builder<'_> {
     }
 
     fn set(&mut self, name: &str, value: Value) {
-        self.attrs.insert(name.to_string(), value);
+        if self.wants(name) {
+            self.attrs.insert(name.to_string(), value);
+        }
     }
 
     fn opt(&mut self, name: &str, value: Option<Value>) {
         if let Some(v) = value {
-            self.attrs.insert(name.to_string(), v);
+            self.set(name, v);
         }
     }
 }
@@ -235,12 +247,13 @@ pub fn context(e: &Environment) -> Value {
     Value::Object(attrs)
 }
 
-fn source(s: &Source, errors: &mut Vec<EntityError>) -> Value {
+fn source(s: &Source, errors: &mut Vec<EntityError>, keep: Keep<'_>) -> Value {
     let mut b = Builder {
         kind: "source",
         name: &s.name,
         attrs: Map::new(),
         errors,
+        keep,
     };
     b.set("kind", Value::String(s.kind.clone()));
     for (k, v) in &s.location {
@@ -254,12 +267,14 @@ fn source(s: &Source, errors: &mut Vec<EntityError>) -> Value {
     b.opt("region", s.region.clone().map(Value::String));
     b.set("residency", strings(&s.residency));
     b.opt("retention", s.retention.map(|d| long(d.millis())));
-    let columns: Vec<Value> = s
-        .columns
-        .iter()
-        .map(|c| json!({ "name": c.name, "type": c.dtype, "pii": c.pii, "event_time": c.event_time }))
-        .collect();
-    b.set("column", Value::Array(columns));
+    if b.wants("column") {
+        let columns: Vec<Value> = s
+            .columns
+            .iter()
+            .map(|c| json!({ "name": c.name, "type": c.dtype, "pii": c.pii, "event_time": c.event_time }))
+            .collect();
+        b.set("column", Value::Array(columns));
+    }
     let pii: Vec<String> = s
         .columns
         .iter()
@@ -276,12 +291,14 @@ fn feature_view(
     cross: &CrossEnv,
     v: &FeatureView,
     errors: &mut Vec<EntityError>,
+    keep: Keep<'_>,
 ) -> Value {
     let mut b = Builder {
         kind: "feature_view",
         name: &v.name,
         attrs: Map::new(),
         errors,
+        keep,
     };
     b.set("entity", Value::String(v.entity.clone()));
     b.set("source", uid("Source", &v.source));
@@ -295,26 +312,28 @@ fn feature_view(
     b.opt("image", v.image.clone().map(Value::String));
     let res = resources(&mut b, "resources", &v.resources);
     b.set("resources", res);
-    let features: Vec<Value> = v
-        .features
-        .iter()
-        .map(|f| {
-            let mut m = Map::new();
-            m.insert("name".into(), Value::String(f.name.clone()));
-            m.insert("type".into(), Value::String(f.dtype.clone()));
-            if let Some(a) = &f.aggregate {
-                m.insert(
-                    "aggregate".into(),
-                    Value::String(format!("{}({})", a.function, a.column)),
-                );
-            }
-            if let Some(w) = f.window {
-                m.insert("window".into(), long(w.millis()));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    b.set("feature", Value::Array(features));
+    if b.wants("feature") {
+        let features: Vec<Value> = v
+            .features
+            .iter()
+            .map(|f| {
+                let mut m = Map::new();
+                m.insert("name".into(), Value::String(f.name.clone()));
+                m.insert("type".into(), Value::String(f.dtype.clone()));
+                if let Some(a) = &f.aggregate {
+                    m.insert(
+                        "aggregate".into(),
+                        Value::String(format!("{}({})", a.function, a.column)),
+                    );
+                }
+                if let Some(w) = f.window {
+                    m.insert("window".into(), long(w.millis()));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        b.set("feature", Value::Array(features));
+    }
     let mut expects = Vec::new();
     for e in &v.expects {
         let mut m = Map::new();
@@ -335,24 +354,31 @@ fn feature_view(
         expects.push(Value::Object(m));
     }
     b.set("expect", Value::Array(expects));
-    b.set("environments", cross.environments("feature_view", &v.name));
+    if b.wants("environments") {
+        b.set("environments", cross.environments("feature_view", &v.name));
+    }
     b.set("owner", uid("Team", &v.owner));
     b.set(
         "classification",
         Value::String(v.classification.name.clone()),
     );
     b.set("uses_pii", Value::Bool(v.uses_pii));
-    b.set("lineage", lineage(&v.lineage));
-    b.opt("pii_residency", pii_residency(p, &v.lineage));
+    if b.wants("lineage") {
+        b.set("lineage", lineage(&v.lineage));
+    }
+    if b.wants("pii_residency") {
+        b.opt("pii_residency", pii_residency(p, &v.lineage));
+    }
     entity("FeatureView", &v.name, b.attrs, Some(&v.owner))
 }
 
-fn model(p: &Platform, m: &Model, errors: &mut Vec<EntityError>) -> Value {
+fn model(p: &Platform, m: &Model, errors: &mut Vec<EntityError>, keep: Keep<'_>) -> Value {
     let mut b = Builder {
         kind: "model",
         name: &m.name,
         attrs: Map::new(),
         errors,
+        keep,
     };
     b.set("owner", uid("Team", &m.owner));
     b.opt("framework", m.framework.clone().map(Value::String));
@@ -369,15 +395,17 @@ fn model(p: &Platform, m: &Model, errors: &mut Vec<EntityError>) -> Value {
     ] {
         b.opt(k, v.clone().map(Value::String));
     }
-    b.set(
-        "inputs",
-        Value::Array(
-            m.inputs
-                .iter()
-                .map(|f| Value::String(f.to_string()))
-                .collect(),
-        ),
-    );
+    if b.wants("inputs") {
+        b.set(
+            "inputs",
+            Value::Array(
+                m.inputs
+                    .iter()
+                    .map(|f| Value::String(f.to_string()))
+                    .collect(),
+            ),
+        );
+    }
     let tensors = |ts: &[plinth_ir::Tensor], with_features: bool| -> Value {
         Value::Array(
             ts.iter()
@@ -405,8 +433,12 @@ fn model(p: &Platform, m: &Model, errors: &mut Vec<EntityError>) -> Value {
                 .collect(),
         )
     };
-    b.set("input", tensors(&m.input_tensors, true));
-    b.set("output", tensors(&m.output_tensors, false));
+    if b.wants("input") {
+        b.set("input", tensors(&m.input_tensors, true));
+    }
+    if b.wants("output") {
+        b.set("output", tensors(&m.output_tensors, false));
+    }
     if let Some(t) = &m.training {
         let mut o = Map::new();
         if let Some(s) = &t.schedule {
@@ -433,18 +465,29 @@ fn model(p: &Platform, m: &Model, errors: &mut Vec<EntityError>) -> Value {
         Value::String(m.data_classification.name.clone()),
     );
     b.set("uses_pii", Value::Bool(m.uses_pii));
-    b.set("lineage", lineage(&m.lineage));
-    b.opt("pii_residency", pii_residency(p, &m.lineage));
+    if b.wants("lineage") {
+        b.set("lineage", lineage(&m.lineage));
+    }
+    if b.wants("pii_residency") {
+        b.opt("pii_residency", pii_residency(p, &m.lineage));
+    }
     b.set("has_training", Value::Bool(m.training.is_some()));
     entity("Model", &m.name, b.attrs, Some(&m.owner))
 }
 
-fn service(p: &Platform, cross: &CrossEnv, s: &Service, errors: &mut Vec<EntityError>) -> Value {
+fn service(
+    p: &Platform,
+    cross: &CrossEnv,
+    s: &Service,
+    errors: &mut Vec<EntityError>,
+    keep: Keep<'_>,
+) -> Value {
     let mut b = Builder {
         kind: "service",
         name: &s.name,
         attrs: Map::new(),
         errors,
+        keep,
     };
     b.set("model", uid("Model", &s.model));
     b.set("runtime", Value::String(s.runtime.clone()));
@@ -532,15 +575,21 @@ fn service(p: &Platform, cross: &CrossEnv, s: &Service, errors: &mut Vec<EntityE
         }
     }
     b.set("monitor", Value::Object(monitor));
-    b.set("environments", cross.environments("service", &s.name));
+    if b.wants("environments") {
+        b.set("environments", cross.environments("service", &s.name));
+    }
     b.set("owner", uid("Team", &s.owner));
     b.set(
         "data_classification",
         Value::String(s.data_classification.name.clone()),
     );
     b.set("uses_pii", Value::Bool(s.uses_pii));
-    b.set("lineage", lineage(&s.lineage));
-    b.opt("pii_residency", pii_residency(p, &s.lineage));
+    if b.wants("lineage") {
+        b.set("lineage", lineage(&s.lineage));
+    }
+    if b.wants("pii_residency") {
+        b.opt("pii_residency", pii_residency(p, &s.lineage));
+    }
     b.set("profiles", strings(&s.profiles));
     let regions = cross
         .production_regions
@@ -552,12 +601,19 @@ fn service(p: &Platform, cross: &CrossEnv, s: &Service, errors: &mut Vec<EntityE
     entity("Service", &s.name, b.attrs, Some(&s.owner))
 }
 
-fn batch_job(p: &Platform, cross: &CrossEnv, j: &BatchJob, errors: &mut Vec<EntityError>) -> Value {
+fn batch_job(
+    p: &Platform,
+    cross: &CrossEnv,
+    j: &BatchJob,
+    errors: &mut Vec<EntityError>,
+    keep: Keep<'_>,
+) -> Value {
     let mut b = Builder {
         kind: "batch_job",
         name: &j.name,
         attrs: Map::new(),
         errors,
+        keep,
     };
     b.set("model", uid("Model", &j.model));
     b.set("schedule", Value::String(j.schedule.expr.clone()));
@@ -566,15 +622,21 @@ fn batch_job(p: &Platform, cross: &CrossEnv, j: &BatchJob, errors: &mut Vec<Enti
     b.opt("image", j.image.clone().map(Value::String));
     let res = resources(&mut b, "resources", &j.resources);
     b.set("resources", res);
-    b.set("environments", cross.environments("batch_job", &j.name));
+    if b.wants("environments") {
+        b.set("environments", cross.environments("batch_job", &j.name));
+    }
     b.set("owner", uid("Team", &j.owner));
     b.set(
         "data_classification",
         Value::String(j.data_classification.name.clone()),
     );
     b.set("uses_pii", Value::Bool(j.uses_pii));
-    b.set("lineage", lineage(&j.lineage));
-    b.opt("pii_residency", pii_residency(p, &j.lineage));
+    if b.wants("lineage") {
+        b.set("lineage", lineage(&j.lineage));
+    }
+    if b.wants("pii_residency") {
+        b.opt("pii_residency", pii_residency(p, &j.lineage));
+    }
     entity("BatchJob", &j.name, b.attrs, Some(&j.owner))
 }
 
@@ -583,6 +645,7 @@ pub fn build(
     p: &Platform,
     cross: &CrossEnv,
     errors: &mut Vec<EntityError>,
+    keep: Keep<'_>,
 ) -> BTreeMap<(&'static str, String), Value> {
     let mut out = BTreeMap::new();
     for t in p.teams.values() {
@@ -592,22 +655,28 @@ pub fn build(
         out.insert(("Environment", e.name.clone()), environment(e));
     }
     for s in p.sources.values() {
-        out.insert(("Source", s.name.clone()), source(s, errors));
+        out.insert(("Source", s.name.clone()), source(s, errors, keep));
     }
     for v in p.feature_views.values() {
         out.insert(
             ("FeatureView", v.name.clone()),
-            feature_view(p, cross, v, errors),
+            feature_view(p, cross, v, errors, keep),
         );
     }
     for m in p.models.values() {
-        out.insert(("Model", m.name.clone()), model(p, m, errors));
+        out.insert(("Model", m.name.clone()), model(p, m, errors, keep));
     }
     for s in p.services.values() {
-        out.insert(("Service", s.name.clone()), service(p, cross, s, errors));
+        out.insert(
+            ("Service", s.name.clone()),
+            service(p, cross, s, errors, keep),
+        );
     }
     for j in p.batch_jobs.values() {
-        out.insert(("BatchJob", j.name.clone()), batch_job(p, cross, j, errors));
+        out.insert(
+            ("BatchJob", j.name.clone()),
+            batch_job(p, cross, j, errors, keep),
+        );
     }
     out
 }

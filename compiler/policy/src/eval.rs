@@ -8,13 +8,18 @@
 
 use crate::entities::{self, CrossEnv, uid_json};
 use crate::load::{Blame, Packs, code};
-use cedar_policy::{Authorizer, Context, Decision as CedarDecision, Entities, EntityUid, Request};
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, PolicySet, Request, RestrictedExpression,
+};
 use plinth_ir::{Date, Origin, Platform, Waiver};
 use plinth_syntax::{Diagnostic, Severity, Span};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
 
 /// One authorization decision, as logged in `evidence/decisions.jsonl` and read by
 /// targets (Terraform derives IAM grants from the `read` decisions).
@@ -82,6 +87,8 @@ pub struct Outcome {
     pub entities: BTreeMap<String, BTreeMap<(&'static str, String), Value>>,
     /// Number of requests evaluated.
     pub requests: usize,
+    /// Where the time went: `(phase, seconds)` summed over environments.
+    pub timings: Vec<(&'static str, f64)>,
 }
 
 impl Outcome {
@@ -96,6 +103,128 @@ pub struct Options {
     pub max_waiver_days: u32,
     /// Keep the entity JSON in the outcome (for `plinth explain`).
     pub keep_entities: bool,
+    /// Send Cedar every attribute and validate the entities against the schema (tests
+    /// and `explain`). Otherwise entities carry only the attributes some policy reads:
+    /// a policy reading one that is missing fails to evaluate, which fails the check.
+    pub validate_entities: bool,
+}
+
+/// Parse entity JSON into Cedar entities: in parallel chunks, pruned to the
+/// attributes policies read unless `validate` (then whole and schema-checked).
+fn cedar_entities(
+    packs: &Packs,
+    built: &BTreeMap<(&'static str, String), Value>,
+    validate: bool,
+) -> Result<Entities, String> {
+    if validate {
+        let json = Value::Array(built.values().cloned().collect());
+        return Entities::from_json_value(json, Some(&packs.schema)).map_err(|e| e.to_string());
+    }
+    let entities: Result<Vec<Entity>, String> = built
+        .par_iter()
+        .map(|(_, e)| entity_from_json(e, &packs.referenced))
+        .collect();
+    Entities::from_entities(entities?, None).map_err(|e| e.to_string())
+}
+
+/// One entity of Cedar's JSON form built directly (Cedar's own JSON reader is several
+/// times slower), keeping only the `referenced` attributes.
+fn entity_from_json(e: &Value, referenced: &BTreeSet<String>) -> Result<Entity, String> {
+    let uid = uid_from_json(e.get("uid").ok_or("entity without uid")?)?;
+    let mut attrs = HashMap::new();
+    if let Some(Value::Object(map)) = e.get("attrs") {
+        for (k, v) in map {
+            if referenced.contains(k) {
+                attrs.insert(k.clone(), restricted(v)?);
+            }
+        }
+    }
+    let parents: HashSet<EntityUid> = match e.get("parents") {
+        Some(Value::Array(ps)) => ps.iter().map(uid_from_json).collect::<Result<_, _>>()?,
+        _ => HashSet::new(),
+    };
+    Entity::new(uid, attrs, parents).map_err(|e| e.to_string())
+}
+
+fn uid_from_json(v: &Value) -> Result<EntityUid, String> {
+    let ty = v
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("uid without type")?;
+    let id = v
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or("uid without id")?;
+    let ty = EntityTypeName::from_str(ty).map_err(|e| e.to_string())?;
+    Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
+}
+
+/// A JSON attribute value (as `entities.rs` writes them) as a Cedar expression.
+fn restricted(v: &Value) -> Result<RestrictedExpression, String> {
+    Ok(match v {
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) => RestrictedExpression::new_long(
+            n.as_i64()
+                .ok_or_else(|| format!("`{n}` is not a whole number"))?,
+        ),
+        Value::Array(items) => RestrictedExpression::new_set(
+            items
+                .iter()
+                .map(restricted)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Value::Object(map) => {
+            if let Some(uid) = map.get("__entity") {
+                RestrictedExpression::new_entity_uid(uid_from_json(uid)?)
+            } else if let Some(ext) = map.get("__extn") {
+                match (
+                    ext.get("fn").and_then(Value::as_str),
+                    ext.get("arg").and_then(Value::as_str),
+                ) {
+                    (Some("decimal"), Some(arg)) => RestrictedExpression::new_decimal(arg),
+                    _ => return Err(format!("unsupported extension value {ext}")),
+                }
+            } else {
+                let fields = map
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), restricted(v)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
+                RestrictedExpression::new_record(fields).map_err(|e| e.to_string())?
+            }
+        }
+        Value::Null => return Err("null attribute".to_string()),
+    })
+}
+
+/// The policies that can apply to requests of one shape: their scope does not rule out
+/// the action or the entity types. Cedar evaluates every policy it is given.
+fn scoped_set(packs: &Packs, action: &str, principal: &str, resource: &str) -> PolicySet {
+    use cedar_policy::{ActionConstraint, PrincipalConstraint, ResourceConstraint};
+    let type_ok = |t: &cedar_policy::EntityTypeName, want: &str| t.basename() == want;
+    let mut set = PolicySet::new();
+    for p in packs.set.policies() {
+        let action_ok = match p.action_constraint() {
+            ActionConstraint::Any => true,
+            ActionConstraint::Eq(uid) => uid.id().unescaped() == action,
+            ActionConstraint::In(uids) => uids.iter().any(|u| u.id().unescaped() == action),
+        };
+        let principal_ok = match p.principal_constraint() {
+            PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => type_ok(&t, principal),
+            PrincipalConstraint::Eq(uid) => type_ok(uid.type_name(), principal),
+            PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+        };
+        let resource_ok = match p.resource_constraint() {
+            ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => type_ok(&t, resource),
+            ResourceConstraint::Eq(uid) => type_ok(uid.type_name(), resource),
+            ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+        };
+        if action_ok && principal_ok && resource_ok {
+            // INVARIANT: ids are unique in `packs.set`, so `add` cannot fail.
+            let _ = set.add(p.clone());
+        }
+    }
+    set
 }
 
 /// Cedar's answer: allowed, determining policy ids, evaluation errors.
@@ -225,8 +354,20 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
 
     for p in platforms {
         let env = &p.environment.name;
+        let mut clock = std::time::Instant::now();
+        let mut lap = |outcome: &mut Outcome, phase: &'static str| {
+            let t = clock.elapsed().as_secs_f64();
+            match outcome.timings.iter_mut().find(|(p, _)| *p == phase) {
+                Some((_, acc)) => *acc += t,
+                None => outcome.timings.push((phase, t)),
+            }
+            clock = std::time::Instant::now();
+        };
         let mut entity_errors = Vec::new();
-        let built = entities::build(p, &cross, &mut entity_errors);
+        // Entities carry only what policies read, unless they are validated or shown.
+        let keep =
+            (!options.validate_entities && !options.keep_entities).then_some(&packs.referenced);
+        let built = entities::build(p, &cross, &mut entity_errors, keep);
         for e in &entity_errors {
             let span = origin(p, entity_type(e.kind), &e.name)
                 .map(|o| (o.file.clone(), o.field_span(&e.field)));
@@ -239,8 +380,8 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                     ),
             );
         }
-        let json = Value::Array(built.values().cloned().collect());
-        let cedar_entities = match Entities::from_json_value(json, Some(&packs.schema)) {
+        lap(&mut outcome, "entity JSON");
+        let cedar_entities = match cedar_entities(packs, &built, options.validate_entities) {
             Ok(e) => e,
             Err(e) => {
                 failures.push(
@@ -255,6 +396,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 continue;
             }
         };
+        lap(&mut outcome, "Cedar entities");
         let reqs = requests(p);
         // Contexts are validated against the schema once per action; requests are
         // then built without re-validation (entities are already validated).
@@ -287,8 +429,13 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             continue;
         }
         let mut validated: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
+        let mut sets: BTreeMap<(&str, &str, &str), PolicySet> = BTreeMap::new();
+        for r in &reqs {
+            sets.entry((r.action, r.principal.0, r.resource.0))
+                .or_insert_with(|| scoped_set(packs, r.action, r.principal.0, r.resource.0));
+        }
         let results: Vec<Result<Answer, String>> = {
-            let prepared: Vec<Result<Request, String>> = reqs
+            let prepared: Vec<Result<(Request, &PolicySet), String>> = reqs
                 .iter()
                 .map(|r| {
                     let principal = entity_uid(r.principal.0, &r.principal.1)?;
@@ -300,15 +447,19 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                         .ok_or_else(|| format!("no context for `{}`", r.action))?;
                     let first = validated.insert((r.action, r.principal.0, r.resource.0));
                     let schema = first.then_some(&packs.schema);
+                    let set = sets
+                        .get(&(r.action, r.principal.0, r.resource.0))
+                        .ok_or_else(|| format!("no policy set for `{}`", r.action))?;
                     Request::new(principal, action, resource, context, schema)
+                        .map(|req| (req, set))
                         .map_err(|e| e.to_string())
                 })
                 .collect();
             prepared
                 .into_par_iter()
                 .map(|req| {
-                    let req = req?;
-                    let response = authorizer.is_authorized(&req, &packs.set, &cedar_entities);
+                    let (req, set) = req?;
+                    let response = authorizer.is_authorized(&req, set, &cedar_entities);
                     let allowed = response.decision() == CedarDecision::Allow;
                     let reasons: Vec<String> = response
                         .diagnostics()
@@ -324,6 +475,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 })
                 .collect()
         };
+        lap(&mut outcome, "authorization");
         outcome.requests += reqs.len();
         let mut decisions = Vec::with_capacity(reqs.len());
         for (r, result) in reqs.iter().zip(results) {
@@ -449,6 +601,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             }
             decisions.push(decision);
         }
+        lap(&mut outcome, "decisions");
         outcome.decisions.insert(env.clone(), decisions);
         if options.keep_entities {
             outcome.entities.insert(env.clone(), built);
@@ -655,7 +808,6 @@ fn civil_from_days(z: i64) -> Date {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
 
     #[test]
     fn days_round_trip() {

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod grants;
 pub mod load;
 pub mod schema;
+pub mod summary;
 
 pub mod embedded {
     //! The built-in policy packs and their tests, embedded by `build.rs`.
@@ -24,3 +25,4 @@ pub use eval::{Decision, Options, Outcome, Suppressed, evaluate, parse_date, tod
 pub use grants::grants;
 pub use load::{Blame, Packs, PolicyFile, Rule, builtin_packs, load};
 pub use schema::cedar_schema;
+pub use summary::summary;

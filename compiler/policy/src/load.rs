@@ -9,7 +9,7 @@ use cedar_policy::{
 };
 use miette::Diagnostic as _;
 use plinth_syntax::{Diagnostic, Severity, Span};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 /// Diagnostic codes of the policy engine (documented in [`crate::codes`]).
@@ -64,6 +64,9 @@ pub struct Packs {
     pub rules: BTreeMap<String, Rule>,
     /// Every file read, for rendering diagnostics that point into them.
     pub files: Vec<PolicyFile>,
+    /// Every attribute name any policy reads (`resource.replicas.min` gives `replicas`
+    /// and `min`): entities sent to Cedar carry only these (see `eval`).
+    pub referenced: BTreeSet<String>,
 }
 
 impl Packs {
@@ -184,15 +187,52 @@ pub fn load(
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags);
     }
+    let mut referenced = BTreeSet::new();
+    for p in set.policies() {
+        match p.to_json() {
+            Ok(est) => collect_attrs(&est, &mut referenced),
+            Err(e) => {
+                // Without the attribute list entities would be pruned wrongly: fail.
+                diags.push(Diagnostic::error(
+                    code::LOAD,
+                    rules
+                        .get(p.id().to_string().as_str())
+                        .map(|r| r.span)
+                        .unwrap_or_default(),
+                    format!("cannot read policy `{}` back: {e}", p.id()),
+                ));
+                return (None, diags);
+            }
+        }
+    }
     (
         Some(Packs {
             schema,
             set,
             rules,
             files: file_list,
+            referenced,
         }),
         diags,
     )
+}
+
+/// Every `"attr"` of the policy's JSON form: the attributes it reads or tests with `has`.
+fn collect_attrs(value: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if k == "attr"
+                    && let Some(name) = v.as_str()
+                {
+                    out.insert(name.to_string());
+                }
+                collect_attrs(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_attrs(v, out)),
+        _ => {}
+    }
 }
 
 /// A Cedar validation error or warning at its span in the policy's file.
@@ -209,7 +249,7 @@ fn cedar_diagnostic(
         .map(|l| Span::new(l.offset(), l.offset() + l.len()))
         .or_else(|| rule.map(|r| r.span))
         .unwrap_or_default();
-    let message = format!("policy `{id}`: {e}");
+    let message = e.to_string();
     let mut d = match severity {
         Severity::Error => Diagnostic::error(code::LOAD, span, message),
         Severity::Warning => Diagnostic::warning(code::LOAD, span, message),

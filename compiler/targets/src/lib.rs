@@ -9,6 +9,7 @@
 //! Terraform target creates, the artifact bucket) live in [`names`], not in either target.
 
 pub mod airflow;
+pub mod evidence;
 pub mod hash;
 pub mod kubernetes;
 pub mod names;
@@ -64,6 +65,7 @@ pub fn all() -> Vec<Box<dyn Target>> {
         Box::new(triton::Triton),
         Box::new(airflow::Airflow),
         Box::new(terraform::Terraform),
+        Box::new(evidence::Evidence::default()),
     ]
 }
 

@@ -178,6 +178,7 @@ pub fn fraud_platform() -> Platform {
         batch_jobs: BTreeMap::new(),
         waivers: BTreeMap::new(),
         grants: Vec::new(),
+        policy: Default::default(),
     }
 }
 

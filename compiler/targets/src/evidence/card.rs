@@ -1,0 +1,1034 @@
+//! The view model of a model card, and for `risk: high` the EU AI Act Annex IV mapping:
+//! each technical-documentation item the spec can answer with the facts that answer it,
+//! and every item it cannot, with the reason (a reviewer sees the gap, never a blank).
+//!
+//! Values are raw spec strings; the template escapes every one of them for Markdown.
+
+use super::lineage::Upstream;
+use plinth_ir::PolicySummary;
+use plinth_ir::{Model, Monitor, Platform, Resources, Rollout, Slo};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Fact {
+    pub label: String,
+    pub value: String,
+}
+
+fn fact(label: &str, value: impl Into<String>) -> Fact {
+    Fact {
+        label: label.to_string(),
+        value: value.into(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputRow {
+    pub feature: String,
+    pub dtype: String,
+    pub derivation: String,
+    pub feature_view: String,
+    pub classification: String,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TensorRow {
+    pub name: String,
+    pub dtype: String,
+    pub shape: String,
+    pub features: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceRow {
+    pub name: String,
+    pub kind: String,
+    pub classification: String,
+    pub region: String,
+    pub retention: String,
+    pub columns_read: String,
+    pub pii_columns: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ViewRow {
+    pub name: String,
+    pub classification: String,
+    pub schedule: String,
+    pub freshness: String,
+    pub expects: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainingView {
+    pub facts: Vec<Fact>,
+    pub approvals: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServingView {
+    pub kind: &'static str,
+    pub name: String,
+    pub facts: Vec<Fact>,
+    pub slos: Vec<String>,
+    pub monitors: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WaiverView {
+    pub name: String,
+    pub policy: String,
+    pub targets: String,
+    pub reason: String,
+    pub approved_by: String,
+    pub expires: String,
+    pub days_left: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingView {
+    pub policy: String,
+    pub severity: String,
+    pub target: String,
+    pub message: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DecisionView {
+    pub verdict: &'static str,
+    pub action: String,
+    pub principal: String,
+    pub resource: String,
+    pub by: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AnnexItem {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub facts: Vec<Fact>,
+    /// What the item asks for that the spec does not say.
+    pub not_covered: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AnnexGap {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub why: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Annex {
+    pub answered: Vec<AnnexItem>,
+    pub gaps: Vec<AnnexGap>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Card {
+    pub name: String,
+    pub environment: String,
+    pub doc: Option<String>,
+    pub purpose: Option<String>,
+    pub intended_use: Option<String>,
+    pub limitations: Option<String>,
+    pub ownership: Vec<Fact>,
+    pub risk: String,
+    pub high_risk: bool,
+    pub data: Vec<Fact>,
+    pub artifact: Vec<Fact>,
+    pub inputs: Vec<InputRow>,
+    pub input_tensors: Vec<TensorRow>,
+    pub output_tensors: Vec<TensorRow>,
+    pub sources: Vec<SourceRow>,
+    pub feature_views: Vec<ViewRow>,
+    pub pii_columns: Vec<String>,
+    pub training: Option<TrainingView>,
+    pub explainability: Option<String>,
+    pub human_oversight: Option<String>,
+    pub serving: Vec<ServingView>,
+    pub waivers: Vec<WaiverView>,
+    pub policy_evaluated: bool,
+    pub policy_date: String,
+    pub findings: Vec<FindingView>,
+    pub decisions: Vec<DecisionView>,
+    pub annex: Option<Annex>,
+}
+
+fn resources(r: &Resources) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = r.cpu {
+        parts.push(format!("cpu {c}"));
+    }
+    if let Some(m) = r.memory {
+        parts.push(format!("memory {m}"));
+    }
+    if r.gpu > 0 {
+        parts.push(format!("gpu {}", r.gpu));
+    }
+    if let Some(a) = &r.accelerator {
+        parts.push(format!("accelerator {a}"));
+    }
+    if parts.is_empty() {
+        "none requested".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+pub fn slo_text(s: &Slo) -> String {
+    match s {
+        Slo::Availability { objective, window } => {
+            format!("availability {objective}% over {window}")
+        }
+        Slo::Latency {
+            percentile,
+            threshold,
+            objective,
+            window,
+        } => format!(
+            "latency p{percentile} under {threshold} for {objective}% of requests over {window}"
+        ),
+    }
+}
+
+pub fn monitor_text(m: &Monitor) -> String {
+    match m {
+        Monitor::Drift {
+            feature,
+            method,
+            threshold,
+        } => format!("drift of {feature} by {method}, threshold {threshold}"),
+        Monitor::Performance { metric, min } => format!("performance: {metric} at least {min}"),
+    }
+}
+
+pub fn rollout_text(r: &Rollout) -> String {
+    match r {
+        Rollout::Rolling => "rolling".to_string(),
+        Rollout::Canary { steps, pause } => format!(
+            "canary {} with {pause} analysis after each step",
+            steps
+                .iter()
+                .map(|s| format!("{s}%"))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        ),
+        Rollout::Shadow { percent } => format!("shadow at {percent}%"),
+        Rollout::BlueGreen => "blue/green".to_string(),
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.trim().is_empty()).then(|| s.to_string())
+}
+
+/// The card of `model` in platform `p`.
+pub fn card(p: &Platform, model: &Model, up: Option<&Upstream>, policy: &PolicySummary) -> Card {
+    let team = p.teams.get(&model.owner);
+    let mut ownership = vec![fact("Team", model.owner.clone())];
+    if let Some(t) = team {
+        ownership.push(fact("Owner contact", t.owner.clone()));
+        ownership.push(fact(
+            "On-call",
+            t.oncall.clone().unwrap_or_else(|| "not stated".into()),
+        ));
+        ownership.push(fact(
+            "Cost center",
+            t.cost_center.clone().unwrap_or_else(|| "not stated".into()),
+        ));
+    }
+
+    let mut inputs = Vec::new();
+    for input in &model.inputs {
+        let view = p.feature_views.get(&input.view);
+        let feature = view.and_then(|v| v.features.iter().find(|f| f.name == input.feature));
+        let derivation = feature
+            .map(|f| {
+                let agg = f
+                    .aggregate
+                    .as_ref()
+                    .map(|a| format!("{}({})", a.function, a.column))
+                    .unwrap_or_else(|| "as stored".to_string());
+                match f.window {
+                    Some(w) => format!("{agg} over {w}"),
+                    None => agg,
+                }
+            })
+            .unwrap_or_default();
+        inputs.push(InputRow {
+            feature: input.to_string(),
+            dtype: feature.map(|f| f.dtype.clone()).unwrap_or_default(),
+            derivation,
+            feature_view: input.view.clone(),
+            classification: view
+                .map(|v| v.classification.name.clone())
+                .unwrap_or_default(),
+            source: view.map(|v| v.source.clone()).unwrap_or_default(),
+        });
+    }
+    let tensor = |t: &plinth_ir::Tensor| TensorRow {
+        name: t.name.clone(),
+        dtype: t.dtype.clone(),
+        shape: format!(
+            "[{}]",
+            t.dims
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        features: t
+            .features
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+
+    let sources: Vec<SourceRow> = model
+        .lineage
+        .sources
+        .iter()
+        .filter_map(|name| p.sources.get(name))
+        .map(|s| {
+            let read: Vec<String> = up
+                .map(|u| {
+                    u.columns
+                        .iter()
+                        .filter(|c| c.source == s.name)
+                        .map(|c| c.column.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let pii: Vec<String> = s
+                .columns
+                .iter()
+                .filter(|c| c.pii)
+                .map(|c| c.name.clone())
+                .collect();
+            SourceRow {
+                name: s.name.clone(),
+                kind: s.kind.clone(),
+                classification: s.classification.name.clone(),
+                region: match (&s.region, s.residency.is_empty()) {
+                    (Some(r), true) => r.clone(),
+                    (Some(r), false) => format!("{r} (residency: {})", s.residency.join(", ")),
+                    (None, false) => format!("residency: {}", s.residency.join(", ")),
+                    (None, true) => "not stated".to_string(),
+                },
+                retention: s
+                    .retention
+                    .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
+                columns_read: read.join(", "),
+                pii_columns: if pii.is_empty() {
+                    "none".to_string()
+                } else {
+                    pii.join(", ")
+                },
+            }
+        })
+        .collect();
+    let feature_views: Vec<ViewRow> = model
+        .lineage
+        .feature_views
+        .iter()
+        .filter_map(|name| p.feature_views.get(name))
+        .map(|v| ViewRow {
+            name: v.name.clone(),
+            classification: v.classification.name.clone(),
+            schedule: v
+                .schedule
+                .as_ref()
+                .map_or_else(|| "unscheduled".to_string(), |c| c.expr.clone()),
+            freshness: v
+                .freshness
+                .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
+            expects: if v.expects.is_empty() {
+                "none".to_string()
+            } else {
+                v.expects
+                    .iter()
+                    .map(|e| e.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        })
+        .collect();
+
+    let training = model.training.as_ref().map(|t| {
+        let mut facts = vec![
+            fact(
+                "Schedule",
+                t.schedule
+                    .as_ref()
+                    .map_or_else(|| "triggered by hand".to_string(), |c| c.expr.clone()),
+            ),
+            fact(
+                "Dataset window",
+                t.dataset_window
+                    .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
+            ),
+            fact("Image", t.image.clone()),
+            fact("Resources", resources(&t.resources)),
+        ];
+        facts.push(fact(
+            "Evaluation gate",
+            t.evaluation.as_ref().map_or_else(
+                || "none: any trained model is registered".to_string(),
+                |e| format!("{} at least {}", e.metric, e.min),
+            ),
+        ));
+        TrainingView {
+            facts,
+            approvals: t.approvals.clone(),
+        }
+    });
+
+    let mut serving = Vec::new();
+    for s in p.services.values().filter(|s| s.model == model.name) {
+        serving.push(ServingView {
+            kind: "service",
+            name: s.name.clone(),
+            facts: vec![
+                fact("Tier", s.tier.clone()),
+                fact(
+                    "Replicas",
+                    format!("{}..{}", s.min_replicas, s.max_replicas),
+                ),
+                fact("Resources per replica", resources(&s.resources)),
+                fact("Rollout", rollout_text(&s.rollout)),
+                fact("Exposure", s.expose.clone()),
+                fact(
+                    "Callers",
+                    if s.callers.is_empty() {
+                        "none declared".to_string()
+                    } else {
+                        s.callers.join(", ")
+                    },
+                ),
+                fact(
+                    "Profiles",
+                    if s.profiles.is_empty() {
+                        "none".to_string()
+                    } else {
+                        s.profiles.join(", ")
+                    },
+                ),
+            ],
+            slos: s.slos.iter().map(slo_text).collect(),
+            monitors: s.monitors.iter().map(monitor_text).collect(),
+        });
+    }
+    for j in p.batch_jobs.values().filter(|j| j.model == model.name) {
+        serving.push(ServingView {
+            kind: "batch job",
+            name: j.name.clone(),
+            facts: vec![
+                fact("Schedule", j.schedule.expr.clone()),
+                fact("Reads", j.input.clone()),
+                fact("Writes", j.output.clone()),
+                fact("Resources", resources(&j.resources)),
+            ],
+            slos: Vec::new(),
+            monitors: Vec::new(),
+        });
+    }
+
+    // Declarations the card speaks for: the model and what serves it.
+    let mut about: Vec<(&str, &str)> = vec![("Model", model.name.as_str())];
+    for s in p.services.values().filter(|s| s.model == model.name) {
+        about.push(("Service", s.name.as_str()));
+    }
+    for j in p.batch_jobs.values().filter(|j| j.model == model.name) {
+        about.push(("BatchJob", j.name.as_str()));
+    }
+    let names: Vec<&str> = about.iter().map(|(_, n)| *n).collect();
+    let waivers: Vec<WaiverView> = super::scorecard::waivers_in_force(p, policy)
+        .into_iter()
+        .filter(|(w, _)| w.targets.iter().any(|t| names.contains(&t.as_str())))
+        .map(|(w, left)| WaiverView {
+            name: w.name.clone(),
+            policy: w.policy.clone(),
+            targets: w.targets.join(", "),
+            reason: w.reason.clone(),
+            approved_by: w.approved_by.clone(),
+            expires: w.expires.to_string(),
+            days_left: left.map_or_else(|| "unknown".to_string(), |d| format!("{d} days")),
+        })
+        .collect();
+    let mut findings = Vec::new();
+    let mut decisions = Vec::new();
+    for (kind, name) in &about {
+        for f in policy.findings_for(kind, name) {
+            findings.push(FindingView {
+                policy: f.policy.clone(),
+                severity: f.severity.to_string(),
+                target: format!("{} {}", kind_word(kind), f.name),
+                message: f.message.clone(),
+                status: match &f.waiver {
+                    Some(w) => format!("waived by {w}"),
+                    None if f.severity == "error" => "violation (blocks the build)".to_string(),
+                    None => "warning".to_string(),
+                },
+            });
+        }
+    }
+    for d in policy.decisions_about("Model", &model.name) {
+        decisions.push(DecisionView {
+            verdict: if d.allowed { "allow" } else { "deny" },
+            action: d.action.clone(),
+            principal: format!("{} {}", kind_word(&d.principal.0), d.principal.1),
+            resource: format!("{} {}", kind_word(&d.resource.0), d.resource.1),
+            by: d
+                .determining
+                .iter()
+                // Base permits decide every allow; name only the rules that forbid.
+                .filter(|id| policy.findings.iter().any(|f| f.policy == **id))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+
+    let high_risk = model.risk.name == "high";
+    let mut card = Card {
+        name: model.name.clone(),
+        environment: p.environment.name.clone(),
+        doc: non_empty(&model.doc),
+        purpose: model.purpose.clone(),
+        intended_use: model.intended_use.clone(),
+        limitations: model.limitations.clone(),
+        ownership,
+        risk: model.risk.name.clone(),
+        high_risk,
+        data: vec![
+            fact(
+                "Data classification",
+                model.data_classification.name.clone(),
+            ),
+            fact(
+                "Personal data",
+                if model.uses_pii {
+                    "yes: PII columns upstream"
+                } else {
+                    "no PII column upstream"
+                },
+            ),
+        ],
+        artifact: vec![
+            fact(
+                "Framework",
+                model
+                    .framework
+                    .clone()
+                    .unwrap_or_else(|| "not stated".into()),
+            ),
+            fact("Format", model.format.clone()),
+            fact("Version", model.version.clone()),
+            fact("Artifact", model.artifact.clone()),
+        ],
+        inputs,
+        input_tensors: model.input_tensors.iter().map(tensor).collect(),
+        output_tensors: model.output_tensors.iter().map(tensor).collect(),
+        sources,
+        feature_views,
+        pii_columns: model.lineage.pii_columns.clone(),
+        training,
+        explainability: model.explainability.clone(),
+        human_oversight: model.human_oversight.clone(),
+        serving,
+        waivers,
+        policy_evaluated: policy.today.is_some(),
+        policy_date: policy.today.map(|d| d.to_string()).unwrap_or_default(),
+        findings,
+        decisions,
+        annex: None,
+    };
+    if high_risk {
+        card.annex = Some(annex(p, model, &card));
+    }
+    card
+}
+
+pub fn kind_word(kind: &str) -> &'static str {
+    match kind {
+        "Team" => "team",
+        "Environment" => "environment",
+        "Source" => "source",
+        "FeatureView" => "feature view",
+        "Model" => "model",
+        "Service" => "service",
+        "BatchJob" => "batch job",
+        _ => "declaration",
+    }
+}
+
+/// Annex IV items, in the Annex's order. An answerable item with no facts in this spec
+/// moves to the gaps with the field that would answer it.
+fn annex(p: &Platform, model: &Model, card: &Card) -> Annex {
+    let mut answered = Vec::new();
+    let mut gaps = Vec::new();
+    let mut item = |id: &'static str,
+                    title: &'static str,
+                    facts: Vec<Fact>,
+                    not_covered: Option<&'static str>,
+                    missing: &str| {
+        if facts.is_empty() {
+            gaps.push(AnnexGap {
+                id,
+                title,
+                why: missing.to_string(),
+            });
+        } else {
+            answered.push(AnnexItem {
+                id,
+                title,
+                facts,
+                not_covered,
+            });
+        }
+    };
+    let opt = |label: &str, v: &Option<String>| v.as_ref().map(|v| fact(label, v.clone()));
+    let services: Vec<&plinth_ir::Service> = p
+        .services
+        .values()
+        .filter(|s| s.model == model.name)
+        .collect();
+
+    // 1(a)
+    let mut facts: Vec<Fact> = [
+        opt("Purpose", &model.purpose),
+        opt("Intended use", &model.intended_use),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !facts.is_empty() {
+        facts.push(fact("Provider (owner team)", model.owner.clone()));
+        facts.push(fact("Version", model.version.clone()));
+    }
+    item(
+        "1(a)",
+        "Intended purpose, provider and version",
+        facts,
+        None,
+        "the spec states no `purpose` or `intended_use` for the model",
+    );
+    // 1(b), 1(c)
+    let mut facts = vec![
+        fact(
+            "Framework and format",
+            format!(
+                "{} exported as {}",
+                model.framework.as_deref().unwrap_or("unstated framework"),
+                model.format
+            ),
+        ),
+        fact("Artifact", model.artifact.clone()),
+    ];
+    for s in &services {
+        facts.push(fact(
+            &format!("Served by {}", s.name),
+            format!(
+                "{} runtime; called by {}",
+                s.runtime,
+                if s.callers.is_empty() {
+                    "no declared callers".to_string()
+                } else {
+                    s.callers.join(", ")
+                }
+            ),
+        ));
+    }
+    item(
+        "1(b)-(c)",
+        "Interaction with other systems; software versions",
+        facts,
+        Some("versions of the serving runtime and of the callers' software"),
+        "",
+    );
+    // 1(e)
+    let mut facts: Vec<Fact> = services
+        .iter()
+        .map(|s| {
+            fact(
+                &format!("Serving ({})", s.name),
+                format!(
+                    "{}..{} replicas of {}",
+                    s.min_replicas,
+                    s.max_replicas,
+                    resources(&s.resources)
+                ),
+            )
+        })
+        .collect();
+    if let Some(t) = &model.training {
+        facts.push(fact("Training", resources(&t.resources)));
+    }
+    item(
+        "1(e)",
+        "Hardware on which it runs",
+        facts,
+        None,
+        "no service serves the model and it has no `training` block",
+    );
+    // 2(a)
+    let facts = model
+        .training
+        .as_ref()
+        .map(|t| {
+            vec![
+                fact("Training image", t.image.clone()),
+                fact(
+                    "Pipeline",
+                    format!(
+                        "materialize features → validate data → train → evaluate{} → register (generated Airflow DAG)",
+                        if t.approvals.is_empty() { "" } else { " → approval" }
+                    ),
+                ),
+                fact(
+                    "Schedule",
+                    t.schedule
+                        .as_ref()
+                        .map_or_else(|| "triggered by hand".to_string(), |c| c.expr.clone()),
+                ),
+            ]
+        })
+        .unwrap_or_default();
+    item(
+        "2(a)",
+        "Methods and steps of development",
+        facts,
+        Some("pre-trained components and third-party tools used, and why"),
+        "the model has no `training` block",
+    );
+    // 2(b)
+    let mut facts: Vec<Fact> = card
+        .input_tensors
+        .iter()
+        .map(|t| {
+            fact(
+                &format!("Input {}", t.name),
+                format!("{} {} from {}", t.dtype, t.shape, t.features),
+            )
+        })
+        .collect();
+    facts.extend(card.output_tensors.iter().map(|t| {
+        fact(
+            &format!("Output {}", t.name),
+            format!("{} {}", t.dtype, t.shape),
+        )
+    }));
+    if let Some(e) = model.training.as_ref().and_then(|t| t.evaluation.as_ref()) {
+        facts.push(fact(
+            "Optimised for",
+            format!("{} (gate at {})", e.metric, e.min),
+        ));
+    }
+    item(
+        "2(b)",
+        "Design specifications: inputs, outputs, optimisation target",
+        facts,
+        Some("the rationale of key design choices, assumptions and trade-offs"),
+        "the model declares no tensors",
+    );
+    // 2(c)
+    let mut facts = vec![fact(
+        "Data flow",
+        format!(
+            "sources {} → feature views {} → model {} → {}",
+            or_none(&model.lineage.sources),
+            or_none(&model.lineage.feature_views),
+            model.name,
+            or_none(
+                &card
+                    .serving
+                    .iter()
+                    .map(|s| format!("{} {}", s.kind, s.name))
+                    .collect::<Vec<_>>()
+            )
+        ),
+    )];
+    if let Some(t) = &model.training {
+        facts.push(fact(
+            "Computational resources for training",
+            resources(&t.resources),
+        ));
+    }
+    item(
+        "2(c)",
+        "System architecture and computational resources",
+        facts,
+        None,
+        "",
+    );
+    // 2(d)
+    let mut facts: Vec<Fact> = card
+        .sources
+        .iter()
+        .map(|s| {
+            fact(
+                &format!("Source {}", s.name),
+                format!(
+                    "{}, {}, region {}, retention {}, PII columns: {}",
+                    s.kind, s.classification, s.region, s.retention, s.pii_columns
+                ),
+            )
+        })
+        .collect();
+    if let Some(w) = model.training.as_ref().and_then(|t| t.dataset_window) {
+        facts.push(fact("Training data window", w.to_string()));
+    }
+    for v in &card.feature_views {
+        facts.push(fact(
+            &format!("Data-quality checks on {}", v.name),
+            v.expects.clone(),
+        ));
+    }
+    item(
+        "2(d)",
+        "Data requirements, provenance and preparation",
+        facts,
+        Some("labelling procedures and data-cleaning methods"),
+        "the model reads no declared source",
+    );
+    // 2(e)
+    let facts: Vec<Fact> = [
+        opt("Human oversight", &model.human_oversight),
+        opt("Explainability", &model.explainability),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    item(
+        "2(e)",
+        "Human oversight measures and interpretation of outputs (Article 14)",
+        facts,
+        None,
+        "the spec sets neither `human_oversight` nor `explainability`",
+    );
+    // 2(f)
+    let mut facts = Vec::new();
+    if let Some(t) = &model.training {
+        if let Some(c) = &t.schedule {
+            facts.push(fact("Scheduled retraining", c.expr.clone()));
+        }
+        if let Some(e) = &t.evaluation {
+            facts.push(fact(
+                "A retrained model is registered only if",
+                format!("{} is at least {}", e.metric, e.min),
+            ));
+        }
+        if !t.approvals.is_empty() {
+            facts.push(fact("And approved by", t.approvals.join(", ")));
+        }
+    }
+    for s in &services {
+        facts.push(fact(
+            &format!("New versions reach {} by", s.name),
+            rollout_text(&s.rollout),
+        ));
+    }
+    item(
+        "2(f)",
+        "Pre-determined changes to the system and its performance",
+        facts,
+        None,
+        "no scheduled retraining and no serving rollout is declared",
+    );
+    // 2(g)
+    let mut facts = Vec::new();
+    if let Some(t) = &model.training {
+        if let Some(e) = &t.evaluation {
+            facts.push(fact(
+                "Validation metric and threshold",
+                format!("{} at least {}", e.metric, e.min),
+            ));
+        }
+        if !t.approvals.is_empty() {
+            facts.push(fact("Sign-off by", t.approvals.join(", ")));
+        }
+    }
+    item(
+        "2(g)",
+        "Validation and testing procedures",
+        facts,
+        Some(
+            "the test data's characteristics, dated and signed test logs, and metrics of robustness and of discriminatory impact",
+        ),
+        "the model has no `training.evaluation` gate",
+    );
+    // 2(h)
+    let mut facts: Vec<Fact> = services
+        .iter()
+        .map(|s| {
+            fact(
+                &format!("Exposure of {}", s.name),
+                format!(
+                    "{}; network policy admits {}",
+                    s.expose,
+                    if s.callers.is_empty() {
+                        "no declared callers".to_string()
+                    } else {
+                        s.callers.join(", ")
+                    }
+                ),
+            )
+        })
+        .collect();
+    if card.policy_evaluated {
+        let security: Vec<String> = card
+            .findings
+            .iter()
+            .filter(|f| f.policy.starts_with("security.") || f.policy.starts_with("privacy."))
+            .map(|f| format!("{} on {} ({})", f.policy, f.target, f.status))
+            .collect();
+        facts.push(fact(
+            "Security and privacy policy findings",
+            if security.is_empty() {
+                "none: every security and privacy rule passed".to_string()
+            } else {
+                security.join("; ")
+            },
+        ));
+    }
+    item(
+        "2(h)",
+        "Cybersecurity measures",
+        facts,
+        Some("threat model, penetration tests and measures against adversarial inputs"),
+        "no service serves the model and policies were not evaluated",
+    );
+    // 3
+    let mut facts: Vec<Fact> = [
+        opt("Limitations", &model.limitations),
+        opt("Human oversight", &model.human_oversight),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for s in &card.serving {
+        for m in &s.monitors {
+            facts.push(fact(&format!("Monitor on {}", s.name), m.clone()));
+        }
+    }
+    item(
+        "3",
+        "Monitoring, functioning and control: capabilities and limitations",
+        facts,
+        Some(
+            "degrees of accuracy for specific persons or groups, and foreseeable unintended outcomes",
+        ),
+        "the spec states no `limitations` and no monitor",
+    );
+    // 5
+    let mut facts = vec![fact("Risk level", model.risk.name.clone())];
+    if card.policy_evaluated {
+        facts.push(fact(
+            "Policy gate",
+            format!(
+                "{} finding(s) on the model and its services, {} waived",
+                card.findings.len(),
+                card.findings
+                    .iter()
+                    .filter(|f| f.status.starts_with("waived"))
+                    .count()
+            ),
+        ));
+    }
+    item(
+        "5",
+        "Risk management system (Article 9)",
+        facts,
+        Some("the risk-management process itself: identified risks, estimates and mitigations"),
+        "",
+    );
+    // 9
+    let mut facts = Vec::new();
+    for s in &card.serving {
+        for slo in &s.slos {
+            facts.push(fact(&format!("SLO of {}", s.name), slo.clone()));
+        }
+        for m in &s.monitors {
+            facts.push(fact(&format!("Monitor on {}", s.name), m.clone()));
+        }
+    }
+    item(
+        "9",
+        "Post-market monitoring (Article 72)",
+        facts,
+        Some("the written post-market monitoring plan and who reviews its results"),
+        "no service of the model declares an SLO or a monitor",
+    );
+
+    for (id, title, why) in [
+        (
+            "1(d)",
+            "Forms in which the system is placed on the market",
+            "distribution is outside the spec",
+        ),
+        (
+            "1(f)",
+            "Photographs or illustrations of products it is part of",
+            "the spec describes no physical product",
+        ),
+        (
+            "1(g)",
+            "User interface provided to the deployer",
+            "the spec describes serving endpoints, not user interfaces",
+        ),
+        (
+            "1(h)",
+            "Instructions for use for the deployer",
+            "`intended_use` and `limitations` feed them, but the instructions themselves are a separate document",
+        ),
+        (
+            "4",
+            "Appropriateness of the performance metrics",
+            "the spec names the metric and threshold, not why they fit this system",
+        ),
+        (
+            "6",
+            "Relevant changes through the lifecycle",
+            "the change history lives in version control (`plinth diff` shows each change), not in one spec",
+        ),
+        (
+            "7",
+            "Harmonised standards applied",
+            "standards are not declared in the spec",
+        ),
+        (
+            "8",
+            "EU declaration of conformity (Article 47)",
+            "a signed legal document outside the spec",
+        ),
+    ] {
+        gaps.push(AnnexGap {
+            id,
+            title,
+            why: why.to_string(),
+        });
+    }
+    let order = |id: &str| {
+        [
+            "1(a)", "1(b)-(c)", "1(d)", "1(e)", "1(f)", "1(g)", "1(h)", "2(a)", "2(b)", "2(c)",
+            "2(d)", "2(e)", "2(f)", "2(g)", "2(h)", "3", "4", "5", "6", "7", "8", "9",
+        ]
+        .iter()
+        .position(|x| *x == id)
+        .unwrap_or(usize::MAX)
+    };
+    gaps.sort_by_key(|g| order(g.id));
+    Annex { answered, gaps }
+}
+
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
+}

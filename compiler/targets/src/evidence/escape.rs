@@ -1,0 +1,123 @@
+//! One escape function per output format of the evidence: Markdown (model cards,
+//! scorecard, cost table), HTML (the report, the one place HTML escaping is right) and
+//! DOT strings (the lineage graph). Each has an inverse so property tests can check that
+//! a spec string reads back as itself and never becomes markup.
+
+/// ASCII punctuation that is never Markdown syntax (CommonMark or GFM) wherever it
+/// stands, so it is left as is for readable cards. Every other ASCII punctuation
+/// character is escaped.
+const MARKDOWN_INERT: &[char] = &[',', ';', '%', '\'', '"', '?', '/'];
+
+/// Whether [`markdown`] backslash-escapes `c`.
+pub fn markdown_special(c: char) -> bool {
+    c.is_ascii_punctuation() && !MARKDOWN_INERT.contains(&c)
+}
+
+/// A spec string as Markdown text: ASCII punctuation that can be syntax is backslash-
+/// escaped (CommonMark lets any of it be), and line breaks become numeric character
+/// references, so the text can never open emphasis, code, a link or autolink, raw HTML,
+/// a heading, a list item or a table cell, and it stays on one source line (safe inside
+/// tables and list items).
+pub fn markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if markdown_special(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inverse of [`markdown`] (`None` when `text` is not something it produces).
+pub fn markdown_unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\\' {
+            let next = rest.get(1..)?.chars().next()?;
+            if !markdown_special(next) {
+                return None;
+            }
+            out.push(next);
+            rest = rest.get(2..)?;
+        } else if c == '&' {
+            let (decoded, len) = [("&#10;", '\n'), ("&#13;", '\r'), ("&#9;", '\t')]
+                .into_iter()
+                .find(|(entity, _)| rest.starts_with(entity))
+                .map(|(entity, ch)| (ch, entity.len()))?;
+            out.push(decoded);
+            rest = rest.get(len..)?;
+        } else if markdown_special(c) || c == '\n' || c == '\r' || c == '\t' {
+            return None;
+        } else {
+            out.push(c);
+            rest = rest.get(c.len_utf8()..)?;
+        }
+    }
+    Some(out)
+}
+
+/// A spec string as HTML text or attribute value (double-quoted).
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inverse of [`html`] (`None` for a character reference it does not produce).
+pub fn html_unescape(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '&' {
+            let (decoded, len) = [
+                ("&amp;", '&'),
+                ("&lt;", '<'),
+                ("&gt;", '>'),
+                ("&quot;", '"'),
+                ("&#39;", '\''),
+            ]
+            .into_iter()
+            .find(|(entity, _)| rest.starts_with(entity))
+            .map(|(entity, ch)| (ch, entity.len()))?;
+            out.push(decoded);
+            rest = rest.get(len..)?;
+        } else {
+            out.push(c);
+            rest = rest.get(c.len_utf8()..)?;
+        }
+    }
+    Some(out)
+}
+
+/// A spec string inside a DOT double-quoted string: `"` and `\` escaped, line breaks as
+/// DOT's `\n` (a centred line break in a label).
+pub fn dot(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
