@@ -228,14 +228,17 @@ pub fn dot(graph: &Graph) -> String {
             dot_escape(b)
         ));
     }
-    out.push_str("  subgraph cluster_legend {\n    label=\"classification\";\n    fontname=\"Helvetica\";\n    fontsize=10;\n    node [shape=box, fontsize=9];\n");
+    // The legend: one row, as an HTML-like table label.
+    let mut cells = String::new();
     for level in LEVELS {
-        out.push_str(&format!(
-            "    \"legend_{level}\" [label=\"{level}\", fillcolor=\"{}\"];\n",
+        cells.push_str(&format!(
+            "<td bgcolor=\"{}\">{level}</td>",
             colour(Some(level))
         ));
     }
-    out.push_str("    \"legend_denied\" [label=\"policy violation\", fillcolor=\"#ffffff\", color=\"#d00000\", penwidth=3];\n  }\n}\n");
+    out.push_str(&format!(
+        "  legend [shape=plaintext, style=\"\", fontsize=9, label=<<table border=\"0\" cellborder=\"1\" cellspacing=\"2\"><tr><td border=\"0\">classification</td>{cells}<td color=\"#d00000\" border=\"3\">policy violation</td></tr></table>>];\n}}\n"
+    ));
     out
 }
 
