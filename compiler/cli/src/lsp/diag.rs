@@ -100,6 +100,28 @@ impl Publisher {
         }
     }
 
+    /// Publishes the spec diagnostics of these files only (the rest keep theirs).
+    pub fn publish_files<'t>(
+        &self,
+        files: &[String],
+        diags: &[Diagnostic],
+        text: impl Fn(&str) -> Option<&'t str>,
+    ) {
+        let mut by_file = convert(diags, &self.paths, |p| text(p).map(str::to_string));
+        let mut state = lock(&self.state);
+        for rel in files {
+            match by_file.remove(rel) {
+                Some(d) => state.spec.insert(rel.clone(), d),
+                None => state.spec.remove(rel),
+            };
+            flush(&mut state, &self.sender, &self.paths, rel);
+        }
+    }
+
+    pub fn policies(&self) -> bool {
+        self.jobs.is_some()
+    }
+
     /// Asks the worker for a policy run over these texts (after edits pause).
     pub fn schedule_policies(&mut self, files: Vec<(String, String)>) {
         let Some(jobs) = &self.jobs else { return };

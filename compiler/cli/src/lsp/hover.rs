@@ -5,8 +5,9 @@
 use super::Server;
 use super::walk::{self, Event, Target};
 use lsp_types::{Hover, HoverContents, HoverParams, MarkupContent, MarkupKind};
+use plinth_check::analysis::{Decls, Facts, analyze, links};
 use plinth_check::checked::{Field as CheckedField, Rec, Value};
-use plinth_check::db::{DeclName, analysis, decl_of, merged_decl, parse_file, symbol_index};
+use plinth_check::db::{DeclName, decl_of, merged_decl, parse_file, symbol_index};
 use plinth_ir::kinds::{self, Field, Shape, Ty};
 use std::collections::BTreeMap;
 
@@ -171,6 +172,29 @@ impl Server<'_> {
         }
     }
 
+    /// The derived facts of one declaration. Facts flow downstream only, so deriving
+    /// them over the declaration's upstream closure gives the same result as the whole
+    /// workspace's analysis, without re-running it after every edit.
+    fn facts(&self, name: &str) -> Option<Facts> {
+        let mut decls = Decls::new();
+        let mut todo = vec![name.to_string()];
+        while let Some(n) = todo.pop() {
+            if decls.contains_key(&n) {
+                continue;
+            }
+            let merged = merged_decl(&self.db, self.ws, DeclName::new(&self.db, n.clone()));
+            let Some(decl) = merged.decl.clone() else {
+                continue;
+            };
+            todo.extend(links(&decl).deps);
+            decls.insert(n, decl);
+        }
+        analyze(symbol_index(&self.db, self.ws), decls)
+            .facts
+            .get(name)
+            .cloned()
+    }
+
     fn decl_text(&self, name: &str) -> Option<String> {
         let index = symbol_index(&self.db, self.ws);
         let symbol = index.get(name)?;
@@ -194,7 +218,7 @@ impl Server<'_> {
             out.push_str(&format!("\nExtends: {}\n", decl.profiles.join(", ")));
         }
         if ["feature_view", "model", "service", "batch_job"].contains(&decl.kind.as_str())
-            && let Some(facts) = analysis(&self.db, self.ws).facts.get(name)
+            && let Some(facts) = self.facts(name)
         {
             let label = if decl.kind == "feature_view" {
                 "Classification"

@@ -34,6 +34,9 @@ use lsp_types::{
     ServerCapabilities, ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit,
     Uri,
 };
+use plinth_check::db::{
+    check_file, duplicate_diagnostics, file_diagnostics, graph_diagnostics, parse_file,
+};
 use plinth_check::index::is_std_file;
 use plinth_check::{Db, File, Workspace};
 use salsa::Setter;
@@ -158,6 +161,10 @@ pub struct Server<'c> {
     snippets: bool,
     /// Diagnostics are stale (an edit happened since they were published).
     dirty: bool,
+    /// Files edited since diagnostics were last published for them.
+    edited: BTreeSet<String>,
+    /// The last workspace pass's cycle, unused and duplicate findings.
+    workspace_wide: Vec<plinth_syntax::Diagnostic>,
     diagnostics: diag::Publisher,
 }
 
@@ -217,6 +224,8 @@ impl<'c> Server<'c> {
             outside: BTreeMap::new(),
             snippets,
             dirty: true,
+            edited: BTreeSet::new(),
+            workspace_wide: Vec::new(),
             diagnostics,
         }
     }
@@ -265,20 +274,60 @@ impl<'c> Server<'c> {
         let _ = self.connection.sender.send(msg);
     }
 
+    /// First the edited open files (their own checks, plus the last workspace-wide
+    /// graph and duplicate findings for them), so the file being typed in is answered
+    /// in milliseconds; then, if no message arrived meanwhile, the whole workspace.
     fn publish_diagnostics(&mut self) {
+        let edited = std::mem::take(&mut self.edited);
+        let open: Vec<String> = edited
+            .into_iter()
+            .filter(|rel| self.open.contains(rel))
+            .collect();
+        if !open.is_empty() {
+            let db = &self.db;
+            let mut diags = Vec::new();
+            for rel in &open {
+                let Some(file) = self.files.get(rel) else {
+                    continue;
+                };
+                diags.extend(parse_file(db, *file).diagnostics.iter().cloned());
+                diags.extend(check_file(db, self.ws, *file).diagnostics.iter().cloned());
+                diags.extend(file_diagnostics(db, self.ws, *file).iter().cloned());
+                diags.extend(
+                    self.workspace_wide
+                        .iter()
+                        .filter(|d| d.file == *rel)
+                        .cloned(),
+                );
+            }
+            let files = &self.files;
+            self.diagnostics.publish_files(&open, &diags, |path| {
+                files.get(path).map(|f| f.text(db).as_str())
+            });
+            if !self.connection.receiver.is_empty() {
+                return;
+            }
+        }
         self.dirty = false;
         let diags = plinth_check::diagnostics(&self.db, self.ws);
-        let texts: Vec<(String, String)> = self
-            .files
+        self.workspace_wide = duplicate_diagnostics(&self.db, self.ws)
             .iter()
-            .filter(|(p, _)| !is_std_file(p))
-            .map(|(p, f)| (p.clone(), f.text(&self.db).clone()))
+            .chain(graph_diagnostics(&self.db, self.ws))
+            .cloned()
             .collect();
         let db = &self.db;
         let files = &self.files;
         self.diagnostics
             .publish_spec(&diags, |path| files.get(path).map(|f| f.text(db).as_str()));
-        self.diagnostics.schedule_policies(texts);
+        if self.diagnostics.policies() {
+            let texts: Vec<(String, String)> = self
+                .files
+                .iter()
+                .filter(|(p, _)| !is_std_file(p))
+                .map(|(p, f)| (p.clone(), f.text(&self.db).clone()))
+                .collect();
+            self.diagnostics.schedule_policies(texts);
+        }
     }
 
     fn request(&mut self, req: Request) -> Response {
@@ -385,6 +434,7 @@ impl<'c> Server<'c> {
             return; // the stdlib copy is read-only
         }
         self.dirty = true;
+        self.edited.insert(rel.to_string());
         self.diagnostics.edited(rel);
         match self.files.get(rel) {
             Some(file) => {
