@@ -4,6 +4,7 @@
 mod artifacts;
 mod build;
 mod cost;
+mod diff;
 mod graph;
 mod html_report;
 mod init;
@@ -132,6 +133,29 @@ enum Command {
         #[arg(long)]
         today: Option<String>,
     },
+    /// What a change does: declarations and fields, derived facts, policy decisions,
+    /// then every generated file. `plinth diff OLD NEW` or `plinth diff --base REV [DIR]`.
+    Diff {
+        /// `OLD NEW` (two workspace folders), or with `--base` the workspace (default `.`).
+        paths: Vec<PathBuf>,
+        /// Compare the working tree with this git revision (`origin/main`, `HEAD~1`).
+        #[arg(long)]
+        base: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: diff::DiffFormat,
+        /// The date waivers are checked against (YYYY-MM-DD); default: today (UTC).
+        #[arg(long)]
+        today: Option<String>,
+        /// Only this environment's generated files.
+        #[arg(long)]
+        env: Option<String>,
+        /// Only this target's generated files.
+        #[arg(long)]
+        target: Option<String>,
+        /// List changed files without their unified diffs.
+        #[arg(long)]
+        summary: bool,
+    },
     /// Create a new workspace from a golden-path profile.
     Init {
         dir: PathBuf,
@@ -183,6 +207,23 @@ fn main() -> ExitCode {
             env: env.as_deref(),
             out: out.as_deref(),
             today: today.as_deref(),
+        }),
+        Command::Diff {
+            paths,
+            base,
+            format,
+            today,
+            env,
+            target,
+            summary,
+        } => diff::run(&diff::DiffArgs {
+            paths,
+            base,
+            format,
+            today,
+            env,
+            target,
+            summary,
         }),
         Command::Init { dir, profile } => init::init(&dir, &profile),
     }
