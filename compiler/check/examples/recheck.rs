@@ -7,7 +7,6 @@
 
 use plinth_check::{Db, diagnostics, load};
 
-
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use salsa::Setter;

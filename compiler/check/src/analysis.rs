@@ -8,11 +8,11 @@
 
 use crate::checked::{Decl, Field, Rec, Spanned, Value};
 use crate::index::SymbolIndex;
-use crate::suggest::did_you_mean;
 use crate::typeck::{AGGREGATES, missing_required};
 use petgraph::graph::{DiGraph, NodeIndex};
 use plinth_ir::kinds::{self, Record, Shape};
 use plinth_ir::{Duration, Level, Lineage};
+use plinth_syntax::did_you_mean;
 use plinth_syntax::{Diagnostic, Span};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;

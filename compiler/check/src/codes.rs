@@ -2,13 +2,7 @@
 //! example and the fix. `plinth explain CODE` prints these; a test checks that every
 //! code the compiler can emit is listed here.
 
-pub struct CodeDoc {
-    pub code: &'static str,
-    pub summary: &'static str,
-    pub why: &'static str,
-    pub example: &'static str,
-    pub fix: &'static str,
-}
+pub use plinth_syntax::CodeDoc;
 
 const fn doc(
     code: &'static str,
@@ -329,6 +323,13 @@ pub static CODES: &[CodeDoc] = &[
         "Shorten the name.",
     ),
     doc(
+        "plinth::name::invalid",
+        "A name that cannot become a valid Kubernetes name.",
+        "Generated object names are the declaration's name with `_` as `-`, and DNS-1123 labels start and end with a letter or digit.",
+        "service _api { }",
+        "Rename it without a leading or trailing `_`.",
+    ),
+    doc(
         "plinth::graph::cycle",
         "A dependency cycle.",
         "Data must flow one way so pipelines can be ordered.",
@@ -383,34 +384,6 @@ pub static CODES: &[CodeDoc] = &[
         "With max_batch_size > 0 Triton treats the first dimension as the batch.",
         "batching { max_batch: 64 }  (the model's input is [6])",
         "Export the model with a dynamic first axis, or remove `batching`.",
-    ),
-    doc(
-        "plinth::triton::dtype",
-        "A tensor dtype Triton has no type for, or a format Triton cannot serve.",
-        "The model repository would hold a config Triton rejects.",
-        "feature seen_at { type: timestamp }  (a model input)",
-        "Convert timestamps to int64 (epoch milliseconds) before the model.",
-    ),
-    doc(
-        "plinth::triton::name",
-        "A model name that cannot be a folder of the Triton model repository.",
-        "Triton loads models by folder name; `/` or a leading `.` would escape it.",
-        "a model named `../x` in a hand-built platform model",
-        "Use letters, digits, `_`, `-` and `.`.",
-    ),
-    doc(
-        "plinth::triton::conflict",
-        "Services in one environment serve the same model with different batching or GPUs.",
-        "The model repository holds one config.pbtxt per model.",
-        "service a { model: m  batching { max_batch: 8 } }  service b { model: m }",
-        "Give both services the same `batching` and `resources.gpu`.",
-    ),
-    doc(
-        "plinth::triton::internal",
-        "The Triton config template failed to compile or render (a bug in Plinth).",
-        "No config can be written.",
-        "(none: report it)",
-        "Report the message; the template lives in targets/triton/.",
     ),
     doc(
         "plinth::workspace::io",

@@ -2,8 +2,8 @@
 //! Stdlib declarations are named `std.<name>`; stdlib enums are also found by their bare
 //! name, since kind tables refer to them that way.
 
-use crate::suggest::did_you_mean;
 use plinth_syntax::ast::{self, Item};
+use plinth_syntax::did_you_mean;
 use plinth_syntax::{Diagnostic, Span};
 use std::collections::BTreeMap;
 use std::collections::{BTreeSet, HashMap};

@@ -14,12 +14,11 @@ pub mod index;
 pub mod lower;
 pub mod onnx;
 pub mod schema;
-mod suggest;
 pub mod typeck;
 mod units;
 
 pub use db::{Db, EnvName, File, Workspace, diagnostics, parse_file, platform, prefetch};
-pub use suggest::did_you_mean;
+pub use plinth_syntax::did_you_mean;
 
 /// The stdlib sources, embedded: `(path, text)`.
 pub const STDLIB: [(&str, &str); 2] = [

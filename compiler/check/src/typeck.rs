@@ -6,11 +6,11 @@
 
 use crate::checked::{Decl, Field, Rec, Spanned, Value};
 use crate::index::{SymbolIndex, is_std_file};
-use crate::suggest::did_you_mean;
 use crate::{cron, units};
 use plinth_ir::kinds::{self, KindDef, Record, Shape, Ty, Variant};
 use plinth_ir::{Date, Decimal, FeatureRef};
 use plinth_syntax::ast::{self, Entry, Expr, ExprKind, Item};
+use plinth_syntax::did_you_mean;
 use plinth_syntax::{Diagnostic, Span};
 use std::collections::BTreeMap;
 

@@ -1,12 +1,6 @@
 //! Documentation of the policy engine's diagnostic codes, for `plinth explain`.
 
-pub struct CodeDoc {
-    pub code: &'static str,
-    pub summary: &'static str,
-    pub why: &'static str,
-    pub example: &'static str,
-    pub fix: &'static str,
-}
+pub use plinth_syntax::CodeDoc;
 
 pub static CODES: [CodeDoc; 5] = [
     CodeDoc {

@@ -533,34 +533,9 @@ fn blamed_kinds(policy: &Policy, blame: Blame) -> Vec<String> {
     kinds
 }
 
-/// The closest name by edit distance, when close enough.
+/// The closest name by edit distance, when close enough (one rule for all of Plinth).
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    fn distance(a: &str, b: &str) -> usize {
-        let b: Vec<char> = b.chars().collect();
-        let mut row: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut prev = row.first().copied().unwrap_or(0);
-            if let Some(first) = row.first_mut() {
-                *first = i + 1;
-            }
-            for (j, cb) in b.iter().enumerate() {
-                let cur = row.get(j + 1).copied().unwrap_or(0);
-                let left = row.get(j).copied().unwrap_or(0);
-                let value = (prev + usize::from(ca != *cb)).min(cur + 1).min(left + 1);
-                if let Some(slot) = row.get_mut(j + 1) {
-                    *slot = value;
-                }
-                prev = cur;
-            }
-        }
-        row.last().copied().unwrap_or(0)
-    }
-    candidates
-        .iter()
-        .map(|c| (distance(word, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
-        .min()
-        .map(|(_, c)| c)
+    plinth_syntax::did_you_mean(word, candidates.iter().copied())
 }
 
 #[cfg(test)]

@@ -101,3 +101,15 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 }
+
+/// The documentation of one diagnostic code, for `plinth explain`: what it means, why
+/// it matters, an example and the fix. Each phase keeps a table of these for its codes;
+/// the CLI looks codes up across all tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeDoc {
+    pub code: &'static str,
+    pub summary: &'static str,
+    pub why: &'static str,
+    pub example: &'static str,
+    pub fix: &'static str,
+}

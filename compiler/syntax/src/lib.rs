@@ -15,12 +15,14 @@ mod fmt;
 mod lexer;
 mod parser;
 mod span;
+mod suggest;
 
-pub use diagnostic::{Diagnostic, Related, Severity};
+pub use diagnostic::{CodeDoc, Diagnostic, Related, Severity};
 pub use dump::dump;
 pub use fmt::{format, string_literal};
 pub use parser::MAX_DEPTH;
 pub use span::{Span, line_col};
+pub use suggest::did_you_mean;
 
 /// Stable diagnostic codes of the syntax phase. Never reuse or rename one.
 pub mod codes {

@@ -9,6 +9,7 @@
 //! Terraform target creates, the artifact bucket) live in [`names`], not in either target.
 
 pub mod airflow;
+pub mod codes;
 pub mod evidence;
 pub mod hash;
 pub mod kubernetes;
