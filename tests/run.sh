@@ -19,7 +19,7 @@ fi
 
 echo "== external validators"
 cargo build --quiet -p plinth
-export PLINTH_BIN="$PWD/target/debug/plinth"
+export PLINTH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/plinth"
 status=0
 for script in tests/external/*.sh; do
   [ -e "$script" ] || continue
