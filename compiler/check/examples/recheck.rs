@@ -41,6 +41,21 @@ fn main() {
         files.len()
     );
 
+    // Lowering every environment (what build and policies read).
+    let start = Instant::now();
+    let envs: Vec<String> = plinth_check::db::analysis(&db, ws)
+        .of_kind("environment")
+        .map(|d| d.name.clone())
+        .collect();
+    for env in &envs {
+        let _ = plinth_check::platform(&db, ws, plinth_check::EnvName::new(&db, env.clone()));
+    }
+    println!(
+        "lowering {} environments: {:.1} ms",
+        envs.len(),
+        start.elapsed().as_secs_f64() * 1000.0
+    );
+
     // Edit a serving file: change a replica range, alternating so each edit is real.
     let inputs = ws.files(&db).clone();
     let serving: Vec<_> = inputs

@@ -38,6 +38,9 @@ pub struct Analysis {
     pub facts: BTreeMap<String, Facts>,
     pub enums: BTreeMap<String, Vec<String>>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Each declaration's field spans (`resources.gpu`), computed once for every
+    /// environment's platform model.
+    pub field_spans: BTreeMap<String, Arc<BTreeMap<String, Span>>>,
 }
 
 impl Analysis {
@@ -92,11 +95,20 @@ pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Arc<Decl>>;
 /// are not here; `db::diagnostics` collects them per file.
 pub fn analyze(index: &SymbolIndex, decls: Decls) -> Analysis {
     let facts = derive_facts(index, &decls);
+    let field_spans = decls
+        .iter()
+        .map(|(name, d)| {
+            let mut spans = BTreeMap::new();
+            d.body.field_spans("", &mut spans);
+            (name.clone(), Arc::new(spans))
+        })
+        .collect();
     Analysis {
         decls,
         facts,
         enums: index.enums.clone(),
         diagnostics: Vec::new(),
+        field_spans,
     }
 }
 

@@ -119,9 +119,17 @@ fn resources(rec: Option<&Rec>) -> Resources {
     }
 }
 
-fn origin(decl: &Decl, body: &Rec) -> Origin {
-    let mut fields = BTreeMap::new();
-    body.field_spans("", &mut fields);
+/// Where a declaration was written; `body` is its body for this environment, whose
+/// spans are computed again only when an `env` override changed it.
+fn origin(analysis: &Analysis, decl: &Decl, body: &Rec) -> Origin {
+    let fields = match analysis.field_spans.get(&decl.name) {
+        Some(shared) if *body == decl.body => shared.clone(),
+        _ => {
+            let mut fields = BTreeMap::new();
+            body.field_spans("", &mut fields);
+            std::sync::Arc::new(fields)
+        }
+    };
     Origin {
         file: decl.file.clone(),
         span: decl.name_span,
@@ -146,7 +154,7 @@ fn for_env(decl: &Decl, env: &str) -> Rec {
 pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
     let environments: BTreeMap<String, Environment> = analysis
         .of_kind("environment")
-        .map(|d| (d.name.clone(), environment(d)))
+        .map(|d| (d.name.clone(), environment(analysis, d)))
         .collect();
     let environment = environments.get(env)?.clone();
     let facts = |name: &str| analysis.facts.get(name).cloned().unwrap_or_default();
@@ -167,7 +175,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 owner: s(b, "owner").unwrap_or_default(),
                 oncall: s(b, "oncall"),
                 cost_center: s(b, "cost_center"),
-                origin: origin(d, b),
+                origin: origin(analysis, d, b),
             };
             (d.name.clone(), team)
         })
@@ -209,7 +217,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                         event_time: boolean(&c.value, "event_time"),
                     })
                     .collect(),
-                origin: origin(d, b),
+                origin: origin(analysis, d, b),
             };
             (d.name.clone(), source)
         })
@@ -224,7 +232,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 doc: d.doc.clone(),
                 key: s(b, "key").unwrap_or_default(),
                 dtype: s(b, "type").unwrap_or_default(),
-                origin: origin(d, b),
+                origin: origin(analysis, d, b),
             };
             (d.name.clone(), e)
         })
@@ -290,7 +298,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                     .collect(),
                 uses_pii: f.uses_pii,
                 lineage: f.lineage.clone(),
-                origin: origin(d, b),
+                origin: origin(analysis, d, b),
             };
             (d.name.clone(), view)
         })
@@ -389,7 +397,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 data_classification: classification(&f),
                 uses_pii: f.uses_pii,
                 lineage: f.lineage.clone(),
-                origin: origin(d, b),
+                origin: origin(analysis, d, b),
             };
             (d.name.clone(), model)
         })
@@ -491,7 +499,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 data_classification: classification(&f),
                 uses_pii: f.uses_pii,
                 lineage: f.lineage.clone(),
-                origin: origin(d, &b),
+                origin: origin(analysis, d, &b),
             };
             (d.name.clone(), service)
         })
@@ -523,7 +531,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 data_classification: classification(&f),
                 uses_pii: f.uses_pii,
                 lineage: f.lineage.clone(),
-                origin: origin(d, b),
+                origin: origin(analysis, d, b),
             };
             (d.name.clone(), job)
         })
@@ -547,7 +555,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                         day: 1,
                     },
                 },
-                origin: origin(d, b),
+                origin: origin(analysis, d, b),
             };
             (d.name.clone(), w)
         })
@@ -569,7 +577,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
     })
 }
 
-fn environment(d: &Decl) -> Environment {
+fn environment(analysis: &Analysis, d: &Decl) -> Environment {
     let b = &d.body;
     Environment {
         name: d.name.clone(),
@@ -579,7 +587,7 @@ fn environment(d: &Decl) -> Environment {
         cluster: s(b, "cluster"),
         namespace: s(b, "namespace").unwrap_or_else(|| d.name.replace('_', "-")),
         account: s(b, "account"),
-        origin: origin(d, b),
+        origin: origin(analysis, d, b),
     }
 }
 

@@ -17,7 +17,8 @@ pub struct Origin {
     #[serde(skip)]
     pub span: Span,
     #[serde(skip)]
-    pub fields: BTreeMap<String, Span>,
+    /// Shared between the environments' platform models: the spans do not change.
+    pub fields: std::sync::Arc<BTreeMap<String, Span>>,
 }
 
 impl Origin {

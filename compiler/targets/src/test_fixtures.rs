@@ -13,7 +13,7 @@ fn origin(start: usize, end: usize) -> Origin {
     Origin {
         file: "fraud.plinth".to_string(),
         span: Span::new(start, end),
-        fields: BTreeMap::new(),
+        fields: Default::default(),
     }
 }
 

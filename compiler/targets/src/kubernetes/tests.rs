@@ -385,9 +385,7 @@ fn invalid_label_values_are_diagnostics_at_their_field() {
     let team = platform.teams.get_mut("risk_ml").unwrap();
     team.cost_center = Some("CC 1042 / shared".to_string());
     let cost_span = plinth_syntax::Span::new(60, 80);
-    team.origin
-        .fields
-        .insert("cost_center".to_string(), cost_span);
+    std::sync::Arc::make_mut(&mut team.origin.fields).insert("cost_center".to_string(), cost_span);
     platform.models.get_mut("fraud_scorer").unwrap().version = format!("v{}", "1".repeat(63));
     let out = emit(&platform);
     assert!(out.files.is_empty());

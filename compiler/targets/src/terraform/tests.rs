@@ -536,9 +536,7 @@ fn names_and_values_aws_rejects_are_diagnostics_at_the_spec() {
     let account_span = Span::new(300, 314);
     let mut p = platform();
     p.environment.name = "a_very_long_environment_name_for_buckets".to_string();
-    p.environment
-        .origin
-        .fields
+    std::sync::Arc::make_mut(&mut p.environment.origin.fields)
         .insert("account".to_string(), account_span);
     let emit = Terraform.emit(&p);
     assert!(emit.files.is_empty());
