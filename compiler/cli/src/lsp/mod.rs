@@ -4,7 +4,8 @@
 //! rust-analyzer: an edit sets one `File` input (`set_text`) and nothing else, so the
 //! next query re-runs only what depends on that file. Diagnostics are computed when the
 //! message queue is empty, so a burst of edits and the requests typed after them are
-//! answered first and checked once.
+//! answered first and checked once: the edited open files at once, the whole
+//! workspace when edits pause.
 //!
 //! INVARIANT: the main loop never holds a clone of the database across messages (salsa
 //! setters wait for every clone to be dropped). Policy evaluation, which takes seconds
@@ -44,6 +45,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use text::{LineIndex, path_to_uri, uri_to_path};
+
+/// How long edits must pause before the whole workspace is re-checked (the edited
+/// open files are answered at once). Salsa re-validating every declaration of a
+/// 5,000-service workspace takes tens of milliseconds, which a hover typed right after
+/// an edit should not wait for.
+const WORKSPACE_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(150);
 
 /// `plinth lsp`: serve on stdin/stdout until the client says `exit`.
 pub fn run() -> ExitCode {
@@ -232,14 +239,23 @@ impl<'c> Server<'c> {
 
     fn main_loop(&mut self) -> Result<(), String> {
         loop {
-            let msg = if self.dirty {
+            let msg = if !self.edited.is_empty() {
                 match self.connection.receiver.try_recv() {
                     Ok(m) => m,
                     Err(crossbeam_channel::TryRecvError::Empty) => {
-                        self.publish_diagnostics();
+                        self.publish_open_files();
                         continue;
                     }
                     Err(crossbeam_channel::TryRecvError::Disconnected) => return Ok(()),
+                }
+            } else if self.dirty {
+                match self.connection.receiver.recv_timeout(WORKSPACE_DEBOUNCE) {
+                    Ok(m) => m,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        self.publish_workspace();
+                        continue;
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(()),
                 }
             } else {
                 match self.connection.receiver.recv() {
@@ -274,41 +290,45 @@ impl<'c> Server<'c> {
         let _ = self.connection.sender.send(msg);
     }
 
-    /// First the edited open files (their own checks, plus the last workspace-wide
-    /// graph and duplicate findings for them), so the file being typed in is answered
-    /// in milliseconds; then, if no message arrived meanwhile, the whole workspace.
-    fn publish_diagnostics(&mut self) {
+    /// The edited open files' own checks (parse, per-file and cross-declaration), with
+    /// the last workspace pass's cycle, unused and duplicate findings for them: the
+    /// file being typed in is answered in milliseconds.
+    fn publish_open_files(&mut self) {
         let edited = std::mem::take(&mut self.edited);
         let open: Vec<String> = edited
             .into_iter()
             .filter(|rel| self.open.contains(rel))
             .collect();
-        if !open.is_empty() {
-            let db = &self.db;
-            let mut diags = Vec::new();
-            for rel in &open {
-                let Some(file) = self.files.get(rel) else {
-                    continue;
-                };
-                diags.extend(parse_file(db, *file).diagnostics.iter().cloned());
-                diags.extend(check_file(db, self.ws, *file).diagnostics.iter().cloned());
-                diags.extend(file_diagnostics(db, self.ws, *file).iter().cloned());
-                diags.extend(
-                    self.workspace_wide
-                        .iter()
-                        .filter(|d| d.file == *rel)
-                        .cloned(),
-                );
-            }
-            let files = &self.files;
-            self.diagnostics.publish_files(&open, &diags, |path| {
-                files.get(path).map(|f| f.text(db).as_str())
-            });
-            if !self.connection.receiver.is_empty() {
-                return;
-            }
+        let db = &self.db;
+        let mut diags = Vec::new();
+        for rel in &open {
+            let Some(file) = self.files.get(rel) else {
+                continue;
+            };
+            diags.extend(parse_file(db, *file).diagnostics.iter().cloned());
+            diags.extend(check_file(db, self.ws, *file).diagnostics.iter().cloned());
+            diags.extend(file_diagnostics(db, self.ws, *file).iter().cloned());
+            diags.extend(
+                self.workspace_wide
+                    .iter()
+                    .filter(|d| d.file == *rel)
+                    .cloned(),
+            );
         }
+        let files = &self.files;
+        self.diagnostics.publish_files(&open, &diags, |path| {
+            files.get(path).map(|f| f.text(db).as_str())
+        });
+    }
+
+    /// Every file's diagnostics, once edits pause for [`WORKSPACE_DEBOUNCE`]: an edit
+    /// can change what other files' declarations resolve to. Then the policy worker
+    /// gets the texts.
+    fn publish_workspace(&mut self) {
         self.dirty = false;
+        // All cores for the per-file queries; the threads' db clones are gone when
+        // `prefetch` returns, so the next edit's setter does not wait.
+        plinth_check::prefetch(&self.db, self.ws);
         let diags = plinth_check::diagnostics(&self.db, self.ws);
         self.workspace_wide = duplicate_diagnostics(&self.db, self.ws)
             .iter()
