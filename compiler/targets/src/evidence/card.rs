@@ -83,7 +83,6 @@ pub struct WaiverView {
     pub reason: String,
     pub approved_by: String,
     pub expires: String,
-    pub days_left: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -151,7 +150,6 @@ pub struct Card {
     pub serving: Vec<ServingView>,
     pub waivers: Vec<WaiverView>,
     pub policy_evaluated: bool,
-    pub policy_date: String,
     pub findings: Vec<FindingView>,
     pub decisions: Vec<DecisionView>,
     pub annex: Option<Annex>,
@@ -449,14 +447,13 @@ pub fn card(p: &Platform, model: &Model, up: Option<&Upstream>, policy: &PolicyS
     let waivers: Vec<WaiverView> = super::scorecard::waivers_in_force(p, policy)
         .into_iter()
         .filter(|(w, _)| w.targets.iter().any(|t| names.contains(&t.as_str())))
-        .map(|(w, left)| WaiverView {
+        .map(|(w, _)| WaiverView {
             name: w.name.clone(),
             policy: w.policy.clone(),
             targets: w.targets.join(", "),
             reason: w.reason.clone(),
             approved_by: w.approved_by.clone(),
             expires: w.expires.to_string(),
-            days_left: left.map_or_else(|| "unknown".to_string(), |d| format!("{d} days")),
         })
         .collect();
     let mut findings = Vec::new();
@@ -542,7 +539,6 @@ pub fn card(p: &Platform, model: &Model, up: Option<&Upstream>, policy: &PolicyS
         serving,
         waivers,
         policy_evaluated: policy.today.is_some(),
-        policy_date: policy.today.map(|d| d.to_string()).unwrap_or_default(),
         findings,
         decisions,
         annex: None,

@@ -141,7 +141,7 @@ pub fn scorecard_markdown(
 ) -> Result<String, String> {
     let view = serde_json::json!({
         "environment": score.environment,
-        "policy_date": score.policy_date,
+        "policy_evaluated": score.policy_date.is_some(),
         "rows": scorecard::rows(score),
         "gaps": scorecard::gaps(score),
     });

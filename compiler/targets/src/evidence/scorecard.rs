@@ -62,7 +62,11 @@ pub struct Figures {
 pub struct Scorecard {
     pub environment: String,
     /// The policy date of the readiness and waiver figures; `None`: not evaluated.
+    /// Not written to `scorecard.json`: build output changes only when a figure does.
+    #[serde(skip)]
     pub policy_date: Option<String>,
+    /// Whether policies were evaluated (readiness is measured).
+    pub policy_evaluated: bool,
     pub platform: Figures,
     pub teams: BTreeMap<String, Figures>,
 }
@@ -178,6 +182,7 @@ pub fn scorecard(p: &Platform, policy: &PolicySummary) -> Scorecard {
     Scorecard {
         environment: p.environment.name.clone(),
         policy_date: policy.today.map(|d| d.to_string()),
+        policy_evaluated: policy.today.is_some(),
         platform,
         teams,
     }

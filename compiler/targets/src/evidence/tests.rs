@@ -102,7 +102,9 @@ fn high_risk_card_maps_annex_iv_and_lists_gaps() {
     }
     // Waiver in force with its expiry, and the policy decision.
     assert!(card.contains("| fraud\\_api\\_single\\_region |"));
-    assert!(card.contains("2027\\-03\\-31 | 127 days |"), "{card}");
+    assert!(card.contains("| 2027\\-03\\-31 |\n"), "{card}");
+    // No date in the build output: it changes only when a figure does.
+    assert!(!card.contains("2026\\-11\\-24"));
     assert!(card.contains("waived by fraud\\_api\\_single\\_region"));
     assert!(
         card.contains("| allow | train | team risk\\_ml | model fraud\\_scorer | base permit |")
