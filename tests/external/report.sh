@@ -4,8 +4,8 @@
 #   - the page renders (a screenshot is taken, kept under out/report-screenshots/),
 #   - the rendered DOM shows every model's name and has the lineage graph (an <svg>)
 #     and the scorecard,
-#   - the browser logged no console error (`Uncaught`, `ERROR:CONSOLE`) and fetched
-#     nothing from the network (the page is self-contained).
+#   - the browser logged no console error (`Uncaught`, `ERROR:CONSOLE`), and the page
+#     references nothing outside itself (no external src/href, script, stylesheet).
 # Then the bad-input case: a copy of the fraud example whose strings hold HTML, Markdown
 # and newlines must render them as text (no injected element in the DOM).
 #
@@ -66,9 +66,13 @@ check_page() {
   if grep -E 'Uncaught|ERROR:CONSOLE|console\.error' "$log" "$work/$label.shot.log"; then
     fail "$label: console errors"
   fi
-  # A self-contained page requests nothing but itself.
-  if grep -Eo '(https?)://[^" )]+' "$log" "$work/$label.shot.log" | grep -v 'w3.org' | grep -q .; then
-    fail "$label: the page requested something from the network"
+  # A self-contained page fetches nothing: no external src/href, stylesheet, import or
+  # url(); its only links are in-page anchors and the model cards beside it.
+  if grep -Eo '(src|href|xlink:href)="[^"]*"' "$page" | grep -Ev '="(#|evidence/models/)' | grep -q .; then
+    fail "$label: the page references something outside itself"
+  fi
+  if grep -Eiq '<link|<script|@import|url\((https?:)?//' "$page"; then
+    fail "$label: the page loads a stylesheet, script or remote resource"
   fi
   say "ok    $label ($(wc -c <"$page") bytes, screenshot out/report-screenshots/$label.png)"
 }
