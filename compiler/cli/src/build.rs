@@ -16,6 +16,8 @@ pub struct BuildArgs<'a> {
     pub target: Option<&'a str>,
     pub out: Option<&'a Path>,
     pub check: bool,
+    /// The date waivers are judged at (`--today`), so output is reproducible.
+    pub today: Option<&'a str>,
 }
 
 pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
@@ -25,7 +27,14 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     // Policies gate the build exactly as they gate `plinth check`.
-    let gate = crate::policy::gate(checked);
+    let today = match crate::policy::parse_today(args.today) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let gate = crate::policy::gate(checked, today);
     if !gate.diagnostics.is_empty() {
         print_diagnostics(&gate.diagnostics, &gate.sources, Format::Human);
     }

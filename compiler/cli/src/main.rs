@@ -74,6 +74,9 @@ enum Command {
         /// Do not write; exit 1 and list the files when the output on disk is stale.
         #[arg(long)]
         check: bool,
+        /// The date waivers are checked against (YYYY-MM-DD); default: today (UTC).
+        #[arg(long)]
+        today: Option<String>,
     },
     /// Format `*.plinth` files in place (or only check with `--check`).
     Fmt {
@@ -179,6 +182,7 @@ fn main() -> ExitCode {
             target,
             out,
             check,
+            today,
         } => {
             let checked = load_and_check(&dir);
             let args = build::BuildArgs {
@@ -186,6 +190,7 @@ fn main() -> ExitCode {
                 target: target.as_deref(),
                 out: out.as_deref(),
                 check,
+                today: today.as_deref(),
             };
             build::build(&checked, &args)
         }

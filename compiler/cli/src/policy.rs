@@ -275,8 +275,7 @@ pub fn summaries(
 }
 
 /// For `plinth build`: the same evaluation as `plinth check` (today's date).
-pub fn gate(checked: &Checked) -> Gate {
-    let today = plinth_policy::today();
+pub fn gate(checked: &Checked, today: Date) -> Gate {
     let run = run(checked, today, false);
     let mut sources = checked.sources.clone();
     run.add_sources(&mut sources);
