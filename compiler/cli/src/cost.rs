@@ -88,18 +88,27 @@ pub fn lower(checked: &Checked, envs: &[String]) -> Vec<Arc<Platform>> {
         .collect()
 }
 
-pub fn run(dir: &Path, env: Option<&str>, format: CostFormat) -> ExitCode {
+/// A checked workspace and its price table, or the exit code after printing why not
+/// (spec errors, a bad `[prices]` table).
+pub fn load_priced(dir: &Path) -> Result<(Checked, PriceTable), ExitCode> {
     let checked = load_and_check(dir);
     if checked.diagnostics.iter().any(Diagnostic::is_error) {
         print_diagnostics(&checked.diagnostics, &checked.sources, Format::Human);
-        return ExitCode::from(2);
+        return Err(ExitCode::from(2));
     }
-    let prices = match price_table(&checked) {
-        Ok(p) => p,
+    match price_table(&checked) {
+        Ok(p) => Ok((checked, p)),
         Err(d) => {
             print_diagnostics(&[*d], &checked.sources, Format::Human);
-            return ExitCode::from(2);
+            Err(ExitCode::from(2))
         }
+    }
+}
+
+pub fn run(dir: &Path, env: Option<&str>, format: CostFormat) -> ExitCode {
+    let (checked, prices) = match load_priced(dir) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let envs = match environments(&checked, env) {
         Ok(e) => e,

@@ -9,9 +9,8 @@
 //! is written even when policies find violations (they are in it); exit 2 on spec
 //! errors or when the page cannot be written.
 
-use crate::cost::{environments, lower, price_table, with_policy};
-use crate::{Format, load_and_check, print_diagnostics};
-use plinth_syntax::Diagnostic;
+use crate::cost::{environments, lower, with_policy};
+use crate::{Format, print_diagnostics};
 use plinth_targets::evidence::{html, lineage};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,17 +31,9 @@ pub fn run(args: &ReportArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut checked = load_and_check(args.dir);
-    if checked.diagnostics.iter().any(Diagnostic::is_error) {
-        print_diagnostics(&checked.diagnostics, &checked.sources, Format::Human);
-        return ExitCode::from(2);
-    }
-    let prices = match price_table(&checked) {
-        Ok(p) => p,
-        Err(d) => {
-            print_diagnostics(&[*d], &checked.sources, Format::Human);
-            return ExitCode::from(2);
-        }
+    let (mut checked, prices) = match crate::cost::load_priced(args.dir) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let all = match environments(&checked, args.env) {
         Ok(e) => e,

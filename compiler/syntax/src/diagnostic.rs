@@ -113,3 +113,21 @@ pub struct CodeDoc {
     pub example: &'static str,
     pub fix: &'static str,
 }
+
+impl CodeDoc {
+    pub const fn new(
+        code: &'static str,
+        summary: &'static str,
+        why: &'static str,
+        example: &'static str,
+        fix: &'static str,
+    ) -> CodeDoc {
+        CodeDoc {
+            code,
+            summary,
+            why,
+            example,
+            fix,
+        }
+    }
+}

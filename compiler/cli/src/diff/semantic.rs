@@ -115,21 +115,11 @@ pub fn declarations(old: &Decls, new: &Decls) -> Vec<DeclChange> {
 }
 
 /// Declarations are listed in pipeline order: data before what reads it.
+/// Declarations are listed in the kind tables' order (teams first, waivers last).
 fn kind_rank(kind: &str) -> usize {
-    const ORDER: [&str; 11] = [
-        "team",
-        "environment",
-        "source",
-        "entity",
-        "feature_view",
-        "model",
-        "service",
-        "batch_job",
-        "waiver",
-        "profile",
-        "enum",
-    ];
-    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
+    plinth_ir::kinds::kind_names()
+        .position(|k| k == kind)
+        .unwrap_or(usize::MAX)
 }
 
 fn simple(change: ChangeKind, d: &Decl) -> DeclChange {
