@@ -64,6 +64,7 @@ else
     bin="$root/target/debug/plinth"
   fi
   for example in "$root"/examples/*/; do
+    [ -f "$example/plinth.toml" ] || continue  # examples/ci is a CI recipe, not a workspace
     name=$(basename "$example")
     "$bin" build "$example" --target airflow --out "$work/out/$name" 2>/dev/null \
       || die "plinth build $example --target airflow failed"

@@ -63,6 +63,7 @@ else
     bin="$root/target/debug/plinth"
   fi
   for example in "$root"/examples/*/; do
+    [ -f "$example/plinth.toml" ] || continue  # examples/ci is a CI recipe, not a workspace
     name=$(basename "$example")
     "$bin" build "$example" --target kubernetes --out "$work/examples/$name" >/dev/null
   done
