@@ -18,10 +18,9 @@ use plinth_check::{Db, EnvName, load, platform};
 use plinth_ir::Platform;
 use plinth_targets::Target;
 use plinth_targets::airflow::Airflow;
-use plinth_tests::{read_workspace, repo_root};
+use plinth_tests::{list_files, read_workspace, repo_root};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// What the spec implies, written independently of the target: per trained model a
 /// training pipeline, per scheduled feature view a materialization, per batch job a
@@ -80,22 +79,6 @@ fn expected_graph(platform: &Platform) -> Value {
         );
     }
     json!({ "dags": dags })
-}
-
-fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            list_files(root, &p, out);
-        } else {
-            out.push(
-                p.strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/"),
-            );
-        }
-    }
 }
 
 #[test]
@@ -161,8 +144,7 @@ fn airflow_golden_files_match_every_example() {
                 .collect();
             expected.insert("MANIFEST".to_string(), manifest);
             expected.insert("expected-graph.json".to_string(), graph);
-            let mut present = Vec::new();
-            list_files(&dir, &dir, &mut present);
+            let present = list_files(&dir);
             for p in &present {
                 if !expected.contains_key(p) {
                     failures.push(format!("{name}/{env}: extra golden file airflow/{p}"));

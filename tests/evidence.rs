@@ -20,9 +20,9 @@ use plinth_ir::{Date, Platform};
 use plinth_targets::Target;
 use plinth_targets::evidence::cost::{PriceOverrides, PriceTable};
 use plinth_targets::evidence::{Evidence, html};
-use plinth_tests::{read_workspace, repo_root};
+use plinth_tests::{examples, list_files, read_workspace, repo_root};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const TODAY: &str = "2026-11-24";
 
@@ -38,33 +38,6 @@ struct Toml {
 struct PolicyToml {
     #[serde(default)]
     packs: Vec<String>,
-}
-
-fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            list_files(root, &p, out);
-        } else {
-            out.push(
-                p.strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/"),
-            );
-        }
-    }
-}
-
-fn examples() -> Vec<PathBuf> {
-    let mut examples: Vec<_> = std::fs::read_dir(repo_root().join("examples"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("plinth.toml").exists())
-        .collect();
-    examples.sort();
-    examples
 }
 
 /// Every environment's platform of `example`, carrying its policy verdicts, and the
@@ -177,8 +150,7 @@ fn evidence_golden_files_match_every_example() {
                 .map(|f| (f.path.clone(), f.contents.clone()))
                 .collect();
             expected.insert("MANIFEST".to_string(), manifest);
-            let mut present = Vec::new();
-            list_files(&dir, &dir, &mut present);
+            let present = list_files(&dir);
             for p in &present {
                 if !expected.contains_key(p) {
                     failures.push(format!("{name}/{env}: extra golden file evidence/{p}"));

@@ -21,10 +21,10 @@ use plinth_ir::{Date, Platform};
 use plinth_policy::{Decision, Options, PolicyFile};
 use plinth_targets::Target;
 use plinth_targets::terraform::Terraform;
-use plinth_tests::{read_workspace, repo_root};
+use plinth_tests::{examples, list_files, read_workspace, repo_root};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const TODAY: Date = Date {
     year: 2026,
@@ -91,31 +91,9 @@ fn evaluate(dir: &Path, extra: Vec<PolicyFile>) -> Evaluated {
     }
 }
 
-fn examples() -> Vec<PathBuf> {
-    let mut examples: Vec<_> = std::fs::read_dir(repo_root().join("examples"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("plinth.toml").exists())
-        .collect();
-    examples.sort();
-    assert!(examples.len() >= 3, "examples: {examples:?}");
-    examples
-}
-
-fn list_files(dir: &Path) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    out.sort();
-    out
-}
-
 #[test]
 fn terraform_golden_files_match_every_example() {
+    assert!(examples().len() >= 3, "examples: {:?}", examples());
     let update = std::env::var_os("PLINTH_UPDATE_GOLDEN").is_some();
     let root = repo_root();
     let mut failures = Vec::new();

@@ -17,27 +17,9 @@
 use plinth_check::{Db, EnvName, load, platform};
 use plinth_targets::Target;
 use plinth_targets::triton::Triton;
-use plinth_tests::{read_workspace, repo_root};
+use plinth_tests::{list_files, read_workspace, repo_root};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for p in entries.flatten().map(|e| e.path()) {
-        if p.is_dir() {
-            list_files(root, &p, out);
-        } else {
-            out.push(
-                p.strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/"),
-            );
-        }
-    }
-}
+use std::path::PathBuf;
 
 fn workspaces() -> Vec<(String, PathBuf)> {
     let root = repo_root();
@@ -106,8 +88,7 @@ fn golden_model_repositories() {
                 }
                 continue;
             }
-            let mut present = Vec::new();
-            list_files(&golden, &golden, &mut present);
+            let present = list_files(&golden);
             for p in &present {
                 if !expected.contains_key(p) {
                     failures.push(format!("{name}/{env}: extra golden file triton/{p}"));
