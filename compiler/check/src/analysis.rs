@@ -37,7 +37,6 @@ pub struct Analysis {
     pub decls: Decls,
     pub facts: BTreeMap<String, Facts>,
     pub enums: BTreeMap<String, Vec<String>>,
-    pub diagnostics: Vec<Diagnostic>,
     /// Each declaration's field spans (`resources.gpu`), computed once for every
     /// environment's platform model.
     pub field_spans: BTreeMap<String, Arc<BTreeMap<String, Span>>>,
@@ -49,10 +48,6 @@ impl Analysis {
             .values()
             .map(|d| &**d)
             .filter(move |d| d.kind == kind)
-    }
-
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
     pub fn rank(&self, enum_name: &str, value: &str) -> u32 {
@@ -107,7 +102,6 @@ pub fn analyze(index: &SymbolIndex, decls: Decls) -> Analysis {
         decls,
         facts,
         enums: index.enums.clone(),
-        diagnostics: Vec::new(),
         field_spans,
     }
 }
