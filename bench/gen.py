@@ -44,6 +44,9 @@ SCHEDULES = [
 ]
 RISKS = ["minimal", "limited", "high"]
 REGION = "eu_west_1"
+# Tier-1 services must run in two production regions (reliability.multi-region-tier1),
+# so the second environment is production too, in a second EU region.
+REGION_2 = "eu_central_1"
 
 
 def team(i: int, n: str) -> str:
@@ -70,7 +73,7 @@ def source(i: int, n: str) -> str:
         f"  region: {REGION}",
     ]
     if pii:
-        lines.append(f"  residency: [{REGION}]")
+        lines.append(f"  residency: [{REGION}, {REGION_2}]")
     lines += [
         "  retention: 30d",
         "  column event_id { type: string }",
@@ -191,7 +194,7 @@ def service(i: int, n: str) -> str:
         ),
         f"  slo latency {{ percentile: 99  threshold: {20 + 10 * (i % 5)}ms  objective: 99% }}",
         f"  monitor drift {{ feature: activity_{n}.amount_sum_24h  method: psi  threshold: 0.2 }}",
-        "  env staging { replicas: 1..2 }",
+        "  env prod_central { replicas: 3..12 }",
         "}",
     ]
     return "\n".join(lines) + "\n"
@@ -210,7 +213,7 @@ def batch_job(i: int, n: str) -> str:
     )
 
 
-ENVIRONMENTS = f"""/// Production.
+ENVIRONMENTS = f"""/// Production, first region.
 environment prod {{
   tier: production
   region: {REGION}
@@ -218,12 +221,12 @@ environment prod {{
   namespace: "bench-prod"
 }}
 
-/// Staging.
-environment staging {{
-  tier: staging
-  region: {REGION}
-  cluster: "bench-stg"
-  namespace: "bench-stg"
+/// Production, second region: tier-1 services run in both.
+environment prod_central {{
+  tier: production
+  region: {REGION_2}
+  cluster: "bench-prod-central"
+  namespace: "bench-prod-central"
 }}
 """
 
