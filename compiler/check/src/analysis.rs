@@ -11,7 +11,7 @@ use crate::index::SymbolIndex;
 use crate::typeck::{AGGREGATES, missing_required};
 use petgraph::graph::{DiGraph, NodeIndex};
 use plinth_ir::kinds::{self, Record, Shape};
-use plinth_ir::{Duration, Level, Lineage};
+use plinth_ir::{Duration, FieldSpans, Level, Lineage};
 use plinth_syntax::did_you_mean;
 use plinth_syntax::{Diagnostic, Span};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -39,7 +39,7 @@ pub struct Analysis {
     pub enums: BTreeMap<String, Vec<String>>,
     /// Each declaration's field spans (`resources.gpu`), computed once for every
     /// environment's platform model.
-    pub field_spans: BTreeMap<String, Arc<BTreeMap<String, Span>>>,
+    pub field_spans: BTreeMap<String, Arc<FieldSpans>>,
 }
 
 impl Analysis {
@@ -92,11 +92,7 @@ pub fn analyze(index: &SymbolIndex, decls: Decls) -> Analysis {
     let facts = derive_facts(index, &decls);
     let field_spans = decls
         .iter()
-        .map(|(name, d)| {
-            let mut spans = BTreeMap::new();
-            d.body.field_spans("", &mut spans);
-            (name.clone(), Arc::new(spans))
-        })
+        .map(|(name, d)| (name.clone(), Arc::new(d.body.field_spans())))
         .collect();
     Analysis {
         decls,

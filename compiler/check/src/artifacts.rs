@@ -233,7 +233,7 @@ impl ModelCheck<'_> {
             .collect();
         let inputs_span = ["inputs", "input"]
             .iter()
-            .find_map(|p| model.origin.fields.get(*p).copied())
+            .find_map(|p| model.origin.fields.get(p).copied())
             .unwrap_or(model.origin.span);
         for value in &self.sig.inputs {
             if !declared.contains(value.name.as_str()) {

@@ -2,9 +2,8 @@
 //! values, with spans kept. Lowering turns this into the IR per environment; the
 //! semantic diff and hover read it directly.
 
-use plinth_ir::{Bytes, Date, Decimal, Duration, FeatureRef, Millicores};
+use plinth_ir::{Bytes, Date, Decimal, Duration, FeatureRef, FieldSpans, Millicores};
 use plinth_syntax::Span;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
@@ -215,32 +214,45 @@ impl Rec {
     }
 
     /// Every field path (`resources.gpu`) with its span, for `Origin::fields`.
-    pub fn field_spans(&self, prefix: &str, out: &mut BTreeMap<String, Span>) {
+    pub fn field_spans(&self) -> FieldSpans {
+        let mut out = FieldSpans::default();
+        self.collect_field_spans(&mut String::new(), &mut out);
+        out.shrink_to_fit();
+        out
+    }
+
+    /// Adds the spans under `path` (the fields' prefix, reused as the buffer each
+    /// path is built in, so no path is allocated on its own).
+    fn collect_field_spans(&self, path: &mut String, out: &mut FieldSpans) {
         for (name, field) in &self.fields {
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}.{name}")
-            };
+            let prefix = path.len();
+            if prefix > 0 {
+                path.push('.');
+            }
+            path.push_str(name);
             match field {
                 Field::Value(v) => {
-                    out.insert(path, v.span);
+                    out.set(path, v.span);
                 }
                 Field::Block(b) => {
-                    out.insert(path.clone(), b.span);
-                    b.value.field_spans(&path, out);
+                    out.set(path, b.span);
+                    b.value.collect_field_spans(path, out);
                 }
                 Field::Named(items) => {
+                    let base = path.len();
                     for (n, b) in items {
-                        let p = format!("{path}.{n}");
-                        out.insert(p.clone(), b.span);
-                        b.value.field_spans(&p, out);
+                        path.push('.');
+                        path.push_str(n);
+                        out.set(path, b.span);
+                        b.value.collect_field_spans(path, out);
+                        path.truncate(base);
                     }
                     if let Some((_, first)) = items.first() {
-                        out.entry(path).or_insert(first.span);
+                        out.insert_if_absent(path, first.span);
                     }
                 }
             }
+            path.truncate(prefix);
         }
     }
 

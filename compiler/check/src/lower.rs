@@ -6,6 +6,7 @@ use crate::analysis::{Analysis, Facts, merge};
 use crate::checked::{Decl, Rec, Value};
 use plinth_ir::kinds::{self, Record};
 use plinth_ir::*;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The kind table's default for a field, as written in Plinth.
@@ -119,16 +120,14 @@ fn resources(rec: Option<&Rec>) -> Resources {
     }
 }
 
-/// Where a declaration was written; `body` is its body for this environment, whose
-/// spans are computed again only when an `env` override changed it.
-fn origin(analysis: &Analysis, decl: &Decl, body: &Rec) -> Origin {
-    let fields = match analysis.field_spans.get(&decl.name) {
-        Some(shared) if *body == decl.body => shared.clone(),
-        _ => {
-            let mut fields = BTreeMap::new();
-            body.field_spans("", &mut fields);
-            std::sync::Arc::new(fields)
-        }
+/// Where a declaration was written. `overridden` is its body for this environment when
+/// an `env` override changed it; otherwise the spans computed once in the analysis are
+/// shared.
+fn origin(analysis: &Analysis, decl: &Decl, overridden: Option<&Rec>) -> Origin {
+    let fields = match (overridden, analysis.field_spans.get(&decl.name)) {
+        (None, Some(shared)) => shared.clone(),
+        (Some(body), _) => std::sync::Arc::new(body.field_spans()),
+        (None, None) => std::sync::Arc::new(decl.body.field_spans()),
     };
     Origin {
         file: decl.file.clone(),
@@ -143,11 +142,11 @@ fn deployed_to(decl: &Decl, env: &str) -> bool {
     envs.is_empty() || envs.iter().any(|e| e == env)
 }
 
-/// The body with `env NAME { }` overrides for `env` applied.
-fn for_env(decl: &Decl, env: &str) -> Rec {
+/// The body with `env NAME { }` overrides for `env` applied; borrowed when there are none.
+fn for_env<'a>(decl: &'a Decl, env: &str) -> Cow<'a, Rec> {
     match decl.body.named("env").iter().find(|(n, _)| n == env) {
-        Some((_, o)) => merge(&decl.body, &o.value),
-        None => decl.body.clone(),
+        Some((_, o)) => Cow::Owned(merge(&decl.body, &o.value)),
+        None => Cow::Borrowed(&decl.body),
     }
 }
 
@@ -157,7 +156,8 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
         .map(|d| (d.name.clone(), environment(analysis, d)))
         .collect();
     let environment = environments.get(env)?.clone();
-    let facts = |name: &str| analysis.facts.get(name).cloned().unwrap_or_default();
+    let no_facts = Facts::default();
+    let facts = |name: &str| analysis.facts.get(name).unwrap_or(&no_facts);
     let level = |enum_name: &str, v: &str| analysis.level(enum_name, v);
     let classification = |f: &Facts| {
         f.classification
@@ -175,7 +175,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 owner: s(b, "owner").unwrap_or_default(),
                 oncall: s(b, "oncall"),
                 cost_center: s(b, "cost_center"),
-                origin: origin(analysis, d, b),
+                origin: origin(analysis, d, None),
             };
             (d.name.clone(), team)
         })
@@ -217,7 +217,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                         event_time: boolean(&c.value, "event_time"),
                     })
                     .collect(),
-                origin: origin(analysis, d, b),
+                origin: origin(analysis, d, None),
             };
             (d.name.clone(), source)
         })
@@ -232,7 +232,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 doc: d.doc.clone(),
                 key: s(b, "key").unwrap_or_default(),
                 dtype: s(b, "type").unwrap_or_default(),
-                origin: origin(analysis, d, b),
+                origin: origin(analysis, d, None),
             };
             (d.name.clone(), e)
         })
@@ -263,7 +263,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 online: boolean(b, "online"),
                 schedule: cron(b, "schedule"),
                 owner: s(b, "owner").or(source_owner).unwrap_or_default(),
-                classification: classification(&f),
+                classification: classification(f),
                 image: s(b, "image"),
                 resources: resources(b.block("resources")),
                 features: b
@@ -298,7 +298,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                     .collect(),
                 uses_pii: f.uses_pii,
                 lineage: f.lineage.clone(),
-                origin: origin(analysis, d, b),
+                origin: origin(analysis, d, None),
             };
             (d.name.clone(), view)
         })
@@ -394,10 +394,10 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 input_tensors,
                 output_tensors,
                 training,
-                data_classification: classification(&f),
+                data_classification: classification(f),
                 uses_pii: f.uses_pii,
                 lineage: f.lineage.clone(),
-                origin: origin(analysis, d, b),
+                origin: origin(analysis, d, None),
             };
             (d.name.clone(), model)
         })
@@ -496,10 +496,17 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 slos,
                 monitors,
                 profiles: d.profiles.clone(),
-                data_classification: classification(&f),
+                data_classification: classification(f),
                 uses_pii: f.uses_pii,
                 lineage: f.lineage.clone(),
-                origin: origin(analysis, d, &b),
+                origin: origin(
+                    analysis,
+                    d,
+                    match &b {
+                        Cow::Owned(body) => Some(body),
+                        Cow::Borrowed(_) => None,
+                    },
+                ),
             };
             (d.name.clone(), service)
         })
@@ -528,10 +535,10 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 image: s(b, "image"),
                 resources: resources(b.block("resources")),
                 owner: s(b, "owner").or(model_owner).unwrap_or_default(),
-                data_classification: classification(&f),
+                data_classification: classification(f),
                 uses_pii: f.uses_pii,
                 lineage: f.lineage.clone(),
-                origin: origin(analysis, d, b),
+                origin: origin(analysis, d, None),
             };
             (d.name.clone(), job)
         })
@@ -555,7 +562,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                         day: 1,
                     },
                 },
-                origin: origin(analysis, d, b),
+                origin: origin(analysis, d, None),
             };
             (d.name.clone(), w)
         })
@@ -587,7 +594,7 @@ fn environment(analysis: &Analysis, d: &Decl) -> Environment {
         cluster: s(b, "cluster"),
         namespace: s(b, "namespace").unwrap_or_else(|| d.name.replace('_', "-")),
         account: s(b, "account"),
-        origin: origin(analysis, d, b),
+        origin: origin(analysis, d, None),
     }
 }
 
