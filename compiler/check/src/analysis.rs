@@ -160,7 +160,7 @@ fn respan(rec: &Rec, span: Span) -> Rec {
                         .collect(),
                 ),
             };
-            (k.clone(), f)
+            (k, f)
         })
         .collect();
     Rec {
@@ -196,7 +196,7 @@ pub fn merge(base: &Rec, over: &Rec) -> Rec {
             }
             _ => f.clone(),
         };
-        out.fields.insert(k.clone(), merged);
+        out.fields.insert(k, merged);
     }
     out
 }
@@ -206,7 +206,7 @@ fn conflicts(a: &Rec, b: &Rec, prefix: &str, out: &mut Vec<String>) {
     for (k, fa) in &a.fields {
         let Some(fb) = b.fields.get(k) else { continue };
         let path = if prefix.is_empty() {
-            k.clone()
+            k.to_string()
         } else {
             format!("{prefix}.{k}")
         };
@@ -294,7 +294,9 @@ pub fn merge_decl(decl: &Arc<Decl>, unmerged: Lookup) -> (Arc<Decl>, Vec<Diagnos
             );
         }
         for k in full.fields.keys() {
-            base_from.entry(k.clone()).or_insert_with(|| parent.clone());
+            base_from
+                .entry(k.to_string())
+                .or_insert_with(|| parent.clone());
         }
         base = merge(&base, &full);
     }

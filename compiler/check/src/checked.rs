@@ -34,7 +34,8 @@ pub enum Value {
     Range(i64, i64),
     Variant {
         name: String,
-        body: Option<Rec>,
+        /// Boxed: most values are small, and the largest variant sets every value's size.
+        body: Option<Box<Rec>>,
     },
 }
 
@@ -77,12 +78,13 @@ pub struct Spanned<T> {
 
 /// A small map from field name to field, kept as a vector sorted by name: a body has a
 /// handful of fields, and a `BTreeMap` node per body cost more memory than the values.
+/// Names are the kind tables' own (`&'static`), so no field allocates its name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FieldMap(Vec<(String, Field)>);
+pub struct FieldMap(Vec<(&'static str, Field)>);
 
 impl FieldMap {
     fn position(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+        self.0.binary_search_by(|(k, _)| (*k).cmp(key))
     }
 
     pub fn get(&self, key: &str) -> Option<&Field> {
@@ -97,8 +99,8 @@ impl FieldMap {
     }
 
     /// Inserts or replaces.
-    pub fn insert(&mut self, key: String, field: Field) {
-        match self.position(&key) {
+    pub fn insert(&mut self, key: &'static str, field: Field) {
+        match self.position(key) {
             Ok(i) => {
                 if let Some(slot) = self.0.get_mut(i) {
                     slot.1 = field;
@@ -109,11 +111,15 @@ impl FieldMap {
     }
 
     /// The field under `key`, inserted by `make` first when missing.
-    pub fn get_or_insert_with(&mut self, key: &str, make: impl FnOnce() -> Field) -> &mut Field {
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &'static str,
+        make: impl FnOnce() -> Field,
+    ) -> &mut Field {
         let i = match self.position(key) {
             Ok(i) => i,
             Err(i) => {
-                self.0.insert(i, (key.to_string(), make()));
+                self.0.insert(i, (key, make()));
                 i
             }
         };
@@ -121,12 +127,12 @@ impl FieldMap {
         &mut self.0[i].1
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Field)> {
-        self.0.iter().map(|(k, f)| (k, f))
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Field)> {
+        self.0.iter().map(|(k, f)| (*k, f))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.0.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().map(|(k, _)| *k)
     }
 
     pub fn len(&self) -> usize {
@@ -136,26 +142,32 @@ impl FieldMap {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Drops spare capacity once a body is read: checked records live as long as the
+    /// database.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
+    }
 }
 
-impl FromIterator<(String, Field)> for FieldMap {
-    fn from_iter<I: IntoIterator<Item = (String, Field)>>(iter: I) -> Self {
-        let mut items: Vec<(String, Field)> = iter.into_iter().collect();
-        items.sort_by(|a, b| a.0.cmp(&b.0));
+impl FromIterator<(&'static str, Field)> for FieldMap {
+    fn from_iter<I: IntoIterator<Item = (&'static str, Field)>>(iter: I) -> Self {
+        let mut items: Vec<(&'static str, Field)> = iter.into_iter().collect();
+        items.sort_by(|a, b| a.0.cmp(b.0));
         items.dedup_by(|a, b| a.0 == b.0);
         FieldMap(items)
     }
 }
 
 impl<'a> IntoIterator for &'a FieldMap {
-    type Item = (&'a String, &'a Field);
+    type Item = (&'static str, &'a Field);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, Field)>,
-        fn(&'a (String, Field)) -> (&'a String, &'a Field),
+        std::slice::Iter<'a, (&'static str, Field)>,
+        fn(&'a (&'static str, Field)) -> (&'static str, &'a Field),
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, f)| (k, f))
+        self.0.iter().map(|(k, f)| (*k, f))
     }
 }
 

@@ -124,7 +124,7 @@ pub fn merged_decl<'db>(
     let Some(decl) = decl_of(db, ws, name) else {
         return Merged::default();
     };
-    let unmerged = |n: &str| decl_of(db, ws, DeclName::new(db, n.to_string()));
+    let unmerged = |n: &str| decl_of(db, ws, DeclName::new(db, n));
     let (decl, diagnostics) = merge_decl(&decl, &unmerged);
     Merged {
         decl: Some(decl),
@@ -149,14 +149,10 @@ fn own_decls<'a>(
 #[salsa::tracked(returns(ref))]
 pub fn file_diagnostics(db: &dyn salsa::Database, ws: Workspace, file: File) -> Vec<Diagnostic> {
     let index = symbol_index(db, ws);
-    let lookup = |n: &str| {
-        merged_decl(db, ws, DeclName::new(db, n.to_string()))
-            .decl
-            .clone()
-    };
+    let lookup = |n: &str| merged_decl(db, ws, DeclName::new(db, n)).decl.clone();
     let mut diags = Vec::new();
     for decl in own_decls(db, ws, file) {
-        let merged = merged_decl(db, ws, DeclName::new(db, decl.name.clone()));
+        let merged = merged_decl(db, ws, DeclName::new(db, decl.name.as_str()));
         diags.extend(merged.diagnostics.iter().cloned());
         if let Some(m) = &merged.decl {
             diags.extend(check_decl(m, &lookup, index));
@@ -170,7 +166,7 @@ pub fn file_diagnostics(db: &dyn salsa::Database, ws: Workspace, file: File) -> 
 pub fn file_links(db: &dyn salsa::Database, ws: Workspace, file: File) -> Vec<Links> {
     own_decls(db, ws, file)
         .filter_map(|d| {
-            merged_decl(db, ws, DeclName::new(db, d.name.clone()))
+            merged_decl(db, ws, DeclName::new(db, d.name.as_str()))
                 .decl
                 .as_deref()
                 .map(links)
@@ -212,7 +208,7 @@ pub fn analysis(db: &dyn salsa::Database, ws: Workspace) -> Analysis {
         .symbols
         .keys()
         .filter_map(|name| {
-            let merged = merged_decl(db, ws, DeclName::new(db, name.clone()));
+            let merged = merged_decl(db, ws, DeclName::new(db, name.as_str()));
             merged.decl.clone().map(|d| (name.clone(), d))
         })
         .collect();

@@ -418,7 +418,7 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                 _ => (1, 1),
             };
             let rollout = match b.get("rollout") {
-                Some(Value::Variant { name, body }) => rollout(name, body.as_ref()),
+                Some(Value::Variant { name, body }) => rollout(name, body.as_deref()),
                 _ => rollout(default_text(record, "rollout"), None),
             };
             let batching = b.block("batching").map(|bb| Batching {

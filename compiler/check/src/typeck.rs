@@ -287,6 +287,7 @@ impl Cx<'_> {
                     Some(value) => self.insert(
                         &mut rec,
                         key,
+                        field.name,
                         Field::Value(Spanned {
                             value,
                             span: attr.value.span,
@@ -328,6 +329,7 @@ impl Cx<'_> {
                     self.insert(
                         &mut rec,
                         key,
+                        field.name,
                         Field::Block(Spanned {
                             value,
                             span: block.span,
@@ -340,6 +342,7 @@ impl Cx<'_> {
                         self.insert_named(
                             &mut rec,
                             key,
+                            field.name,
                             name,
                             Spanned {
                                 value,
@@ -375,6 +378,7 @@ impl Cx<'_> {
                     self.insert_named(
                         &mut rec,
                         key,
+                        field.name,
                         name,
                         Spanned {
                             value,
@@ -405,6 +409,7 @@ impl Cx<'_> {
                     self.insert_named(
                         &mut rec,
                         key,
+                        field.name,
                         name,
                         Spanned {
                             value,
@@ -421,6 +426,7 @@ impl Cx<'_> {
                 }
             }
         }
+        rec.fields.shrink_to_fit();
         rec
     }
 
@@ -491,7 +497,8 @@ impl Cx<'_> {
         None
     }
 
-    fn insert(&mut self, rec: &mut Rec, key: &ast::Ident, field: Field) {
+    /// `name` is the kind table's name for `key`.
+    fn insert(&mut self, rec: &mut Rec, key: &ast::Ident, name: &'static str, field: Field) {
         if let Some(first) = rec.span_of(&key.text) {
             let file = self.file.to_string();
             self.error(
@@ -507,13 +514,20 @@ impl Cx<'_> {
             });
             return;
         }
-        rec.fields.insert(key.text.clone(), field);
+        rec.fields.insert(name, field);
     }
 
-    fn insert_named(&mut self, rec: &mut Rec, key: &ast::Ident, name: String, block: Spanned<Rec>) {
+    fn insert_named(
+        &mut self,
+        rec: &mut Rec,
+        key: &ast::Ident,
+        field: &'static str,
+        name: String,
+        block: Spanned<Rec>,
+    ) {
         let entry = rec
             .fields
-            .get_or_insert_with(&key.text, || Field::Named(Vec::new()));
+            .get_or_insert_with(field, || Field::Named(Vec::new()));
         let Field::Named(items) = entry else { return };
         if let Some((_, first)) = items.iter().find(|(n, _)| *n == name) {
             let first = first.span;
@@ -847,7 +861,10 @@ impl Cx<'_> {
                     }
                     (None, None) => None,
                 };
-                Some(Value::Variant { name, body })
+                Some(Value::Variant {
+                    name,
+                    body: body.map(Box::new),
+                })
             }
         }
     }

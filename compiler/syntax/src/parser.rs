@@ -32,6 +32,7 @@ pub(crate) fn parse(text: &str) -> Parse {
         comments: Vec::new(),
         docs: Vec::new(),
         diagnostics: Vec::new(),
+        entries: Vec::new(),
         depth: 0,
         eof_reported: false,
         in_enum: false,
@@ -58,6 +59,10 @@ struct Parser<'a> {
     comments: Vec<Comment>,
     /// `///` lines waiting for the declaration or entry they document.
     docs: Vec<Doc>,
+    /// Entries of the bodies being parsed, innermost last: each body pushes its own and
+    /// moves them out when it closes, so every body's vector is allocated once, at its
+    /// final size, instead of growing (and being shrunk) entry by entry.
+    entries: Vec<Entry>,
     diagnostics: Vec<Diagnostic>,
     depth: u32,
     /// The end of the file was already reported as closing something too early.
@@ -523,7 +528,7 @@ impl<'a> Parser<'a> {
             };
         }
         self.depth += 1;
-        let mut entries = Vec::new();
+        let base = self.entries.len();
         let end = loop {
             let t = self.peek();
             match t.kind {
@@ -540,7 +545,7 @@ impl<'a> Parser<'a> {
                 }
                 _ if Self::is_name(t) => {
                     if let Some(e) = self.entry() {
-                        entries.push(e);
+                        self.entries.push(e);
                     }
                 }
                 _ => {
@@ -556,8 +561,8 @@ impl<'a> Parser<'a> {
             }
         };
         self.depth -= 1;
-        // Trees stay in memory for incremental checking: no growth slack.
-        entries.shrink_to_fit();
+        // Exactly sized: trees stay in memory for incremental checking.
+        let entries: Vec<Entry> = self.entries.drain(base..).collect();
         Body {
             entries,
             span: Span::new(open.start, end),

@@ -176,13 +176,10 @@ fn render_field(field: &Field) -> String {
 }
 
 fn compare_rec(prefix: &str, before: &Rec, after: &Rec, out: &mut Vec<FieldChange>) {
-    let names: BTreeSet<&String> = before.fields.keys().chain(after.fields.keys()).collect();
+    let names: BTreeSet<&str> = before.fields.keys().chain(after.fields.keys()).collect();
     for name in names {
         let path = format!("{prefix}.{name}");
-        match (
-            before.fields.get(name.as_str()),
-            after.fields.get(name.as_str()),
-        ) {
+        match (before.fields.get(name), after.fields.get(name)) {
             (Some(Field::Block(b)), Some(Field::Block(a))) => {
                 compare_rec(&path, &b.value, &a.value, out);
             }
