@@ -37,14 +37,14 @@ pub fn file_symbols_of(path: &str, tree: &ast::SourceFile) -> Vec<Symbol> {
             Item::Use(_) => None,
         })
         .map(|decl| Symbol {
-            kind: decl.kind.text.clone(),
+            kind: decl.kind.text.to_string(),
             name: if std {
                 format!("std.{}", decl.name.text)
             } else {
-                decl.name.text.clone()
+                decl.name.text.to_string()
             },
             file: path.to_string(),
-            for_kind: decl.for_kind.as_ref().map(|k| k.text.clone()),
+            for_kind: decl.for_kind.as_ref().map(|k| k.text.to_string()),
             values: enum_values(decl),
         })
         .collect()
@@ -59,7 +59,7 @@ pub fn enum_values(decl: &ast::Decl) -> Vec<String> {
         .entries
         .iter()
         .filter_map(|e| match e {
-            ast::Entry::Bare(ident) => Some(ident.text.clone()),
+            ast::Entry::Bare(ident) => Some(ident.text.to_string()),
             _ => None,
         })
         .collect()
@@ -148,7 +148,7 @@ pub fn duplicate_diagnostics(
             let name = if std {
                 format!("std.{}", decl.name.text)
             } else {
-                decl.name.text.clone()
+                decl.name.text.to_string()
             };
             if !wanted.contains(name.as_str()) {
                 continue;

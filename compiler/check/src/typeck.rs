@@ -100,12 +100,12 @@ impl Cx<'_> {
             return;
         }
         let alias = match &u.alias {
-            Some(a) => a.text.clone(),
+            Some(a) => a.text.to_string(),
             None => u
                 .path
                 .segments
                 .last()
-                .map(|s| s.text.clone())
+                .map(|s| s.text.to_string())
                 .unwrap_or_default(),
         };
         self.aliases.insert(alias, target);
@@ -212,7 +212,7 @@ impl Cx<'_> {
             name: if std {
                 format!("std.{}", d.name.text)
             } else {
-                d.name.text.clone()
+                d.name.text.to_string()
             },
             doc,
             file: self.file.to_string(),
@@ -293,10 +293,10 @@ impl Cx<'_> {
                             span: attr.value.span,
                         }),
                     ),
-                    None => rec.errored.push(key.text.clone()),
+                    None => rec.errored.push(key.text.to_string()),
                 },
                 (Entry::Attr(attr), _) => {
-                    rec.errored.push(key.text.clone());
+                    rec.errored.push(key.text.to_string());
                     self.error(
                         "plinth::field::shape",
                         attr.key.span,
@@ -308,7 +308,7 @@ impl Cx<'_> {
                     });
                 }
                 (Entry::Block(block), Shape::Attr(_)) => {
-                    rec.errored.push(key.text.clone());
+                    rec.errored.push(key.text.to_string());
                     self.error(
                         "plinth::field::shape",
                         block.kind.span,
@@ -457,7 +457,7 @@ impl Cx<'_> {
 
     fn block_name(&mut self, block: &ast::Block) -> Option<String> {
         match &block.name {
-            Some(n) => Some(n.text.clone()),
+            Some(n) => Some(n.text.to_string()),
             None => {
                 self.error(
                     "plinth::field::shape",
@@ -759,8 +759,8 @@ impl Cx<'_> {
                     };
                     self.reference(&view_path, "feature_view")?;
                     Some(Value::FeatureRef(FeatureRef {
-                        view: view.text.clone(),
-                        feature: feature.text.clone(),
+                        view: view.text.to_string(),
+                        feature: feature.text.to_string(),
                     }))
                 }
                 _ => self.expected(expr, "a feature path `view.feature`", None::<String>),

@@ -14,8 +14,8 @@
 //! is skipped iteratively, so no input can overflow the stack.
 
 use crate::ast::{
-    Attr, Block, Body, Comment, Decl, Doc, Entry, Expr, ExprKind, Ident, Item, Path, SourceFile,
-    Use,
+    Attr, Block, Body, Comment, Decl, Doc, Entry, Expr, ExprKind, Ident, Item, Name, Path,
+    SourceFile, Use,
 };
 use crate::codes;
 use crate::lexer::{self, NumShape, Token, TokenKind, Trivia};
@@ -283,7 +283,7 @@ impl<'a> Parser<'a> {
             .help(format!("write `{}`", snake_case(text)));
         }
         Ident {
-            text: text.to_string(),
+            text: Name::new(text),
             span,
         }
     }
@@ -931,16 +931,16 @@ impl<'a> Parser<'a> {
         let text = self.text(t);
         let span = Span::new(t.start, t.end);
         let kind = match shape {
-            NumShape::Plain => ExprKind::Number(text.to_string()),
+            NumShape::Plain => ExprKind::Number(Name::new(text)),
             NumShape::Unit { number_end } => {
                 let (number, suffix) = text.split_at_checked(number_end).unwrap_or((text, ""));
                 ExprKind::Unit {
-                    number: number.to_string(),
-                    suffix: suffix.to_string(),
+                    number: Name::new(number),
+                    suffix: Name::new(suffix),
                 }
             }
             NumShape::Percent => {
-                ExprKind::Percent(text.strip_suffix('%').unwrap_or(text).to_string())
+                ExprKind::Percent(Name::new(text.strip_suffix('%').unwrap_or(text)))
             }
             NumShape::Date => match self.date(text, span) {
                 Some((year, month, day)) => ExprKind::Date { year, month, day },

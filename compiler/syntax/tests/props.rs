@@ -79,7 +79,10 @@ fn ident(rng: &mut Rng) -> Ident {
             text.push(rest.as_bytes()[rng.below(rest.len())] as char);
         }
         if !["use", "as", "for", "extends"].contains(&text.as_str()) {
-            return Ident { text, span: sp() };
+            return Ident {
+                text: text.into(),
+                span: sp(),
+            };
         }
     }
 }
@@ -124,14 +127,14 @@ fn expr(rng: &mut Rng, depth: usize) -> Expr {
     let kind = if leaf {
         match rng.below(8) {
             0 => ExprKind::Str(string(rng)),
-            1 => ExprKind::Number(number(rng)),
+            1 => ExprKind::Number(number(rng).into()),
             2 => ExprKind::Unit {
-                number: number(rng),
+                number: number(rng).into(),
                 suffix: rng
                     .pick(&["ms", "s", "m", "h", "d", "Gi", "Mi", "GB", "x"])
-                    .to_string(),
+                    .into(),
             },
-            3 => ExprKind::Percent(number(rng)),
+            3 => ExprKind::Percent(number(rng).into()),
             4 => ExprKind::Date {
                 year: 1000 + rng.below(9000) as u16,
                 month: 1 + rng.below(12) as u8,
@@ -139,12 +142,12 @@ fn expr(rng: &mut Rng, depth: usize) -> Expr {
             },
             5 => ExprKind::Range(
                 Box::new(Expr {
-                    kind: ExprKind::Number(number(rng)),
+                    kind: ExprKind::Number(number(rng).into()),
                     span: sp(),
                 }),
                 Box::new(Expr {
                     kind: ExprKind::Unit {
-                        number: number(rng),
+                        number: number(rng).into(),
                         suffix: "m".into(),
                     },
                     span: sp(),

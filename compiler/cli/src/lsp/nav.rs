@@ -100,8 +100,8 @@ impl Server<'_> {
             .map(|d| {
                 #[allow(deprecated)] // `deprecated` is a required field of the struct
                 DocumentSymbol {
-                    name: d.name.text.clone(),
-                    detail: Some(d.kind.text.clone()),
+                    name: d.name.text.to_string(),
+                    detail: Some(d.kind.text.to_string()),
                     kind: symbol_kind(&d.kind.text),
                     tags: None,
                     deprecated: None,
@@ -125,7 +125,7 @@ fn blocks(body: &Body, index: &LineIndex) -> Vec<DocumentSymbol> {
         .map(|b| {
             let (name, selection) = match &b.name {
                 Some(n) => (format!("{} {}", b.kind.text, n.text), n.span),
-                None => (b.kind.text.clone(), b.kind.span),
+                None => (b.kind.text.to_string(), b.kind.span),
             };
             #[allow(deprecated)]
             DocumentSymbol {

@@ -62,7 +62,7 @@ pub fn decl_name(path: &str, decl: &Decl) -> String {
     if is_std_file(path) {
         format!("std.{}", decl.name.text)
     } else {
-        decl.name.text.clone()
+        decl.name.text.to_string()
     }
 }
 
@@ -91,7 +91,7 @@ pub fn events(path: &str, tree: &SourceFile) -> Vec<Event> {
         let name = decl_name(path, decl);
         out.push(Event::Kind {
             span: decl.kind.span,
-            kind: decl.kind.text.clone(),
+            kind: decl.kind.text.to_string(),
         });
         out.push(Event::Site {
             span: decl.name.span,
@@ -100,7 +100,7 @@ pub fn events(path: &str, tree: &SourceFile) -> Vec<Event> {
         if let Some(k) = &decl.for_kind {
             out.push(Event::Kind {
                 span: k.span,
-                kind: k.text.clone(),
+                kind: k.text.to_string(),
             });
         }
         for p in &decl.extends {
@@ -176,11 +176,11 @@ fn body(ctx: &mut Ctx, body: &Body, record: &'static Record, prefix: &str, decl_
                             let target = match (decl_kind, field.name) {
                                 ("feature_view", "feature") => Some(Target::Feature {
                                     view: ctx.decl.clone(),
-                                    feature: name.text.clone(),
+                                    feature: name.text.to_string(),
                                 }),
                                 ("source", "column") => Some(Target::Column {
                                     source: ctx.decl.clone(),
-                                    column: name.text.clone(),
+                                    column: name.text.to_string(),
                                 }),
                                 _ => None,
                             };
@@ -211,7 +211,7 @@ fn body(ctx: &mut Ctx, body: &Body, record: &'static Record, prefix: &str, decl_
                         if let Some(name) = &b.name {
                             ctx.out.push(Event::Ref {
                                 span: name.span,
-                                target: Target::Decl(name.text.clone()),
+                                target: Target::Decl(name.text.to_string()),
                             });
                         }
                         self::body(ctx, &b.body, record, prefix, decl_kind);
@@ -241,13 +241,13 @@ fn expr(ctx: &mut Ctx, e: &Expr, ty: Ty) {
             if let [view, feature] = p.segments.as_slice() {
                 ctx.out.push(Event::Ref {
                     span: view.span,
-                    target: Target::Decl(view.text.clone()),
+                    target: Target::Decl(view.text.to_string()),
                 });
                 ctx.out.push(Event::Ref {
                     span: feature.span,
                     target: Target::Feature {
-                        view: view.text.clone(),
-                        feature: feature.text.clone(),
+                        view: view.text.to_string(),
+                        feature: feature.text.to_string(),
                     },
                 });
             }
