@@ -478,8 +478,9 @@ fn parse_case(path: &str, text: &str, files: Vec<(String, String)>) -> TestCase 
     }
 }
 
-/// Runs one case; `Err` explains the mismatch.
-pub fn run_case(pack: &str, case: &TestCase) -> Result<(), String> {
+/// Evaluates one case's spec with its pack (and baseline); `validate_entities` as in
+/// [`Options`]. `Err` when the spec does not check or the packs do not load.
+fn case_outcome(pack: &str, case: &TestCase, validate_entities: bool) -> Result<Outcome, String> {
     let db = plinth_check::Db::default();
     let ws = plinth_check::load(&db, case.files.clone());
     let spec = plinth_check::diagnostics(&db, ws);
@@ -503,17 +504,22 @@ pub fn run_case(pack: &str, case: &TestCase) -> Result<(), String> {
         .filter_map(|d| platform(&db, ws, EnvName::new(&db, d.name.clone())).clone())
         .collect();
     let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();
-    let outcome = plinth_policy::evaluate(
+    Ok(plinth_policy::evaluate(
         &packs,
         &refs,
         &Options {
             today: case.today,
             max_waiver_days: 180,
             keep_entities: false,
-            // Policy tests also prove the entity builder matches the schema.
-            validate_entities: true,
+            validate_entities,
         },
-    );
+    ))
+}
+
+/// Runs one case; `Err` explains the mismatch.
+pub fn run_case(pack: &str, case: &TestCase) -> Result<(), String> {
+    // Policy tests also prove the entity builder matches the schema.
+    let outcome = case_outcome(pack, case, true)?;
     let mut actual: Vec<(String, String)> = Vec::new();
     let mut other = Vec::new();
     for d in &outcome.diagnostics {
@@ -594,6 +600,21 @@ mod tests {
             })
             .collect();
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// `plinth check` sends Cedar pruned, unvalidated entities and skips requests only
+    /// unconditional permits apply to; on every policy test it must decide exactly
+    /// like the schema-validated, unpruned evaluation the tests check.
+    #[test]
+    fn the_fast_path_decides_like_the_validated_one() {
+        for (pack, case) in builtin_cases() {
+            let checked = case_outcome(&pack, &case, true).unwrap();
+            let fast = case_outcome(&pack, &case, false).unwrap();
+            assert!(!checked.decisions.is_empty(), "{}", case.name);
+            assert_eq!(checked.decisions, fast.decisions, "{}", case.name);
+            assert_eq!(checked.diagnostics, fast.diagnostics, "{}", case.name);
+            assert_eq!(checked.suppressed, fast.suppressed, "{}", case.name);
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Mutex;
 
 /// One authorization decision, as logged in `evidence/decisions.jsonl` and read by
 /// targets (Terraform derives IAM grants from the `read` decisions).
@@ -109,10 +110,11 @@ pub struct Options {
     pub validate_entities: bool,
 }
 
-/// Parse entity JSON into Cedar entities: in parallel chunks, pruned to the
-/// attributes policies read unless `validate` (then whole and schema-checked).
+/// Parse entity JSON into Cedar entities: in parallel, pruned to the attributes policies
+/// read unless `validate` (then whole and schema-checked).
 fn cedar_entities(
     packs: &Packs,
+    types: &Cache,
     built: &BTreeMap<(&'static str, String), Value>,
     validate: bool,
 ) -> Result<Entities, String> {
@@ -120,33 +122,40 @@ fn cedar_entities(
         let json = Value::Array(built.values().cloned().collect());
         return Entities::from_json_value(json, Some(&packs.schema)).map_err(|e| e.to_string());
     }
-    let entities: Result<Vec<Entity>, String> = built
+    let entities: Vec<Entity> = built
         .par_iter()
-        .map(|(_, e)| entity_from_json(e, &packs.referenced))
-        .collect();
-    Entities::from_entities(entities?, None).map_err(|e| e.to_string())
+        .map(|(_, e)| entity_from_json(types, e, &packs.referenced))
+        .collect::<Result<_, String>>()?;
+    Entities::from_entities(entities, None).map_err(|e| e.to_string())
 }
 
 /// One entity of Cedar's JSON form built directly (Cedar's own JSON reader is several
 /// times slower), keeping only the `referenced` attributes.
-fn entity_from_json(e: &Value, referenced: &BTreeSet<String>) -> Result<Entity, String> {
-    let uid = uid_from_json(e.get("uid").ok_or("entity without uid")?)?;
+fn entity_from_json(
+    types: &Cache,
+    e: &Value,
+    referenced: &BTreeSet<String>,
+) -> Result<Entity, String> {
+    let uid = uid_from_json(types, e.get("uid").ok_or("entity without uid")?)?;
     let mut attrs = HashMap::new();
     if let Some(Value::Object(map)) = e.get("attrs") {
         for (k, v) in map {
             if referenced.contains(k) {
-                attrs.insert(k.clone(), restricted(v)?);
+                attrs.insert(k.clone(), restricted(types, v)?);
             }
         }
     }
     let parents: HashSet<EntityUid> = match e.get("parents") {
-        Some(Value::Array(ps)) => ps.iter().map(uid_from_json).collect::<Result<_, _>>()?,
+        Some(Value::Array(ps)) => ps
+            .iter()
+            .map(|p| uid_from_json(types, p))
+            .collect::<Result<_, _>>()?,
         _ => HashSet::new(),
     };
     Entity::new(uid, attrs, parents).map_err(|e| e.to_string())
 }
 
-fn uid_from_json(v: &Value) -> Result<EntityUid, String> {
+fn uid_from_json(types: &Cache, v: &Value) -> Result<EntityUid, String> {
     let ty = v
         .get("type")
         .and_then(Value::as_str)
@@ -155,12 +164,77 @@ fn uid_from_json(v: &Value) -> Result<EntityUid, String> {
         .get("id")
         .and_then(Value::as_str)
         .ok_or("uid without id")?;
-    let ty = EntityTypeName::from_str(ty).map_err(|e| e.to_string())?;
-    Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
+    Ok(EntityUid::from_type_name_and_id(
+        types.get(ty)?,
+        EntityId::new(id),
+    ))
+}
+
+/// What Cedar's API builds slowly, made once and shared by all threads: entity type
+/// names (`EntityTypeName::from_str` runs Cedar's parser, which took longer than the
+/// rest of building a uid) and decimal expressions (every `new_decimal` parses the name
+/// `decimal` with Cedar's parser; a workspace has few distinct decimals).
+pub(crate) struct Cache {
+    /// `("Plinth::Team", parsed)`, one per schema entity type and `Action`.
+    names: Vec<(String, EntityTypeName)>,
+    decimals: Mutex<HashMap<String, RestrictedExpression>>,
+}
+
+impl Cache {
+    fn new() -> Cache {
+        let names = crate::schema::entity_kinds()
+            .map(|(_, e)| e)
+            .chain(["Action"])
+            .filter_map(|e| {
+                let full = format!("Plinth::{e}");
+                let parsed = EntityTypeName::from_str(&full).ok()?;
+                Some((full, parsed))
+            })
+            .collect();
+        Cache {
+            names,
+            decimals: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `decimal("<text>")` as a Cedar expression.
+    fn decimal(&self, text: &str) -> RestrictedExpression {
+        // A poisoned lock only means another thread panicked; the map is still valid.
+        let mut map = self.decimals.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = map.get(text) {
+            return e.clone();
+        }
+        let e = RestrictedExpression::new_decimal(text);
+        map.insert(text.to_string(), e.clone());
+        e
+    }
+
+    /// The parsed name of `Plinth::Team`; any other name is parsed on the spot.
+    fn get(&self, full: &str) -> Result<EntityTypeName, String> {
+        match self.names.iter().find(|(n, _)| n == full) {
+            Some((_, t)) => Ok(t.clone()),
+            None => EntityTypeName::from_str(full).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The uid `Plinth::<entity>::"<id>"` (`entity` without the namespace).
+    fn uid(&self, entity: &str, id: &str) -> Result<EntityUid, String> {
+        let ty = match self
+            .names
+            .iter()
+            .find(|(n, _)| n.strip_prefix("Plinth::") == Some(entity))
+        {
+            Some((_, t)) => t.clone(),
+            None => {
+                EntityTypeName::from_str(&format!("Plinth::{entity}")).map_err(|e| e.to_string())?
+            }
+        };
+        Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
+    }
 }
 
 /// A JSON attribute value (as `entities.rs` writes them) as a Cedar expression.
-fn restricted(v: &Value) -> Result<RestrictedExpression, String> {
+fn restricted(types: &Cache, v: &Value) -> Result<RestrictedExpression, String> {
     Ok(match v {
         Value::String(s) => RestrictedExpression::new_string(s.clone()),
         Value::Bool(b) => RestrictedExpression::new_bool(*b),
@@ -171,24 +245,24 @@ fn restricted(v: &Value) -> Result<RestrictedExpression, String> {
         Value::Array(items) => RestrictedExpression::new_set(
             items
                 .iter()
-                .map(restricted)
+                .map(|v| restricted(types, v))
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Value::Object(map) => {
             if let Some(uid) = map.get("__entity") {
-                RestrictedExpression::new_entity_uid(uid_from_json(uid)?)
+                RestrictedExpression::new_entity_uid(uid_from_json(types, uid)?)
             } else if let Some(ext) = map.get("__extn") {
                 match (
                     ext.get("fn").and_then(Value::as_str),
                     ext.get("arg").and_then(Value::as_str),
                 ) {
-                    (Some("decimal"), Some(arg)) => RestrictedExpression::new_decimal(arg),
+                    (Some("decimal"), Some(arg)) => types.decimal(arg),
                     _ => return Err(format!("unsupported extension value {ext}")),
                 }
             } else {
                 let fields = map
                     .iter()
-                    .map(|(k, v)| Ok((k.clone(), restricted(v)?)))
+                    .map(|(k, v)| Ok((k.clone(), restricted(types, v)?)))
                     .collect::<Result<Vec<_>, String>>()?;
                 RestrictedExpression::new_record(fields).map_err(|e| e.to_string())?
             }
@@ -197,34 +271,63 @@ fn restricted(v: &Value) -> Result<RestrictedExpression, String> {
     })
 }
 
-/// The policies that can apply to requests of one shape: their scope does not rule out
-/// the action or the entity types. Cedar evaluates every policy it is given.
-fn scoped_set(packs: &Packs, action: &str, principal: &str, resource: &str) -> PolicySet {
-    use cedar_policy::{ActionConstraint, PrincipalConstraint, ResourceConstraint};
+/// The policies that can apply to requests of one shape (action, principal type,
+/// resource type).
+struct Scoped {
+    set: PolicySet,
+    /// `Some(ids)` when every policy in `set` is an unconditional
+    /// `permit (principal, action, resource);`: Cedar's answer is then known without
+    /// evaluating anything (Allow, determined by exactly those permits, no errors), so
+    /// such requests are not sent to Cedar. With the baseline pack, `read`s of feature
+    /// views are.
+    always_allow: Option<Vec<String>>,
+}
+
+/// The policies whose scope does not rule out the action or the entity types. Cedar
+/// evaluates every policy it is given.
+fn scoped_set(packs: &Packs, action: &str, principal: &str, resource: &str) -> Scoped {
+    use cedar_policy::{ActionConstraint, Effect, PrincipalConstraint, ResourceConstraint};
     let type_ok = |t: &cedar_policy::EntityTypeName, want: &str| t.basename() == want;
     let mut set = PolicySet::new();
+    let mut unconditional = Vec::new();
+    let mut all_unconditional = true;
     for p in packs.set.policies() {
-        let action_ok = match p.action_constraint() {
+        let action_constraint = p.action_constraint();
+        let action_ok = match &action_constraint {
             ActionConstraint::Any => true,
             ActionConstraint::Eq(uid) => uid.id().unescaped() == action,
             ActionConstraint::In(uids) => uids.iter().any(|u| u.id().unescaped() == action),
         };
-        let principal_ok = match p.principal_constraint() {
-            PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => type_ok(&t, principal),
+        let principal_constraint = p.principal_constraint();
+        let principal_ok = match &principal_constraint {
+            PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => type_ok(t, principal),
             PrincipalConstraint::Eq(uid) => type_ok(uid.type_name(), principal),
             PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
         };
-        let resource_ok = match p.resource_constraint() {
-            ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => type_ok(&t, resource),
+        let resource_constraint = p.resource_constraint();
+        let resource_ok = match &resource_constraint {
+            ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => type_ok(t, resource),
             ResourceConstraint::Eq(uid) => type_ok(uid.type_name(), resource),
             ResourceConstraint::Any | ResourceConstraint::In(_) => true,
         };
         if action_ok && principal_ok && resource_ok {
+            let always_true = p.effect() == Effect::Permit
+                && !p.has_non_scope_constraint()
+                && matches!(action_constraint, ActionConstraint::Any)
+                && matches!(principal_constraint, PrincipalConstraint::Any)
+                && matches!(resource_constraint, ResourceConstraint::Any);
+            if always_true {
+                unconditional.push(p.id().to_string());
+            } else {
+                all_unconditional = false;
+            }
             // INVARIANT: ids are unique in `packs.set`, so `add` cannot fail.
             let _ = set.add(p.clone());
         }
     }
-    set
+    // An empty set denies everything (no permit), so it is not "always allow".
+    let always_allow = (all_unconditional && !unconditional.is_empty()).then_some(unconditional);
+    Scoped { set, always_allow }
 }
 
 /// Cedar's answer: allowed, determining policy ids, evaluation errors.
@@ -292,10 +395,6 @@ fn requests(p: &Platform) -> Vec<Req> {
     out
 }
 
-fn entity_uid(entity: &str, id: &str) -> Result<EntityUid, String> {
-    EntityUid::from_json(uid_json(entity, id)).map_err(|e| e.to_string())
-}
-
 /// The declaration behind a Cedar entity in one environment.
 fn origin<'p>(p: &'p Platform, entity: &str, name: &str) -> Option<&'p Origin> {
     match entity {
@@ -351,6 +450,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
     let mut waiver_used: BTreeSet<String> = BTreeSet::new();
     let mut failures: Vec<Diagnostic> = Vec::new();
     let authorizer = Authorizer::new();
+    let types = Cache::new();
 
     for p in platforms {
         let env = &p.environment.name;
@@ -381,7 +481,10 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             );
         }
         lap(&mut outcome, "entity JSON");
-        let cedar_entities = match cedar_entities(packs, &built, options.validate_entities) {
+        let converted = cedar_entities(packs, &types, &built, options.validate_entities);
+        // The JSON is only needed again by `explain`; free it before authorizing.
+        let built = options.keep_entities.then_some(built);
+        let cedar_entities = match converted {
             Ok(e) => e,
             Err(e) => {
                 failures.push(
@@ -404,7 +507,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
         let ctx_json = entities::context(&p.environment);
         let mut setup_failed = false;
         for (action, ..) in crate::schema::ACTIONS {
-            let result = entity_uid("Action", action).and_then(|uid| {
+            let result = types.uid("Action", action).and_then(|uid| {
                 Context::from_json_value(ctx_json.clone(), Some((&packs.schema, &uid)))
                     .map_err(|e| e.to_string())
             });
@@ -429,37 +532,42 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             continue;
         }
         let mut validated: BTreeSet<(&str, &str, &str)> = BTreeSet::new();
-        let mut sets: BTreeMap<(&str, &str, &str), PolicySet> = BTreeMap::new();
+        let mut sets: BTreeMap<(&str, &str, &str), Scoped> = BTreeMap::new();
         for r in &reqs {
             sets.entry((r.action, r.principal.0, r.resource.0))
                 .or_insert_with(|| scoped_set(packs, r.action, r.principal.0, r.resource.0));
         }
         let results: Vec<Result<Answer, String>> = {
-            let prepared: Vec<Result<(Request, &PolicySet), String>> = reqs
+            let prepared: Vec<Result<(Request, &Scoped), String>> = reqs
                 .iter()
                 .map(|r| {
-                    let principal = entity_uid(r.principal.0, &r.principal.1)?;
-                    let action = entity_uid("Action", r.action)?;
-                    let resource = entity_uid(r.resource.0, &r.resource.1)?;
+                    let principal = types.uid(r.principal.0, &r.principal.1)?;
+                    let action = types.uid("Action", r.action)?;
+                    let resource = types.uid(r.resource.0, &r.resource.1)?;
                     let context = contexts
                         .get(r.action)
                         .cloned()
                         .ok_or_else(|| format!("no context for `{}`", r.action))?;
+                    // The first request of each shape is validated against the schema
+                    // (also when Cedar is not asked: it must be a well-typed request).
                     let first = validated.insert((r.action, r.principal.0, r.resource.0));
                     let schema = first.then_some(&packs.schema);
-                    let set = sets
+                    let scoped = sets
                         .get(&(r.action, r.principal.0, r.resource.0))
                         .ok_or_else(|| format!("no policy set for `{}`", r.action))?;
                     Request::new(principal, action, resource, context, schema)
-                        .map(|req| (req, set))
+                        .map(|req| (req, scoped))
                         .map_err(|e| e.to_string())
                 })
                 .collect();
             prepared
                 .into_par_iter()
                 .map(|req| {
-                    let (req, set) = req?;
-                    let response = authorizer.is_authorized(&req, set, &cedar_entities);
+                    let (req, scoped) = req?;
+                    if let Some(ids) = &scoped.always_allow {
+                        return Ok((true, ids.clone(), Vec::new()));
+                    }
+                    let response = authorizer.is_authorized(&req, &scoped.set, &cedar_entities);
                     let allowed = response.decision() == CedarDecision::Allow;
                     let reasons: Vec<String> = response
                         .diagnostics()
@@ -603,7 +711,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
         }
         lap(&mut outcome, "decisions");
         outcome.decisions.insert(env.clone(), decisions);
-        if options.keep_entities {
+        if let Some(built) = built {
             outcome.entities.insert(env.clone(), built);
         }
     }
@@ -819,9 +927,74 @@ mod tests {
         assert!(parse_date("2026-02-30").is_none());
     }
 
+    /// A request shape only unconditional permits apply to is answered without Cedar;
+    /// the answer must be Cedar's own.
+    #[test]
+    fn always_allow_is_what_cedar_answers() {
+        let all: Vec<String> = crate::builtin_packs()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (packs, diags) = crate::load(&all, Vec::new(), None);
+        assert!(diags.is_empty(), "{diags:?}");
+        let packs = packs.unwrap();
+        // Rules apply to deploying services: Cedar must be asked.
+        assert!(
+            scoped_set(&packs, "deploy", "Team", "Service")
+                .always_allow
+                .is_none()
+        );
+        let scoped = scoped_set(&packs, "read", "Model", "FeatureView");
+        let ids = scoped.always_allow.clone().unwrap();
+        assert_eq!(ids, ["baseline.allow", "eu-ai-act.allow"]);
+        let types = Cache::new();
+        let request = Request::new(
+            types.uid("Model", "m").unwrap(),
+            types.uid("Action", "read").unwrap(),
+            types.uid("FeatureView", "v").unwrap(),
+            Context::empty(),
+            None,
+        )
+        .unwrap();
+        let response = Authorizer::new().is_authorized(&request, &scoped.set, &Entities::empty());
+        assert_eq!(response.decision(), CedarDecision::Allow);
+        let mut reasons: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
+        reasons.sort();
+        assert_eq!(reasons, ids);
+        assert_eq!(response.diagnostics().errors().count(), 0);
+        // No policy at all is a Deny, never "always allow".
+        let (none, _) = crate::load(&[], Vec::new(), None);
+        assert!(
+            scoped_set(&none.unwrap(), "read", "Model", "FeatureView")
+                .always_allow
+                .is_none()
+        );
+    }
+
     #[test]
     fn entity_uids_parse() {
         assert!(EntityUid::from_str(r#"Plinth::Service::"a""#).is_ok());
-        assert!(entity_uid("Service", "fraud_api").is_ok());
+        let types = Cache::new();
+        let uid = types.uid("Service", "fraud_api").unwrap();
+        // The same uid as Cedar's own JSON reading gives.
+        let json = EntityUid::from_json(uid_json("Service", "fraud_api")).unwrap();
+        assert_eq!(uid, json);
+        assert_eq!(
+            uid,
+            uid_from_json(&types, &uid_json("Service", "fraud_api")).unwrap()
+        );
+        // Every schema entity type and `Action` are parsed up front.
+        assert_eq!(types.names.len(), crate::schema::entity_kinds().count() + 1);
+        // A name that is not cached still works.
+        assert!(types.get("Other::Thing").is_ok());
+        // A cached decimal is the expression `new_decimal` makes, every time.
+        for _ in 0..2 {
+            let d = types.decimal("0.995");
+            assert_eq!(d, RestrictedExpression::new_decimal("0.995"));
+        }
     }
 }
