@@ -89,11 +89,16 @@ pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Arc<Decl>>;
 /// The analysis lowering reads: merged declarations and the derived facts. Diagnostics
 /// are not here; `db::diagnostics` collects them per file.
 pub fn analyze(index: &SymbolIndex, decls: Decls) -> Analysis {
-    let facts = derive_facts(index, &decls);
-    let field_spans = decls
-        .iter()
-        .map(|(name, d)| (name.clone(), Arc::new(d.body.field_spans())))
-        .collect();
+    // Independent passes over the same declarations: one core each.
+    let (facts, field_spans) = rayon::join(
+        || derive_facts(index, &decls),
+        || {
+            decls
+                .iter()
+                .map(|(name, d)| (name.clone(), Arc::new(d.body.field_spans())))
+                .collect()
+        },
+    );
     Analysis {
         decls,
         facts,

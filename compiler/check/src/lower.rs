@@ -165,408 +165,426 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
             .unwrap_or_else(|| level("classification", "public"))
     };
 
-    let teams = analysis
-        .of_kind("team")
-        .map(|d| {
-            let b = &d.body;
-            let team = Team {
-                name: d.name.clone(),
-                doc: d.doc.clone(),
-                owner: s(b, "owner").unwrap_or_default(),
-                oncall: s(b, "oncall"),
-                cost_center: s(b, "cost_center"),
-                origin: origin(analysis, d, None),
-            };
-            (d.name.clone(), team)
-        })
-        .collect();
-
-    let sources = analysis
-        .of_kind("source")
-        .map(|d| {
-            let b = &d.body;
-            let region = s(b, "region");
-            let mut residency = strings(b, "residency");
-            if residency.is_empty() {
-                residency.extend(region.clone());
-            }
-            let source = Source {
-                name: d.name.clone(),
-                doc: d.doc.clone(),
-                kind: s(b, "kind").unwrap_or_default(),
-                location: ["topic", "bucket", "prefix", "table", "database"]
-                    .iter()
-                    .filter_map(|k| s(b, k).map(|v| (k.to_string(), v)))
-                    .collect(),
-                owner: s(b, "owner").unwrap_or_default(),
-                classification: level(
-                    "classification",
-                    b.str("classification").unwrap_or("public"),
-                ),
-                region,
-                residency,
-                retention: dur(b, "retention"),
-                columns: b
-                    .named("column")
-                    .iter()
-                    .map(|(n, c)| Column {
-                        name: n.clone(),
-                        doc: String::new(),
-                        dtype: s(&c.value, "type").unwrap_or_default(),
-                        pii: boolean(&c.value, "pii"),
-                        event_time: boolean(&c.value, "event_time"),
-                    })
-                    .collect(),
-                origin: origin(analysis, d, None),
-            };
-            (d.name.clone(), source)
-        })
-        .collect::<BTreeMap<_, _>>();
-
-    let entities = analysis
-        .of_kind("entity")
-        .map(|d| {
-            let b = &d.body;
-            let e = Entity {
-                name: d.name.clone(),
-                doc: d.doc.clone(),
-                key: s(b, "key").unwrap_or_default(),
-                dtype: s(b, "type").unwrap_or_default(),
-                origin: origin(analysis, d, None),
-            };
-            (d.name.clone(), e)
-        })
-        .collect::<BTreeMap<_, _>>();
-
-    let feature_views = analysis
-        .of_kind("feature_view")
-        .filter(|d| deployed_to(d, env))
-        .map(|d| {
-            let b = &d.body;
-            let f = facts(&d.name);
-            let source_owner = b
-                .str("source")
-                .and_then(|s| sources.get(s))
-                .map(|s: &Source| s.owner.clone());
-            let entity = s(b, "entity").unwrap_or_default();
-            let view = FeatureView {
-                name: d.name.clone(),
-                doc: d.doc.clone(),
-                key: entities
-                    .get(&entity)
-                    .map(|e: &Entity| e.key.clone())
-                    .unwrap_or_default(),
-                entity,
-                source: s(b, "source").unwrap_or_default(),
-                freshness: dur(b, "freshness"),
-                ttl: dur(b, "ttl"),
-                online: boolean(b, "online"),
-                schedule: cron(b, "schedule"),
-                owner: s(b, "owner").or(source_owner).unwrap_or_default(),
-                classification: classification(f),
-                image: s(b, "image"),
-                resources: resources(b.block("resources")),
-                features: b
-                    .named("feature")
-                    .iter()
-                    .map(|(n, fb)| Feature {
-                        name: n.clone(),
-                        doc: String::new(),
-                        dtype: s(&fb.value, "type").unwrap_or_default(),
-                        aggregate: match fb.value.get("aggregate") {
-                            Some(Value::Aggregate { function, column }) => Some(Aggregate {
-                                function: function.clone(),
-                                column: column.clone(),
-                            }),
-                            _ => None,
-                        },
-                        window: dur(&fb.value, "window"),
-                    })
-                    .collect(),
-                expects: b
-                    .named("expect")
-                    .iter()
-                    .map(|(n, e)| Expect {
-                        name: n.clone(),
-                        column: s(&e.value, "column").unwrap_or_default(),
-                        not_null: boolean(&e.value, "not_null"),
-                        unique: boolean(&e.value, "unique"),
-                        min: decimal(&e.value, "min"),
-                        max: decimal(&e.value, "max"),
-                        max_null_percent: decimal(&e.value, "max_null_percent"),
-                    })
-                    .collect(),
-                uses_pii: f.uses_pii,
-                lineage: f.lineage.clone(),
-                origin: origin(analysis, d, None),
-            };
-            (d.name.clone(), view)
-        })
-        .collect::<BTreeMap<_, _>>();
-
-    let feature_dtype = |r: &FeatureRef| -> String {
-        analysis
-            .decls
-            .get(&r.view)
-            .and_then(|v| {
-                v.body
-                    .named("feature")
-                    .iter()
-                    .find(|(n, _)| *n == r.feature)
-                    .and_then(|(_, f)| s(&f.value, "type"))
-            })
-            .unwrap_or_default()
-    };
-
-    let models = analysis
-        .of_kind("model")
-        .map(|d| {
-            let b = &d.body;
-            let f = facts(&d.name);
-            let inputs = feature_refs(b, "inputs");
-            let blocks = b.named("input");
-            let input_tensors = if blocks.is_empty() {
-                inputs
-                    .iter()
-                    .map(|r| Tensor {
-                        name: r.feature.clone(),
-                        dtype: feature_dtype(r),
-                        dims: vec![1],
-                        features: vec![r.clone()],
-                    })
-                    .collect()
-            } else {
-                blocks
-                    .iter()
-                    .map(|(n, t)| {
-                        let features = feature_refs(&t.value, "features");
-                        let shape = ints(&t.value, "shape");
-                        let dims = if shape.is_empty() {
-                            vec![i64::try_from(features.len()).unwrap_or(0)]
-                        } else {
-                            shape
+    // Two independent halves, lowered on two cores: data (feature views read sources
+    // and entities) and deployables (services and batch jobs read models).
+    let ((teams, sources, entities, feature_views), (models, services, batch_jobs, waivers)) =
+        rayon::join(
+            || {
+                let teams: BTreeMap<String, Team> = analysis
+                    .of_kind("team")
+                    .map(|d| {
+                        let b = &d.body;
+                        let team = Team {
+                            name: d.name.clone(),
+                            doc: d.doc.clone(),
+                            owner: s(b, "owner").unwrap_or_default(),
+                            oncall: s(b, "oncall"),
+                            cost_center: s(b, "cost_center"),
+                            origin: origin(analysis, d, None),
                         };
-                        Tensor {
-                            name: n.clone(),
-                            dtype: s(&t.value, "dtype").unwrap_or_default(),
-                            dims,
-                            features,
-                        }
+                        (d.name.clone(), team)
                     })
-                    .collect()
-            };
-            let output_tensors = b
-                .named("output")
-                .iter()
-                .map(|(n, t)| Tensor {
-                    name: n.clone(),
-                    dtype: s(&t.value, "dtype").unwrap_or_default(),
-                    dims: ints(&t.value, "shape"),
-                    features: Vec::new(),
-                })
-                .collect();
-            let training = b.block("training").map(|t| Training {
-                schedule: cron(t, "schedule"),
-                image: s(t, "image").unwrap_or_default(),
-                dataset_window: dur(t, "dataset_window"),
-                resources: resources(t.block("resources")),
-                evaluation: t.block("evaluation").map(|e| Evaluation {
-                    metric: s(e, "metric").unwrap_or_default(),
-                    min: decimal(e, "min").unwrap_or(Decimal::from_int(0)),
-                }),
-                approvals: strings(t, "approvals"),
-            });
-            let model = Model {
-                name: d.name.clone(),
-                doc: d.doc.clone(),
-                owner: s(b, "owner").unwrap_or_default(),
-                framework: s(b, "framework"),
-                format: s(b, "format").unwrap_or_default(),
-                artifact: s(b, "artifact").unwrap_or_default(),
-                version: s(b, "version").unwrap_or_default(),
-                risk: level("risk", b.str("risk").unwrap_or("minimal")),
-                purpose: s(b, "purpose"),
-                intended_use: s(b, "intended_use"),
-                limitations: s(b, "limitations"),
-                explainability: s(b, "explainability"),
-                human_oversight: s(b, "human_oversight"),
-                inputs,
-                input_tensors,
-                output_tensors,
-                training,
-                data_classification: classification(f),
-                uses_pii: f.uses_pii,
-                lineage: f.lineage.clone(),
-                origin: origin(analysis, d, None),
-            };
-            (d.name.clone(), model)
-        })
-        .collect::<BTreeMap<_, _>>();
+                    .collect();
 
-    let services = analysis
-        .of_kind("service")
-        .filter(|d| deployed_to(d, env))
-        .map(|d| {
-            let b = for_env(d, env);
-            let record = &kinds::SERVICE.record;
-            let f = facts(&d.name);
-            let (min_replicas, max_replicas) = match b.get("replicas") {
-                Some(Value::Range(lo, hi)) => (
-                    u32::try_from(*lo).unwrap_or(1),
-                    u32::try_from(*hi).unwrap_or(1),
-                ),
-                _ => (1, 1),
-            };
-            let rollout = match b.get("rollout") {
-                Some(Value::Variant { name, body }) => rollout(name, body.as_deref()),
-                _ => rollout(default_text(record, "rollout"), None),
-            };
-            let batching = b.block("batching").map(|bb| Batching {
-                max_batch: match bb.get("max_batch") {
-                    Some(Value::Int(n)) => u32::try_from(*n).unwrap_or(1),
-                    _ => 1,
-                },
-                max_delay: dur(bb, "max_delay")
-                    .unwrap_or_else(|| default_duration(&kinds::BATCHING, "max_delay")),
-                preferred: ints(bb, "preferred")
-                    .into_iter()
-                    .filter_map(|n| u32::try_from(n).ok())
-                    .collect(),
-            });
-            let slos = b
-                .named("slo")
-                .iter()
-                .map(|(kind, slo)| {
-                    let r = &slo.value;
-                    let window = dur(r, "window")
-                        .unwrap_or_else(|| default_duration(&kinds::SLO_AVAILABILITY, "window"));
-                    let objective = decimal(r, "objective").unwrap_or(Decimal::from_int(100));
-                    if kind == "latency" {
-                        Slo::Latency {
-                            percentile: decimal(r, "percentile").unwrap_or(Decimal::from_int(99)),
-                            threshold: dur(r, "threshold").unwrap_or(Duration(0)),
-                            objective,
-                            window,
+                let sources = analysis
+                    .of_kind("source")
+                    .map(|d| {
+                        let b = &d.body;
+                        let region = s(b, "region");
+                        let mut residency = strings(b, "residency");
+                        if residency.is_empty() {
+                            residency.extend(region.clone());
                         }
-                    } else {
-                        Slo::Availability { objective, window }
-                    }
-                })
-                .collect();
-            let monitors = b
-                .named("monitor")
-                .iter()
-                .filter_map(|(kind, m)| {
-                    let r = &m.value;
-                    match kind.as_str() {
-                        "drift" => Some(Monitor::Drift {
-                            feature: match r.get("feature") {
-                                Some(Value::FeatureRef(fr)) => fr.clone(),
-                                _ => return None,
+                        let source = Source {
+                            name: d.name.clone(),
+                            doc: d.doc.clone(),
+                            kind: s(b, "kind").unwrap_or_default(),
+                            location: ["topic", "bucket", "prefix", "table", "database"]
+                                .iter()
+                                .filter_map(|k| s(b, k).map(|v| (k.to_string(), v)))
+                                .collect(),
+                            owner: s(b, "owner").unwrap_or_default(),
+                            classification: level(
+                                "classification",
+                                b.str("classification").unwrap_or("public"),
+                            ),
+                            region,
+                            residency,
+                            retention: dur(b, "retention"),
+                            columns: b
+                                .named("column")
+                                .iter()
+                                .map(|(n, c)| Column {
+                                    name: n.clone(),
+                                    doc: String::new(),
+                                    dtype: s(&c.value, "type").unwrap_or_default(),
+                                    pii: boolean(&c.value, "pii"),
+                                    event_time: boolean(&c.value, "event_time"),
+                                })
+                                .collect(),
+                            origin: origin(analysis, d, None),
+                        };
+                        (d.name.clone(), source)
+                    })
+                    .collect::<BTreeMap<_, _>>();
+
+                let entities = analysis
+                    .of_kind("entity")
+                    .map(|d| {
+                        let b = &d.body;
+                        let e = Entity {
+                            name: d.name.clone(),
+                            doc: d.doc.clone(),
+                            key: s(b, "key").unwrap_or_default(),
+                            dtype: s(b, "type").unwrap_or_default(),
+                            origin: origin(analysis, d, None),
+                        };
+                        (d.name.clone(), e)
+                    })
+                    .collect::<BTreeMap<_, _>>();
+
+                let feature_views = analysis
+                    .of_kind("feature_view")
+                    .filter(|d| deployed_to(d, env))
+                    .map(|d| {
+                        let b = &d.body;
+                        let f = facts(&d.name);
+                        let source_owner = b
+                            .str("source")
+                            .and_then(|s| sources.get(s))
+                            .map(|s: &Source| s.owner.clone());
+                        let entity = s(b, "entity").unwrap_or_default();
+                        let view = FeatureView {
+                            name: d.name.clone(),
+                            doc: d.doc.clone(),
+                            key: entities
+                                .get(&entity)
+                                .map(|e: &Entity| e.key.clone())
+                                .unwrap_or_default(),
+                            entity,
+                            source: s(b, "source").unwrap_or_default(),
+                            freshness: dur(b, "freshness"),
+                            ttl: dur(b, "ttl"),
+                            online: boolean(b, "online"),
+                            schedule: cron(b, "schedule"),
+                            owner: s(b, "owner").or(source_owner).unwrap_or_default(),
+                            classification: classification(f),
+                            image: s(b, "image"),
+                            resources: resources(b.block("resources")),
+                            features: b
+                                .named("feature")
+                                .iter()
+                                .map(|(n, fb)| Feature {
+                                    name: n.clone(),
+                                    doc: String::new(),
+                                    dtype: s(&fb.value, "type").unwrap_or_default(),
+                                    aggregate: match fb.value.get("aggregate") {
+                                        Some(Value::Aggregate { function, column }) => {
+                                            Some(Aggregate {
+                                                function: function.clone(),
+                                                column: column.clone(),
+                                            })
+                                        }
+                                        _ => None,
+                                    },
+                                    window: dur(&fb.value, "window"),
+                                })
+                                .collect(),
+                            expects: b
+                                .named("expect")
+                                .iter()
+                                .map(|(n, e)| Expect {
+                                    name: n.clone(),
+                                    column: s(&e.value, "column").unwrap_or_default(),
+                                    not_null: boolean(&e.value, "not_null"),
+                                    unique: boolean(&e.value, "unique"),
+                                    min: decimal(&e.value, "min"),
+                                    max: decimal(&e.value, "max"),
+                                    max_null_percent: decimal(&e.value, "max_null_percent"),
+                                })
+                                .collect(),
+                            uses_pii: f.uses_pii,
+                            lineage: f.lineage.clone(),
+                            origin: origin(analysis, d, None),
+                        };
+                        (d.name.clone(), view)
+                    })
+                    .collect::<BTreeMap<_, _>>();
+
+                (teams, sources, entities, feature_views)
+            },
+            || {
+                let feature_dtype = |r: &FeatureRef| -> String {
+                    analysis
+                        .decls
+                        .get(&r.view)
+                        .and_then(|v| {
+                            v.body
+                                .named("feature")
+                                .iter()
+                                .find(|(n, _)| *n == r.feature)
+                                .and_then(|(_, f)| s(&f.value, "type"))
+                        })
+                        .unwrap_or_default()
+                };
+
+                let models = analysis
+                    .of_kind("model")
+                    .map(|d| {
+                        let b = &d.body;
+                        let f = facts(&d.name);
+                        let inputs = feature_refs(b, "inputs");
+                        let blocks = b.named("input");
+                        let input_tensors = if blocks.is_empty() {
+                            inputs
+                                .iter()
+                                .map(|r| Tensor {
+                                    name: r.feature.clone(),
+                                    dtype: feature_dtype(r),
+                                    dims: vec![1],
+                                    features: vec![r.clone()],
+                                })
+                                .collect()
+                        } else {
+                            blocks
+                                .iter()
+                                .map(|(n, t)| {
+                                    let features = feature_refs(&t.value, "features");
+                                    let shape = ints(&t.value, "shape");
+                                    let dims = if shape.is_empty() {
+                                        vec![i64::try_from(features.len()).unwrap_or(0)]
+                                    } else {
+                                        shape
+                                    };
+                                    Tensor {
+                                        name: n.clone(),
+                                        dtype: s(&t.value, "dtype").unwrap_or_default(),
+                                        dims,
+                                        features,
+                                    }
+                                })
+                                .collect()
+                        };
+                        let output_tensors = b
+                            .named("output")
+                            .iter()
+                            .map(|(n, t)| Tensor {
+                                name: n.clone(),
+                                dtype: s(&t.value, "dtype").unwrap_or_default(),
+                                dims: ints(&t.value, "shape"),
+                                features: Vec::new(),
+                            })
+                            .collect();
+                        let training = b.block("training").map(|t| Training {
+                            schedule: cron(t, "schedule"),
+                            image: s(t, "image").unwrap_or_default(),
+                            dataset_window: dur(t, "dataset_window"),
+                            resources: resources(t.block("resources")),
+                            evaluation: t.block("evaluation").map(|e| Evaluation {
+                                metric: s(e, "metric").unwrap_or_default(),
+                                min: decimal(e, "min").unwrap_or(Decimal::from_int(0)),
+                            }),
+                            approvals: strings(t, "approvals"),
+                        });
+                        let model = Model {
+                            name: d.name.clone(),
+                            doc: d.doc.clone(),
+                            owner: s(b, "owner").unwrap_or_default(),
+                            framework: s(b, "framework"),
+                            format: s(b, "format").unwrap_or_default(),
+                            artifact: s(b, "artifact").unwrap_or_default(),
+                            version: s(b, "version").unwrap_or_default(),
+                            risk: level("risk", b.str("risk").unwrap_or("minimal")),
+                            purpose: s(b, "purpose"),
+                            intended_use: s(b, "intended_use"),
+                            limitations: s(b, "limitations"),
+                            explainability: s(b, "explainability"),
+                            human_oversight: s(b, "human_oversight"),
+                            inputs,
+                            input_tensors,
+                            output_tensors,
+                            training,
+                            data_classification: classification(f),
+                            uses_pii: f.uses_pii,
+                            lineage: f.lineage.clone(),
+                            origin: origin(analysis, d, None),
+                        };
+                        (d.name.clone(), model)
+                    })
+                    .collect::<BTreeMap<_, _>>();
+
+                let services: BTreeMap<String, Service> = analysis
+                    .of_kind("service")
+                    .filter(|d| deployed_to(d, env))
+                    .map(|d| {
+                        let b = for_env(d, env);
+                        let record = &kinds::SERVICE.record;
+                        let f = facts(&d.name);
+                        let (min_replicas, max_replicas) = match b.get("replicas") {
+                            Some(Value::Range(lo, hi)) => (
+                                u32::try_from(*lo).unwrap_or(1),
+                                u32::try_from(*hi).unwrap_or(1),
+                            ),
+                            _ => (1, 1),
+                        };
+                        let rollout = match b.get("rollout") {
+                            Some(Value::Variant { name, body }) => rollout(name, body.as_deref()),
+                            _ => rollout(default_text(record, "rollout"), None),
+                        };
+                        let batching = b.block("batching").map(|bb| Batching {
+                            max_batch: match bb.get("max_batch") {
+                                Some(Value::Int(n)) => u32::try_from(*n).unwrap_or(1),
+                                _ => 1,
                             },
-                            method: string_or(r, "method", &kinds::MONITOR_DRIFT),
-                            threshold: decimal(r, "threshold").unwrap_or(Decimal::from_int(0)),
-                        }),
-                        "performance" => Some(Monitor::Performance {
-                            metric: s(r, "metric").unwrap_or_default(),
-                            min: decimal(r, "min").unwrap_or(Decimal::from_int(0)),
-                        }),
-                        _ => None,
-                    }
-                })
-                .collect();
-            let model_owner = b
-                .str("model")
-                .and_then(|m| models.get(m))
-                .map(|m: &Model| m.owner.clone());
-            let service = Service {
-                name: d.name.clone(),
-                doc: d.doc.clone(),
-                model: s(&b, "model").unwrap_or_default(),
-                runtime: string_or(&b, "runtime", record),
-                min_replicas,
-                max_replicas,
-                tier: string_or(&b, "tier", record),
-                rollout,
-                batching,
-                resources: resources(b.block("resources")),
-                expose: string_or(&b, "expose", record),
-                callers: strings(&b, "callers"),
-                owner: s(&b, "owner").or(model_owner).unwrap_or_default(),
-                slos,
-                monitors,
-                profiles: d.profiles.clone(),
-                data_classification: classification(f),
-                uses_pii: f.uses_pii,
-                lineage: f.lineage.clone(),
-                origin: origin(
-                    analysis,
-                    d,
-                    match &b {
-                        Cow::Owned(body) => Some(body),
-                        Cow::Borrowed(_) => None,
-                    },
-                ),
-            };
-            (d.name.clone(), service)
-        })
-        .collect();
+                            max_delay: dur(bb, "max_delay")
+                                .unwrap_or_else(|| default_duration(&kinds::BATCHING, "max_delay")),
+                            preferred: ints(bb, "preferred")
+                                .into_iter()
+                                .filter_map(|n| u32::try_from(n).ok())
+                                .collect(),
+                        });
+                        let slos = b
+                            .named("slo")
+                            .iter()
+                            .map(|(kind, slo)| {
+                                let r = &slo.value;
+                                let window = dur(r, "window").unwrap_or_else(|| {
+                                    default_duration(&kinds::SLO_AVAILABILITY, "window")
+                                });
+                                let objective =
+                                    decimal(r, "objective").unwrap_or(Decimal::from_int(100));
+                                if kind == "latency" {
+                                    Slo::Latency {
+                                        percentile: decimal(r, "percentile")
+                                            .unwrap_or(Decimal::from_int(99)),
+                                        threshold: dur(r, "threshold").unwrap_or(Duration(0)),
+                                        objective,
+                                        window,
+                                    }
+                                } else {
+                                    Slo::Availability { objective, window }
+                                }
+                            })
+                            .collect();
+                        let monitors = b
+                            .named("monitor")
+                            .iter()
+                            .filter_map(|(kind, m)| {
+                                let r = &m.value;
+                                match kind.as_str() {
+                                    "drift" => Some(Monitor::Drift {
+                                        feature: match r.get("feature") {
+                                            Some(Value::FeatureRef(fr)) => fr.clone(),
+                                            _ => return None,
+                                        },
+                                        method: string_or(r, "method", &kinds::MONITOR_DRIFT),
+                                        threshold: decimal(r, "threshold")
+                                            .unwrap_or(Decimal::from_int(0)),
+                                    }),
+                                    "performance" => Some(Monitor::Performance {
+                                        metric: s(r, "metric").unwrap_or_default(),
+                                        min: decimal(r, "min").unwrap_or(Decimal::from_int(0)),
+                                    }),
+                                    _ => None,
+                                }
+                            })
+                            .collect();
+                        let model_owner = b
+                            .str("model")
+                            .and_then(|m| models.get(m))
+                            .map(|m: &Model| m.owner.clone());
+                        let service = Service {
+                            name: d.name.clone(),
+                            doc: d.doc.clone(),
+                            model: s(&b, "model").unwrap_or_default(),
+                            runtime: string_or(&b, "runtime", record),
+                            min_replicas,
+                            max_replicas,
+                            tier: string_or(&b, "tier", record),
+                            rollout,
+                            batching,
+                            resources: resources(b.block("resources")),
+                            expose: string_or(&b, "expose", record),
+                            callers: strings(&b, "callers"),
+                            owner: s(&b, "owner").or(model_owner).unwrap_or_default(),
+                            slos,
+                            monitors,
+                            profiles: d.profiles.clone(),
+                            data_classification: classification(f),
+                            uses_pii: f.uses_pii,
+                            lineage: f.lineage.clone(),
+                            origin: origin(
+                                analysis,
+                                d,
+                                match &b {
+                                    Cow::Owned(body) => Some(body),
+                                    Cow::Borrowed(_) => None,
+                                },
+                            ),
+                        };
+                        (d.name.clone(), service)
+                    })
+                    .collect();
 
-    let batch_jobs = analysis
-        .of_kind("batch_job")
-        .filter(|d| deployed_to(d, env))
-        .map(|d| {
-            let b = &d.body;
-            let f = facts(&d.name);
-            let model_owner = b
-                .str("model")
-                .and_then(|m| models.get(m))
-                .map(|m: &Model| m.owner.clone());
-            let job = BatchJob {
-                name: d.name.clone(),
-                doc: d.doc.clone(),
-                model: s(b, "model").unwrap_or_default(),
-                schedule: cron(b, "schedule").unwrap_or(Cron {
-                    expr: String::new(),
-                    interval: Duration(0),
-                }),
-                input: s(b, "input").unwrap_or_default(),
-                output: s(b, "output").unwrap_or_default(),
-                image: s(b, "image"),
-                resources: resources(b.block("resources")),
-                owner: s(b, "owner").or(model_owner).unwrap_or_default(),
-                data_classification: classification(f),
-                uses_pii: f.uses_pii,
-                lineage: f.lineage.clone(),
-                origin: origin(analysis, d, None),
-            };
-            (d.name.clone(), job)
-        })
-        .collect();
+                let batch_jobs: BTreeMap<String, BatchJob> = analysis
+                    .of_kind("batch_job")
+                    .filter(|d| deployed_to(d, env))
+                    .map(|d| {
+                        let b = &d.body;
+                        let f = facts(&d.name);
+                        let model_owner = b
+                            .str("model")
+                            .and_then(|m| models.get(m))
+                            .map(|m: &Model| m.owner.clone());
+                        let job = BatchJob {
+                            name: d.name.clone(),
+                            doc: d.doc.clone(),
+                            model: s(b, "model").unwrap_or_default(),
+                            schedule: cron(b, "schedule").unwrap_or(Cron {
+                                expr: String::new(),
+                                interval: Duration(0),
+                            }),
+                            input: s(b, "input").unwrap_or_default(),
+                            output: s(b, "output").unwrap_or_default(),
+                            image: s(b, "image"),
+                            resources: resources(b.block("resources")),
+                            owner: s(b, "owner").or(model_owner).unwrap_or_default(),
+                            data_classification: classification(f),
+                            uses_pii: f.uses_pii,
+                            lineage: f.lineage.clone(),
+                            origin: origin(analysis, d, None),
+                        };
+                        (d.name.clone(), job)
+                    })
+                    .collect();
 
-    let waivers = analysis
-        .of_kind("waiver")
-        .map(|d| {
-            let b = &d.body;
-            let w = Waiver {
-                name: d.name.clone(),
-                policy: s(b, "policy").unwrap_or_default(),
-                targets: strings(b, "target"),
-                reason: s(b, "reason").unwrap_or_default(),
-                approved_by: s(b, "approved_by").unwrap_or_default(),
-                expires: match b.get("expires") {
-                    Some(Value::Date(date)) => *date,
-                    _ => Date {
-                        year: 1970,
-                        month: 1,
-                        day: 1,
-                    },
-                },
-                origin: origin(analysis, d, None),
-            };
-            (d.name.clone(), w)
-        })
-        .collect();
+                let waivers: BTreeMap<String, Waiver> = analysis
+                    .of_kind("waiver")
+                    .map(|d| {
+                        let b = &d.body;
+                        let w = Waiver {
+                            name: d.name.clone(),
+                            policy: s(b, "policy").unwrap_or_default(),
+                            targets: strings(b, "target"),
+                            reason: s(b, "reason").unwrap_or_default(),
+                            approved_by: s(b, "approved_by").unwrap_or_default(),
+                            expires: match b.get("expires") {
+                                Some(Value::Date(date)) => *date,
+                                _ => Date {
+                                    year: 1970,
+                                    month: 1,
+                                    day: 1,
+                                },
+                            },
+                            origin: origin(analysis, d, None),
+                        };
+                        (d.name.clone(), w)
+                    })
+                    .collect();
+
+                (models, services, batch_jobs, waivers)
+            },
+        );
 
     Some(Platform {
         environment,
