@@ -9,6 +9,9 @@
 #     checkov's pod checks do not look inside Argo Rollouts, so each Rollout's pod template
 #     is also scanned wrapped in a Deployment.
 #
+# The target writes one multi-document file per service (`<service>.yaml`); every tool
+# here reads multi-document YAML, and the rules are extracted per service.
+#
 # promtool unit tests are per environment and service: promtool/<env>/<service>.test.yaml
 # runs against `<service>`'s rules in any `.../<env>/kubernetes` tree that has it.
 #
@@ -101,7 +104,7 @@ for dir in "${dirs[@]}"; do
     continue
   fi
 
-  check "kubernetes-validate --strict -k 1.33.0 (${#files[@]} files)" \
+  check "kubernetes-validate --strict -k 1.33.0 (${#files[@]} files, $(cat "${files[@]}" | grep -c '^kind: ') objects)" \
     "$venv/bin/kubernetes-validate" --strict -k 1.33.0 --no-warn --quiet "${files[@]}"
 
   # One rules file per service: the groups of its PrometheusRule, as Prometheus reads them.
@@ -116,20 +119,21 @@ for dir in "${dirs[@]}"; do
   "$venv/bin/python" - "$dir" "$rules" "$pods" <<'PY'
 import pathlib, sys, yaml
 src, rules, pods = (pathlib.Path(a) for a in sys.argv[1:4])
+# One multi-document file per service: `<service>.yaml`.
 for path in sorted(src.rglob("*.yaml")):
-    doc = yaml.safe_load(path.read_text())
-    service = path.parent.name
-    if doc.get("kind") == "PrometheusRule":
-        (rules / f"{service}.rules.yaml").write_text(yaml.safe_dump(doc["spec"], sort_keys=False))
-    if doc.get("kind") == "Rollout":
-        spec = doc["spec"]
-        deployment = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": doc["metadata"],
-            "spec": {"selector": spec["selector"], "template": spec["template"]},
-        }
-        (pods / f"{service}-rollout-pods.yaml").write_text(yaml.safe_dump(deployment, sort_keys=False))
+    service = path.stem
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc.get("kind") == "PrometheusRule":
+            (rules / f"{service}.rules.yaml").write_text(yaml.safe_dump(doc["spec"], sort_keys=False))
+        if doc.get("kind") == "Rollout":
+            spec = doc["spec"]
+            deployment = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": doc["metadata"],
+                "spec": {"selector": spec["selector"], "template": spec["template"]},
+            }
+            (pods / f"{service}-rollout-pods.yaml").write_text(yaml.safe_dump(deployment, sort_keys=False))
 PY
   mapfile -t rule_files < <(find "$rules" -name '*.rules.yaml' | sort)
   if [ ${#rule_files[@]} -gt 0 ]; then

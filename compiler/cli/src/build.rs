@@ -6,10 +6,11 @@ use crate::{Checked, Format, print_diagnostics};
 use plinth_check::{EnvName, platform};
 use plinth_syntax::{Diagnostic, Span};
 use rayon::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
 pub struct BuildArgs<'a> {
     pub env: Option<&'a str>,
@@ -112,46 +113,93 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
                 })
         })
         .collect();
-    let jobs: Vec<(&str, &dyn plinth_targets::Target)> = platforms
-        .iter()
-        .flat_map(|(e, _)| targets.iter().map(move |t| (e.as_str(), t.as_ref())))
-        .collect();
-    let mut emitted: Vec<(String, &'static str, plinth_targets::Emit)> = jobs
-        .par_iter()
-        .filter_map(|(env, target)| {
-            let platform = platforms.iter().find(|(e, _)| e == env).map(|(_, p)| p)?;
-            Some((env.to_string(), target.name(), target.emit(platform)))
-        })
-        .collect();
+    let out = args
+        .out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| checked.loaded.root.join(&checked.loaded.config.build.out));
     // The policy decision log is evidence: `out/<env>/evidence/decisions.jsonl`, next
     // to what the evidence target wrote (one folder, written once).
-    if args.target.is_none_or(|t| t == "evidence") {
-        for (env, log) in gate.logs.into_iter().filter(|(e, _)| envs.contains(e)) {
-            let file = plinth_targets::OutputFile {
-                path: "decisions.jsonl".to_string(),
-                contents: log,
-            };
-            match emitted
-                .iter_mut()
-                .find(|(e, t, _)| *e == env && *t == "evidence")
-            {
-                Some((_, _, emit)) => {
-                    emit.files.push(file);
+    let mut logs: BTreeMap<String, String> = if args.target.is_none_or(|t| t == "evidence") {
+        gate.logs
+            .into_iter()
+            .filter(|(e, _)| envs.contains(e))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let timings = std::env::var_os("PLINTH_TIMINGS").is_some();
+    let lap = |name: &str, since: Instant| {
+        if timings {
+            eprintln!(
+                "{name:>24}: {:>7.1} ms",
+                since.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    };
+    // One target at a time: render every environment (in parallel), then write it into a
+    // staging directory and drop it, so only one target's output is in memory at once.
+    // Nothing is swapped into `out` until every target rendered without errors.
+    let mut staged: Vec<plinth_targets::Staged> = Vec::new();
+    let mut kept: Vec<(String, &'static str, plinth_targets::Emit)> = Vec::new();
+    let mut files = 0usize;
+    let mut bytes = 0usize;
+    let mut failed = diags.iter().any(Diagnostic::is_error);
+    let mut write = |env: &str,
+                     target: &'static str,
+                     emit: plinth_targets::Emit,
+                     diags: &mut Vec<Diagnostic>,
+                     failed: &mut bool|
+     -> Result<(), ExitCode> {
+        diags.extend(emit.diagnostics.iter().cloned());
+        *failed |= emit.has_errors();
+        if args.check {
+            kept.push((env.to_string(), target, emit));
+        } else if !*failed {
+            match plinth_targets::stage_target_output(&out, env, target, &emit.files) {
+                Ok(s) => staged.push(s),
+                Err(e) => {
+                    eprintln!("cannot write {}/{env}/{target}: {e}", out.display());
+                    return Err(ExitCode::from(2));
+                }
+            }
+            files += emit.files.len();
+            bytes += emit.files.iter().map(|f| f.contents.len()).sum::<usize>();
+        }
+        Ok(())
+    };
+    for target in &targets {
+        let name = target.name();
+        let started = Instant::now();
+        let mut emitted: Vec<(&str, plinth_targets::Emit)> = platforms
+            .par_iter()
+            .map(|(env, platform)| (env.as_str(), target.emit(platform)))
+            .collect();
+        if name == "evidence" {
+            for (env, emit) in &mut emitted {
+                if let Some(log) = logs.remove(*env) {
+                    emit.files.push(decisions_file(log));
                     emit.files.sort_by(|a, b| a.path.cmp(&b.path));
                 }
-                None => emitted.push((
-                    env,
-                    "evidence",
-                    plinth_targets::Emit {
-                        files: vec![file],
-                        diagnostics: Vec::new(),
-                    },
-                )),
             }
         }
+        lap(&format!("render {name}"), started);
+        let started = Instant::now();
+        for (env, emit) in emitted {
+            if let Err(code) = write(env, name, emit, &mut diags, &mut failed) {
+                return code;
+            }
+        }
+        lap(&format!("write {name}"), started);
     }
-    for (_, _, emit) in &emitted {
-        diags.extend(emit.diagnostics.iter().cloned());
+    // Environments whose platform could not be lowered still get their decision log.
+    for (env, log) in std::mem::take(&mut logs) {
+        let emit = plinth_targets::Emit {
+            files: vec![decisions_file(log)],
+            diagnostics: Vec::new(),
+        };
+        if let Err(code) = write(&env, "evidence", emit, &mut diags, &mut failed) {
+            return code;
+        }
     }
     diags.sort_by(|a, b| {
         (&a.file, a.span.start, &a.message).cmp(&(&b.file, b.span.start, &b.message))
@@ -161,27 +209,29 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         print_diagnostics(&diags, &checked.sources, Format::Human);
     }
     if diags.iter().any(Diagnostic::is_error) {
+        // Dropping the staged trees deletes them; the previous output stays.
         return ExitCode::from(2);
     }
-    let out = args
-        .out
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| checked.loaded.root.join(&checked.loaded.config.build.out));
     if args.check {
-        return check_stale(&out, &emitted);
+        return check_stale(&out, &kept);
     }
-    let mut files = 0usize;
-    let mut bytes = 0usize;
-    for (env, target, emit) in &emitted {
-        if let Err(e) = plinth_targets::write_target_output(&out, env, target, &emit.files) {
-            eprintln!("cannot write {}/{env}/{target}: {e}", out.display());
+    let started = Instant::now();
+    for s in staged {
+        if let Err(e) = s.commit() {
+            eprintln!("cannot replace output in {}: {e}", out.display());
             return ExitCode::from(2);
         }
-        files += emit.files.len();
-        bytes += emit.files.iter().map(|f| f.contents.len()).sum::<usize>();
     }
+    lap("swap into place", started);
     eprintln!("wrote {files} files ({bytes} bytes) to {}", out.display());
     ExitCode::SUCCESS
+}
+
+fn decisions_file(log: String) -> plinth_targets::OutputFile {
+    plinth_targets::OutputFile {
+        path: "decisions.jsonl".to_string(),
+        contents: log,
+    }
 }
 
 /// The platform with the policy engine's allowed accesses for its environment.

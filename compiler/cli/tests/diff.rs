@@ -145,7 +145,7 @@ fn changing_replicas_shows_the_field_and_the_hpa() {
     ];
     let out = diff(&root, &args);
     assert!(
-        out.contains("<details><summary><code>prod/kubernetes</code>: 10 changed, 0 added, 0 removed</summary>"),
+        out.contains("<details><summary><code>prod/kubernetes</code>: 1 changed, 0 added, 0 removed</summary>"),
         "{out}"
     );
     golden(
@@ -304,7 +304,7 @@ fn json_has_every_layer() {
         .iter()
         .filter(|t| t["environment"] == "prod" && t["target"] == "kubernetes")
         .flat_map(|t| t["files"].as_array().unwrap())
-        .find(|f| f["path"] == "fraud_api/horizontalpodautoscaler.yaml")
+        .find(|f| f["path"] == "fraud_api.yaml")
         .unwrap();
     assert_eq!(hpa["status"], "changed");
     assert!(
@@ -428,7 +428,8 @@ fn build_check_lists_changed_missing_and_extra_files() {
     );
     let up_to_date = plinth_in(&ws, &["build", "--check"]);
     assert_eq!(up_to_date.status.code(), Some(0));
-    std::fs::remove_file(ws.join("out/prod/kubernetes/fraud_api/service.yaml")).unwrap();
+    let missing = "out/prod/triton/model_repository/fraud_scorer/config.pbtxt";
+    std::fs::remove_file(ws.join(missing)).unwrap();
     std::fs::write(ws.join("out/prod/kubernetes/leftover.yaml"), "kind: Old\n").unwrap();
     edit(
         &ws.join("serving.plinth"),
@@ -439,16 +440,13 @@ fn build_check_lists_changed_missing_and_extra_files() {
     assert_eq!(stale.status.code(), Some(1));
     let listed = String::from_utf8_lossy(&stale.stdout);
     for line in [
-        "changed  prod/kubernetes/fraud_api/horizontalpodautoscaler.yaml",
-        "missing  prod/kubernetes/fraud_api/service.yaml",
+        "changed  prod/kubernetes/fraud_api.yaml",
+        "missing  prod/triton/model_repository/fraud_scorer/config.pbtxt",
         "extra    prod/kubernetes/leftover.yaml",
     ] {
         assert!(listed.lines().any(|l| l == line), "{line} in\n{listed}");
     }
     assert!(String::from_utf8_lossy(&stale.stderr).contains("run `plinth build`"));
     // `--check` never writes.
-    assert!(
-        !ws.join("out/prod/kubernetes/fraud_api/service.yaml")
-            .exists()
-    );
+    assert!(!ws.join(missing).exists());
 }

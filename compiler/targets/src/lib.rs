@@ -22,7 +22,7 @@ pub mod write;
 mod test_fixtures;
 
 pub use names::{artifact_bucket_name, iam_role_name, model_repository_uri};
-pub use write::write_target_output;
+pub use write::{Staged, stage_target_output, write_target_output};
 
 use plinth_syntax::Diagnostic;
 

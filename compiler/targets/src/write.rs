@@ -1,14 +1,22 @@
 //! Writing one target's output tree atomically: `out/<env>/<target>/` is either the
 //! complete old tree or the complete new one, never a half-written mix.
 //!
-//! The new tree is written into a hidden sibling directory, then swapped in with two
-//! renames (old tree aside, new tree into place) and the old tree is deleted. Any error
-//! before the swap removes the temporary directory and leaves the previous output intact.
-//! Between the two renames (two syscalls) the target directory is briefly absent; Linux
-//! cannot rename a directory over a non-empty one without `renameat2`, which would need
-//! `unsafe` FFI.
+//! The new tree is written into a hidden sibling directory ([`stage_target_output`]),
+//! then swapped in with two renames (old tree aside, new tree into place) and the old
+//! tree is deleted ([`Staged::commit`]). Staging and committing are separate so the CLI
+//! can write each target as soon as it is rendered and drop it from memory, and still
+//! swap nothing in when a later target reports an error: a [`Staged`] tree that is
+//! dropped uncommitted is removed, leaving the previous output intact. Between the two
+//! renames (two syscalls) the target directory is briefly absent; Linux cannot rename a
+//! directory over a non-empty one without `renameat2`, which would need `unsafe` FFI.
+//!
+//! Each file is written exactly once (no read-back, no comparison with the old tree),
+//! in parallel: file contents are copied into the page cache by whichever core is free,
+//! which roughly halves the time for tens of thousands of files on two cores.
 
 use crate::OutputFile;
+use rayon::prelude::*;
+use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -20,53 +28,96 @@ pub fn write_target_output(
     target: &str,
     files: &[OutputFile],
 ) -> io::Result<()> {
+    stage_target_output(out_dir, environment, target, files)?.commit()
+}
+
+/// A complete new output tree written next to `out/<env>/<target>/`, not yet in place.
+/// Dropping it without [`Staged::commit`] deletes it.
+#[derive(Debug)]
+pub struct Staged {
+    staging: PathBuf,
+    final_dir: PathBuf,
+    retired: PathBuf,
+    committed: bool,
+}
+
+/// Writes `files` into a hidden staging directory beside `out_dir/<environment>/<target>/`.
+/// Every path is checked before anything is written; on any error the staging directory
+/// is removed and the previous output is untouched.
+pub fn stage_target_output(
+    out_dir: &Path,
+    environment: &str,
+    target: &str,
+    files: &[OutputFile],
+) -> io::Result<Staged> {
     check_segment(environment)?;
     check_segment(target)?;
     let parent = out_dir.join(environment);
     fs::create_dir_all(&parent)?;
-    let final_dir = parent.join(target);
     let pid = std::process::id();
-    let staging = parent.join(format!(".{target}.new-{pid}"));
-    let retired = parent.join(format!(".{target}.old-{pid}"));
+    let staged = Staged {
+        staging: parent.join(format!(".{target}.new-{pid}")),
+        final_dir: parent.join(target),
+        retired: parent.join(format!(".{target}.old-{pid}")),
+        committed: false,
+    };
+    remove_if_present(&staged.staging)?;
+    // On error `staged` is dropped here, which removes whatever was written.
+    write_tree(&staged.staging, files)?;
+    Ok(staged)
+}
 
-    remove_if_present(&staging)?;
-    if let Err(err) = write_tree(&staging, files) {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(err);
-    }
-
-    let had_old = final_dir.exists();
-    if had_old {
-        remove_if_present(&retired)?;
-        if let Err(err) = fs::rename(&final_dir, &retired) {
-            let _ = fs::remove_dir_all(&staging);
+impl Staged {
+    /// Swaps the staged tree into place and deletes the old one.
+    pub fn commit(mut self) -> io::Result<()> {
+        let had_old = self.final_dir.exists();
+        if had_old {
+            remove_if_present(&self.retired)?;
+            fs::rename(&self.final_dir, &self.retired)?;
+        }
+        if let Err(err) = fs::rename(&self.staging, &self.final_dir) {
+            // Put the old tree back so the previous output stays usable.
+            if had_old {
+                let _ = fs::rename(&self.retired, &self.final_dir);
+            }
             return Err(err);
         }
-    }
-    if let Err(err) = fs::rename(&staging, &final_dir) {
-        // Put the old tree back so the previous output stays usable.
+        self.committed = true;
         if had_old {
-            let _ = fs::rename(&retired, &final_dir);
+            fs::remove_dir_all(&self.retired)?;
         }
-        let _ = fs::remove_dir_all(&staging);
-        return Err(err);
+        Ok(())
     }
-    if had_old {
-        fs::remove_dir_all(&retired)?;
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
     }
-    Ok(())
 }
 
 fn write_tree(root: &Path, files: &[OutputFile]) -> io::Result<()> {
+    // Check every path and create every directory first, so the parallel part only
+    // creates files and a bad path fails before anything is written.
+    let paths = files
+        .iter()
+        .map(|f| relative_path(root, &f.path))
+        .collect::<io::Result<Vec<PathBuf>>>()?;
     fs::create_dir_all(root)?;
-    for file in files {
-        let path = relative_path(root, &file.path)?;
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        fs::write(&path, file.contents.as_bytes())?;
+    let dirs: BTreeSet<&Path> = paths
+        .iter()
+        .filter_map(|p| p.parent())
+        .filter(|d| *d != root)
+        .collect();
+    for dir in dirs {
+        fs::create_dir_all(dir)?;
     }
-    Ok(())
+    paths
+        .par_iter()
+        .zip(files.par_iter())
+        .try_for_each(|(path, file)| fs::write(path, file.contents.as_bytes()))
 }
 
 /// `root` joined with a `/`-separated relative path that must not escape it.
@@ -164,6 +215,36 @@ mod tests {
         assert!(!root.join("new.yaml").exists());
         assert!(!out.join("prod/escape.yaml").exists());
         assert_eq!(fs::read_dir(out.join("prod")).unwrap().count(), 1);
+        fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[test]
+    fn a_staged_tree_dropped_uncommitted_leaves_the_old_output() {
+        let out = scratch("dropped");
+        write_target_output(&out, "prod", "kubernetes", &[file("ok.yaml", "old")]).unwrap();
+        let staged =
+            stage_target_output(&out, "prod", "kubernetes", &[file("ok.yaml", "new")]).unwrap();
+        // Staged next to the old tree, not in it.
+        let root = out.join("prod/kubernetes");
+        assert_eq!(fs::read_to_string(root.join("ok.yaml")).unwrap(), "old");
+        assert_eq!(fs::read_dir(out.join("prod")).unwrap().count(), 2);
+        drop(staged);
+        assert_eq!(fs::read_to_string(root.join("ok.yaml")).unwrap(), "old");
+        assert_eq!(fs::read_dir(out.join("prod")).unwrap().count(), 1);
+        fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[test]
+    fn many_files_in_nested_folders_are_all_written() {
+        let out = scratch("many");
+        let files: Vec<OutputFile> = (0..500)
+            .map(|i| file(&format!("d{}/e{}/f{i}.yaml", i % 7, i % 3), &i.to_string()))
+            .collect();
+        write_target_output(&out, "prod", "kubernetes", &files).unwrap();
+        let root = out.join("prod/kubernetes");
+        for f in &files {
+            assert_eq!(fs::read_to_string(root.join(&f.path)).unwrap(), f.contents);
+        }
         fs::remove_dir_all(&out).unwrap();
     }
 

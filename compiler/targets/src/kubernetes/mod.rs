@@ -1,24 +1,29 @@
 //! The Kubernetes target: per service of the environment, the objects a platform team
 //! would write by hand to serve a model with Triton, plus SLO alerting.
 //!
-//! Files, under `out/<env>/kubernetes/<service>/` (`<name>` is the service name with `_`
-//! as `-`; every object in `platform.environment.namespace`):
+//! One file per service, `out/<env>/kubernetes/<service>.yaml`: a multi-document YAML
+//! stream (`---` between objects) that `kubectl apply -f DIR`, kustomize and Argo CD all
+//! read. One file per service rather than per object because a build of thousands of
+//! services is dominated by creating files (ten per service cost ~10x the time of one).
+//! `<name>` is the service name with `_` as `-`; every object is in
+//! `platform.environment.namespace`. The objects, in file order (the order `kubectl
+//! apply -f` creates them: the ServiceAccount before the pods that use it):
 //!
-//! | file | object | name |
+//! | object | when | name |
 //! |---|---|---|
-//! | `serviceaccount.yaml` | ServiceAccount, IRSA-annotated with [`crate::iam_role_name`] | `<name>` |
-//! | `deployment.yaml` | Deployment (rollout `rolling`) | `<name>` |
-//! | `rollout.yaml` | Argo Rollouts `Rollout` (canary, blue_green, shadow) | `<name>` |
-//! | `analysistemplate.yaml` | Argo Rollouts `AnalysisTemplate` on the SLIs (with a Rollout and SLOs) | `<name>-slo` |
-//! | `service.yaml` | Service: http 8000, grpc 8001 | `<name>` |
-//! | `service-metrics.yaml` | Service: metrics 8002, every pod of the service | `<name>-metrics` |
-//! | `service-preview.yaml` | Service for blue_green's preview pods | `<name>-preview` |
-//! | `service-canary.yaml` | Service for shadow's new pods (Istio mirroring) | `<name>-canary` |
-//! | `horizontalpodautoscaler.yaml` | HPA autoscaling/v2 over the replica range | `<name>` |
-//! | `poddisruptionbudget.yaml` | PDB, at most one pod disrupted at a time | `<name>` |
-//! | `networkpolicy.yaml` | NetworkPolicy for the service's pods | `<name>` |
-//! | `servicemonitor.yaml` | Prometheus Operator `ServiceMonitor` | `<name>` |
-//! | `prometheusrule.yaml` | Prometheus Operator `PrometheusRule` (see [`slo`]) | `<name>-slo` |
+//! | ServiceAccount, IRSA-annotated with [`crate::iam_role_name`] | always | `<name>` |
+//! | Deployment | rollout `rolling` | `<name>` |
+//! | Argo Rollouts `Rollout` | canary, blue_green, shadow | `<name>` |
+//! | Argo Rollouts `AnalysisTemplate` on the SLIs | a Rollout with SLOs | `<name>-slo` |
+//! | Service: http 8000, grpc 8001 | always | `<name>` |
+//! | Service: metrics 8002, every pod of the service | always | `<name>-metrics` |
+//! | Service for blue_green's preview pods | blue_green | `<name>-preview` |
+//! | Service for shadow's new pods (Istio mirroring) | shadow | `<name>-canary` |
+//! | HPA autoscaling/v2 over the replica range | always | `<name>` |
+//! | PDB, at most one pod disrupted at a time | always | `<name>` |
+//! | NetworkPolicy for the service's pods | always | `<name>` |
+//! | Prometheus Operator `ServiceMonitor` | always | `<name>` |
+//! | Prometheus Operator `PrometheusRule` (see [`slo`]) | SLOs | `<name>-slo` |
 //!
 //! Choices a reviewer should know:
 //! - Pods: an init container copies `model_repository/<model>/` from the environment's
@@ -57,6 +62,7 @@ use crate::{Emit, OutputFile, Target};
 use api::*;
 use plinth_ir::{Bytes, Environment, Millicores, Model, Origin, Platform, Rollout, Service, Team};
 use plinth_syntax::Diagnostic;
+use rayon::prelude::*;
 use serde::Serialize;
 
 /// Triton Inference Server image, pinned (release 25.01 = Triton 2.54.0).
@@ -125,17 +131,25 @@ impl Target for Kubernetes {
                 .with_help("add `account: \"<12-digit AWS account id>\"` to the environment"),
             );
         }
-        for service in platform.services.values() {
-            match ServiceContext::new(platform, service) {
-                Ok((ctx, warnings)) => {
-                    emit.diagnostics.extend(warnings);
-                    match ctx.files() {
-                        Ok(files) => emit.files.extend(files),
-                        Err(diagnostic) => emit.diagnostics.push(*diagnostic),
+        // Services are independent: render them on all cores. `collect` keeps the
+        // platform's (sorted) order, so the output does not depend on scheduling.
+        let services: Vec<&Service> = platform.services.values().collect();
+        let rendered: Vec<(Option<OutputFile>, Vec<Diagnostic>)> = services
+            .par_iter()
+            .map(|service| match ServiceContext::new(platform, service) {
+                Ok((ctx, mut warnings)) => match ctx.file() {
+                    Ok(file) => (Some(file), warnings),
+                    Err(diagnostic) => {
+                        warnings.push(*diagnostic);
+                        (None, warnings)
                     }
-                }
-                Err(diagnostics) => emit.diagnostics.extend(diagnostics),
-            }
+                },
+                Err(diagnostics) => (None, diagnostics),
+            })
+            .collect();
+        for (file, diagnostics) in rendered {
+            emit.files.extend(file);
+            emit.diagnostics.extend(diagnostics);
         }
         emit.files.sort_by(|a, b| a.path.cmp(&b.path));
         emit
@@ -342,39 +356,42 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn files(&self) -> Result<Vec<OutputFile>, Box<Diagnostic>> {
-        let mut files = Vec::new();
-        let mut add = |file: &str, value: &dyn ErasedManifest| -> Result<(), Box<Diagnostic>> {
-            files.push(OutputFile {
-                path: format!("{}/{file}", self.service.name),
-                contents: value.to_yaml().map_err(|e| {
-                    Box::new(
-                        Diagnostic::error(
-                            CODE_INTERNAL,
-                            self.service.origin.span,
-                            format!(
-                                "could not write `{file}` for service `{}`: {e}",
-                                self.service.name
-                            ),
-                        )
-                        .with_file(&self.service.origin.file),
+    /// The service's file: every object as one YAML document, in the order of the table
+    /// in the module docs (`kubectl apply -f` creates them in this order).
+    fn file(&self) -> Result<OutputFile, Box<Diagnostic>> {
+        let mut contents = String::with_capacity(32 * 1024);
+        let mut add = |what: &str, value: &dyn ErasedManifest| -> Result<(), Box<Diagnostic>> {
+            if !contents.is_empty() {
+                contents.push_str("---\n");
+            }
+            let yaml = value.to_yaml().map_err(|e| {
+                Box::new(
+                    Diagnostic::error(
+                        CODE_INTERNAL,
+                        self.service.origin.span,
+                        format!(
+                            "could not write the {what} of service `{}`: {e}",
+                            self.service.name
+                        ),
                     )
-                })?,
-            });
+                    .with_file(&self.service.origin.file),
+                )
+            })?;
+            contents.push_str(&yaml);
             Ok(())
         };
-        add("serviceaccount.yaml", &self.service_account())?;
+        add("ServiceAccount", &self.service_account())?;
         match &self.service.rollout {
-            Rollout::Rolling => add("deployment.yaml", &self.deployment())?,
+            Rollout::Rolling => add("Deployment", &self.deployment())?,
             _ => {
-                add("rollout.yaml", &self.rollout())?;
+                add("Rollout", &self.rollout())?;
                 if let Some(template) = self.analysis_template() {
-                    add("analysistemplate.yaml", &template)?;
+                    add("AnalysisTemplate", &template)?;
                 }
             }
         }
         add(
-            "service.yaml",
+            "Service",
             &self.service_object(
                 self.name.clone(),
                 &[("http", HTTP_PORT), ("grpc", GRPC_PORT)],
@@ -382,7 +399,7 @@ impl<'a> ServiceContext<'a> {
             ),
         )?;
         add(
-            "service-metrics.yaml",
+            "metrics Service",
             &self.service_object(
                 format!("{}-metrics", self.name),
                 &[("metrics", METRICS_PORT)],
@@ -391,7 +408,7 @@ impl<'a> ServiceContext<'a> {
         )?;
         match &self.service.rollout {
             Rollout::BlueGreen => add(
-                "service-preview.yaml",
+                "preview Service",
                 &self.service_object(
                     format!("{}-preview", self.name),
                     &[("http", HTTP_PORT), ("grpc", GRPC_PORT)],
@@ -399,7 +416,7 @@ impl<'a> ServiceContext<'a> {
                 ),
             )?,
             Rollout::Shadow { .. } => add(
-                "service-canary.yaml",
+                "canary Service",
                 &self.service_object(
                     format!("{}-canary", self.name),
                     &[("http", HTTP_PORT), ("grpc", GRPC_PORT)],
@@ -408,14 +425,17 @@ impl<'a> ServiceContext<'a> {
             )?,
             Rollout::Rolling | Rollout::Canary { .. } => {}
         }
-        add("horizontalpodautoscaler.yaml", &self.hpa())?;
-        add("poddisruptionbudget.yaml", &self.pdb())?;
-        add("networkpolicy.yaml", &self.network_policy())?;
-        add("servicemonitor.yaml", &self.service_monitor())?;
+        add("HorizontalPodAutoscaler", &self.hpa())?;
+        add("PodDisruptionBudget", &self.pdb())?;
+        add("NetworkPolicy", &self.network_policy())?;
+        add("ServiceMonitor", &self.service_monitor())?;
         if let Some(rule) = self.prometheus_rule() {
-            add("prometheusrule.yaml", &rule)?;
+            add("PrometheusRule", &rule)?;
         }
-        Ok(files)
+        Ok(OutputFile {
+            path: format!("{}.yaml", self.service.name),
+            contents,
+        })
     }
 
     fn service_account(&self) -> Manifest<ServiceAccountBody> {

@@ -138,6 +138,46 @@ fn file<'a>(emit: &'a Emit, path: &str) -> &'a str {
         .contents
 }
 
+/// The YAML documents of one multi-document file, each with its final newline.
+fn documents(contents: &str) -> Vec<&str> {
+    let mut docs = Vec::new();
+    let mut rest = contents;
+    while let Some(i) = rest.find("\n---\n") {
+        docs.push(&rest[..=i]);
+        rest = &rest[i + 5..];
+    }
+    docs.push(rest);
+    docs
+}
+
+/// What a reader calls one object: its kind in lower case, and Services by their role
+/// (`service`, `service-metrics`, `service-preview`, `service-canary`).
+fn object_name(doc: &str) -> String {
+    let value: Value = serde_saphyr::from_str(doc).unwrap();
+    let kind = value["kind"].as_str().unwrap().to_lowercase();
+    match value["metadata"]["labels"]["plinth.dev/role"].as_str() {
+        Some(role) if kind == "service" => format!("service-{role}"),
+        _ => kind,
+    }
+}
+
+/// The object names in `<service>.yaml`, in file order.
+fn object_names(emit: &Emit, service: &str) -> Vec<String> {
+    documents(file(emit, &format!("{service}.yaml")))
+        .into_iter()
+        .map(object_name)
+        .collect()
+}
+
+/// One object of a service's file: `object(&out, "fraud_api/rollout")`.
+fn object<'a>(emit: &'a Emit, path: &str) -> &'a str {
+    let (service, name) = path.split_once('/').unwrap();
+    documents(file(emit, &format!("{service}.yaml")))
+        .into_iter()
+        .find(|doc| object_name(doc) == name)
+        .unwrap_or_else(|| panic!("no object {path}"))
+}
+
 #[test]
 fn every_generated_object_passes_its_schema() {
     let out = emit(&every_rollout_platform());
@@ -149,9 +189,11 @@ fn every_generated_object_passes_its_schema() {
     let mut kinds = std::collections::BTreeSet::new();
     let mut errors = Vec::new();
     for f in &out.files {
-        errors.extend(schema_errors(&f.path, &f.contents));
-        let doc: Value = serde_saphyr::from_str(&f.contents).unwrap();
-        kinds.insert(doc["kind"].as_str().unwrap().to_string());
+        for (i, text) in documents(&f.contents).into_iter().enumerate() {
+            errors.extend(schema_errors(&format!("{}#{i}", f.path), text));
+            let doc: Value = serde_saphyr::from_str(text).unwrap();
+            kinds.insert(doc["kind"].as_str().unwrap().to_string());
+        }
     }
     assert!(errors.is_empty(), "schema errors:\n{}", errors.join("\n"));
     // Every kind this target can write was produced, so every schema was exercised.
@@ -175,13 +217,13 @@ fn every_generated_object_passes_its_schema() {
 #[test]
 fn the_schemas_reject_what_they_should() {
     let out = emit(&fraud_platform());
-    let rollout = file(&out, "fraud_api/rollout.yaml");
+    let rollout = object(&out, "fraud_api/rollout");
     let typo = rollout.replace("revisionHistoryLimit:", "revisionHistoryLimt:");
     assert!(
         !schema_errors("rollout", &typo).is_empty(),
         "CRD schema accepted a typo"
     );
-    let hpa = file(&out, "fraud_api/horizontalpodautoscaler.yaml");
+    let hpa = object(&out, "fraud_api/horizontalpodautoscaler");
     let wrong_type = hpa.replace("minReplicas: 3", "minReplicas: three");
     let errors = schema_errors("hpa", &wrong_type);
     assert!(
@@ -200,22 +242,24 @@ fn emits_the_fraud_service_files() {
     let out = emit(&fraud_platform());
     assert!(out.diagnostics.is_empty(), "{:#?}", out.diagnostics);
     let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["fraud_api.yaml"]);
+    // One document per object, in the order `kubectl apply -f` should create them.
     assert_eq!(
-        paths,
+        object_names(&out, "fraud_api"),
         [
-            "fraud_api/analysistemplate.yaml",
-            "fraud_api/horizontalpodautoscaler.yaml",
-            "fraud_api/networkpolicy.yaml",
-            "fraud_api/poddisruptionbudget.yaml",
-            "fraud_api/prometheusrule.yaml",
-            "fraud_api/rollout.yaml",
-            "fraud_api/service-metrics.yaml",
-            "fraud_api/service.yaml",
-            "fraud_api/serviceaccount.yaml",
-            "fraud_api/servicemonitor.yaml",
+            "serviceaccount",
+            "rollout",
+            "analysistemplate",
+            "service",
+            "service-metrics",
+            "horizontalpodautoscaler",
+            "poddisruptionbudget",
+            "networkpolicy",
+            "servicemonitor",
+            "prometheusrule",
         ]
     );
-    let rollout = file(&out, "fraud_api/rollout.yaml");
+    let rollout = object(&out, "fraud_api/rollout");
     for expected in [
         "image: nvcr.io/nvidia/tritonserver:25.01-py3",
         "- --load-model=fraud_scorer",
@@ -234,14 +278,14 @@ fn emits_the_fraud_service_files() {
             "rollout lacks {expected:?}:\n{rollout}"
         );
     }
-    let sa = file(&out, "fraud_api/serviceaccount.yaml");
+    let sa = object(&out, "fraud_api/serviceaccount");
     assert!(
         sa.contains(
             "eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/plinth-prod-fraud-api"
         ),
         "{sa}"
     );
-    let rules = file(&out, "fraud_api/prometheusrule.yaml");
+    let rules = object(&out, "fraud_api/prometheusrule");
     for expected in [
         "vector(0.9995)",
         "vector(0.0005)",
@@ -263,14 +307,14 @@ fn emits_the_fraud_service_files() {
             "rules lack {expected:?}:\n{rules}"
         );
     }
-    let analysis = file(&out, "fraud_api/analysistemplate.yaml");
+    let analysis = object(&out, "fraud_api/analysistemplate");
     assert!(analysis.contains("result[0] <= 0.00672"), "{analysis}");
     assert!(analysis.contains("result[0] <= 40000"), "{analysis}");
     assert!(
         analysis.contains("rollouts_pod_template_hash=\"{{args.pod-template-hash}}\""),
         "{analysis}"
     );
-    let policy = file(&out, "fraud_api/networkpolicy.yaml");
+    let policy = object(&out, "fraud_api/networkpolicy");
     for ns in ["checkout", "payments", "monitoring", "kube-system"] {
         assert!(
             policy.contains(&format!("kubernetes.io/metadata.name: {ns}")),
@@ -282,21 +326,17 @@ fn emits_the_fraud_service_files() {
 #[test]
 fn rolling_services_get_a_deployment_and_the_hpa_follows_the_workload() {
     let out = emit(&every_rollout_platform());
-    let hpa = file(&out, "fraud_rolling/horizontalpodautoscaler.yaml");
+    let hpa = object(&out, "fraud_rolling/horizontalpodautoscaler");
     assert!(hpa.contains("kind: Deployment"), "{hpa}");
-    assert!(file(&out, "fraud_rolling/deployment.yaml").contains("kind: Deployment"));
-    assert!(
-        !out.files
-            .iter()
-            .any(|f| f.path == "fraud_rolling/rollout.yaml")
-    );
-    let rollout = file(&out, "fraud_blue_green/rollout.yaml");
+    assert!(object(&out, "fraud_rolling/deployment").contains("kind: Deployment"));
+    assert!(!object_names(&out, "fraud_rolling").contains(&"rollout".to_string()));
+    let rollout = object(&out, "fraud_blue_green/rollout");
     assert!(
         rollout.contains("previewService: fraud-blue-green-preview"),
         "{rollout}"
     );
-    assert!(file(&out, "fraud_blue_green/analysistemplate.yaml").contains("count: 10"));
-    let shadow = file(&out, "fraud_shadow/rollout.yaml");
+    assert!(object(&out, "fraud_blue_green/analysistemplate").contains("count: 10"));
+    let shadow = object(&out, "fraud_shadow/rollout");
     assert!(shadow.contains("setMirrorRoute:"), "{shadow}");
     assert!(shadow.contains("percentage: 10"), "{shadow}");
     // CPU-only services ask for no GPU.
@@ -309,7 +349,12 @@ fn emitting_twice_gives_identical_bytes() {
     let first = emit(&platform);
     let second = emit(&platform.clone());
     assert_eq!(first, second);
-    assert!(first.files.len() > 40);
+    let objects: usize = first
+        .files
+        .iter()
+        .map(|f| documents(&f.contents).len())
+        .sum();
+    assert!(objects > 40, "{objects} objects");
 }
 
 #[test]
@@ -317,7 +362,7 @@ fn the_spec_hash_follows_the_service_and_model() {
     let platform = fraud_platform();
     let hash = |p: &Platform| {
         let out = emit(p);
-        let doc: Value = serde_saphyr::from_str(file(&out, "fraud_api/service.yaml")).unwrap();
+        let doc: Value = serde_saphyr::from_str(object(&out, "fraud_api/service")).unwrap();
         doc["metadata"]["annotations"]["plinth.dev/spec-hash"]
             .as_str()
             .unwrap()
@@ -437,7 +482,7 @@ fn an_environment_without_account_warns_and_omits_the_role() {
     assert_eq!(out.diagnostics.len(), 1);
     assert_eq!(out.diagnostics[0].code, CODE_IAM);
     assert!(!out.diagnostics[0].is_error());
-    assert!(!file(&out, "fraud_api/serviceaccount.yaml").contains("role-arn"));
+    assert!(!object(&out, "fraud_api/serviceaccount").contains("role-arn"));
 }
 
 #[test]

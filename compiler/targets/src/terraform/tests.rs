@@ -401,12 +401,15 @@ fn removing_a_grant_removes_its_statement_and_no_grants_give_no_policy() {
 fn trust_policy_admits_the_service_account_the_kubernetes_target_writes() {
     let p = platform();
     let k8s = Kubernetes.emit(&p);
-    let sa = k8s
+    let file = k8s
         .files
         .iter()
-        .find(|f| f.path.ends_with("serviceaccount.yaml"))
-        .expect("a ServiceAccount");
-    let sa: Value = serde_saphyr::from_str(&sa.contents).unwrap();
+        .find(|f| f.path == "fraud_api.yaml")
+        .expect("the service's file");
+    // The ServiceAccount is the file's first document.
+    let sa = file.contents.split("\n---\n").next().unwrap();
+    assert!(sa.contains("kind: ServiceAccount"), "{sa}");
+    let sa: Value = serde_saphyr::from_str(sa).unwrap();
     let files = files(&p);
     let role = &files["iam.tf.json"]["resource"]["aws_iam_role"]["fraud_api"];
     let trust: Value = serde_json::from_str(role["assume_role_policy"].as_str().unwrap()).unwrap();
