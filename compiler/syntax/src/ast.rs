@@ -124,7 +124,8 @@ impl Entry {
 /// `key: value`
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Attr {
-    pub docs: Vec<Doc>,
+    /// A boxed slice: usually empty, and every entry of every tree carries one.
+    pub docs: Box<[Doc]>,
     pub key: Ident,
     pub value: Expr,
     pub span: Span,
@@ -133,7 +134,7 @@ pub struct Attr {
 /// `kind name? { body }`, e.g. `slo latency { ... }`, `training { ... }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Block {
-    pub docs: Vec<Doc>,
+    pub docs: Box<[Doc]>,
     pub kind: Ident,
     pub name: Option<Ident>,
     pub body: Body,
@@ -170,15 +171,16 @@ pub enum ExprKind {
     List(Vec<Expr>),
     /// `production`, `card_velocity.amount_sum_24h`, `true`, `false`.
     Path(Path),
-    /// `count(txn_id)`
+    /// `count(txn_id)`. Calls and variants are rare and their parts boxed, so they do
+    /// not set the size of every expression.
     Call {
-        callee: Path,
+        callee: Box<Path>,
         args: Vec<Expr>,
     },
     /// `canary { steps: [10%, 50%] }`: a named variant with a body.
     Variant {
         name: Path,
-        body: Body,
+        body: Box<Body>,
     },
     /// `{ body }`
     Record(Body),

@@ -595,7 +595,7 @@ impl<'a> Parser<'a> {
     }
 
     fn entry(&mut self) -> Option<Entry> {
-        let docs = self.take_docs();
+        let docs = self.take_docs().into_boxed_slice();
         let key_t = self.bump();
         let key = self.ident(key_t);
         let start = docs.first().map_or(key_t.start, |d| d.span.start as usize);
@@ -746,7 +746,10 @@ impl<'a> Parser<'a> {
                         let body = self.body(open);
                         let span = path.span.cover(body.span);
                         Expr {
-                            kind: ExprKind::Variant { name: path, body },
+                            kind: ExprKind::Variant {
+                                name: path,
+                                body: Box::new(body),
+                            },
                             span,
                         }
                     }
@@ -793,7 +796,10 @@ impl<'a> Parser<'a> {
         let (args, end) = self.sequence(open, TokenKind::RParen);
         let span = Span::new(callee.span.start as usize, end);
         Expr {
-            kind: args.map_or(ExprKind::Error, |args| ExprKind::Call { callee, args }),
+            kind: args.map_or(ExprKind::Error, |args| ExprKind::Call {
+                callee: Box::new(callee),
+                args,
+            }),
             span,
         }
     }

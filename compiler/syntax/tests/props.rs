@@ -159,12 +159,12 @@ fn expr(rng: &mut Rng, depth: usize) -> Expr {
         match rng.below(4) {
             0 => ExprKind::List((0..rng.below(4)).map(|_| expr(rng, depth - 1)).collect()),
             1 => ExprKind::Call {
-                callee: path(rng),
+                callee: Box::new(path(rng)),
                 args: (0..rng.below(3)).map(|_| expr(rng, depth - 1)).collect(),
             },
             2 => ExprKind::Variant {
                 name: path(rng),
-                body: body(rng, depth - 1),
+                body: Box::new(body(rng, depth - 1)),
             },
             _ => ExprKind::Record(body(rng, depth - 1)),
         }
@@ -186,7 +186,7 @@ fn body(rng: &mut Rng, depth: usize) -> Body {
         .map(|_| {
             if depth > 0 && rng.chance(25) {
                 Entry::Block(Block {
-                    docs: docs(rng),
+                    docs: docs(rng).into(),
                     kind: ident(rng),
                     name: rng.chance(50).then(|| ident(rng)),
                     body: body(rng, depth - 1),
@@ -194,7 +194,7 @@ fn body(rng: &mut Rng, depth: usize) -> Body {
                 })
             } else {
                 Entry::Attr(Attr {
-                    docs: docs(rng),
+                    docs: docs(rng).into(),
                     key: ident(rng),
                     value: expr(rng, depth),
                     span: sp(),
