@@ -9,14 +9,19 @@
 use crate::entities::{self, CrossEnv, uid_json};
 use crate::load::{Blame, Packs, code};
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, PolicySet, Request, RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
+    PolicySet, Request, RestrictedExpression,
 };
+// Cedar's internals, pinned to the exact version cedar-policy uses (a second copy would
+// not convert into `cedar_policy::Entities` and fails to compile): entity values are
+// built as Cedar's own values and the hierarchy's closure is checked, not recomputed.
+use cedar_policy_core as core;
 use plinth_ir::{Date, Origin, Platform, Waiver};
 use plinth_syntax::{Diagnostic, Severity, Span};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
+use smol_str::SmolStr;
 use std::collections::{BTreeMap, BTreeSet};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -112,6 +117,14 @@ pub struct Options {
 
 /// Parse entity JSON into Cedar entities: in parallel, pruned to the attributes policies
 /// read unless `validate` (then whole and schema-checked).
+///
+/// The fast path builds Cedar's own entity values (`cedar-policy-core`) instead of
+/// restricted expressions that Cedar would then evaluate, and asks Cedar to *check*
+/// the transitive closure of the hierarchy rather than compute it: an entity's only
+/// parent is its owner team and teams have no parents, so the parents are already all
+/// the ancestors. Computing it (a Tarjan pass over hash maps of every entity) was the
+/// largest single-threaded cost. Should the hierarchy ever get deeper, the check fails
+/// and so does the evaluation (closed), with Cedar's error.
 fn cedar_entities(
     packs: &Packs,
     types: &Cache,
@@ -122,37 +135,91 @@ fn cedar_entities(
         let json = Value::Array(built.values().cloned().collect());
         return Entities::from_json_value(json, Some(&packs.schema)).map_err(|e| e.to_string());
     }
-    let entities: Vec<Entity> = built
+    let entities: Vec<core::ast::Entity> = built
         .par_iter()
         .map(|(_, e)| entity_from_json(types, e, &packs.referenced))
         .collect::<Result<_, String>>()?;
-    Entities::from_entities(entities, None).map_err(|e| e.to_string())
+    core::entities::Entities::from_entities(
+        entities,
+        None::<&core::entities::NoEntitiesSchema>,
+        core::entities::TCComputation::EnforceAlreadyComputed,
+        core::extensions::Extensions::all_available(),
+    )
+    .map(Entities::from)
+    .map_err(|e| e.to_string())
 }
 
-/// One entity of Cedar's JSON form built directly (Cedar's own JSON reader is several
-/// times slower), keeping only the `referenced` attributes.
+/// One entity of Cedar's JSON form built directly as Cedar's value (Cedar's own JSON
+/// reader is several times slower), keeping only the `referenced` attributes.
 fn entity_from_json(
     types: &Cache,
     e: &Value,
     referenced: &BTreeSet<String>,
-) -> Result<Entity, String> {
+) -> Result<core::ast::Entity, String> {
     let uid = uid_from_json(types, e.get("uid").ok_or("entity without uid")?)?;
-    let mut attrs = HashMap::new();
+    let mut attrs = Vec::new();
     if let Some(Value::Object(map)) = e.get("attrs") {
         for (k, v) in map {
             if referenced.contains(k) {
-                attrs.insert(k.clone(), restricted(types, v)?);
+                attrs.push((SmolStr::from(k.as_str()), value(types, v)?.into()));
             }
         }
     }
-    let parents: HashSet<EntityUid> = match e.get("parents") {
+    let parents: HashSet<core::ast::EntityUID> = match e.get("parents") {
         Some(Value::Array(ps)) => ps
             .iter()
-            .map(|p| uid_from_json(types, p))
+            .map(|p| uid_from_json(types, p).map(Into::into))
             .collect::<Result<_, _>>()?,
         _ => HashSet::new(),
     };
-    Entity::new(uid, attrs, parents).map_err(|e| e.to_string())
+    Ok(core::ast::Entity::new_with_attr_partial_value(
+        uid.into(),
+        attrs,
+        HashSet::new(),
+        parents,
+        [],
+    ))
+}
+
+/// A JSON attribute value (as `entities.rs` writes them) as the value Cedar would
+/// evaluate its restricted expression to.
+fn value(types: &Cache, v: &Value) -> Result<core::ast::Value, String> {
+    use core::ast::Value as V;
+    Ok(match v {
+        Value::String(s) => V::from(s.as_str()),
+        Value::Bool(b) => V::from(*b),
+        Value::Number(n) => V::from(
+            n.as_i64()
+                .ok_or_else(|| format!("`{n}` is not a whole number"))?,
+        ),
+        Value::Array(items) => V::set(
+            items
+                .iter()
+                .map(|v| value(types, v))
+                .collect::<Result<Vec<_>, _>>()?,
+            None,
+        ),
+        Value::Object(map) => {
+            if let Some(uid) = map.get("__entity") {
+                V::from(core::ast::EntityUID::from(uid_from_json(types, uid)?))
+            } else if let Some(ext) = map.get("__extn") {
+                match (
+                    ext.get("fn").and_then(Value::as_str),
+                    ext.get("arg").and_then(Value::as_str),
+                ) {
+                    (Some("decimal"), Some(arg)) => types.decimal(arg)?,
+                    _ => return Err(format!("unsupported extension value {ext}")),
+                }
+            } else {
+                let fields = map
+                    .iter()
+                    .map(|(k, v)| Ok((SmolStr::from(k.as_str()), value(types, v)?)))
+                    .collect::<Result<Vec<_>, String>>()?;
+                V::record(fields, None)
+            }
+        }
+        Value::Null => return Err("null attribute".to_string()),
+    })
 }
 
 fn uid_from_json(types: &Cache, v: &Value) -> Result<EntityUid, String> {
@@ -177,7 +244,7 @@ fn uid_from_json(types: &Cache, v: &Value) -> Result<EntityUid, String> {
 pub(crate) struct Cache {
     /// `("Plinth::Team", parsed)`, one per schema entity type and `Action`.
     names: Vec<(String, EntityTypeName)>,
-    decimals: Mutex<HashMap<String, RestrictedExpression>>,
+    decimals: Mutex<HashMap<String, core::ast::Value>>,
 }
 
 impl Cache {
@@ -197,16 +264,22 @@ impl Cache {
         }
     }
 
-    /// `decimal("<text>")` as a Cedar expression.
-    fn decimal(&self, text: &str) -> RestrictedExpression {
+    /// The value of `decimal("<text>")`, evaluated by Cedar once per distinct text.
+    fn decimal(&self, text: &str) -> Result<core::ast::Value, String> {
         // A poisoned lock only means another thread panicked; the map is still valid.
         let mut map = self.decimals.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = map.get(text) {
-            return e.clone();
+        if let Some(v) = map.get(text) {
+            return Ok(v.clone());
         }
-        let e = RestrictedExpression::new_decimal(text);
-        map.insert(text.to_string(), e.clone());
-        e
+        let expr = RestrictedExpression::new_decimal(text);
+        let evaluator = core::evaluator::RestrictedEvaluator::new(
+            core::extensions::Extensions::all_available(),
+        );
+        let v = evaluator
+            .interpret(expr.as_ref().as_borrowed())
+            .map_err(|e| format!("`{text}` is not a Cedar decimal: {e}"))?;
+        map.insert(text.to_string(), v.clone());
+        Ok(v)
     }
 
     /// The parsed name of `Plinth::Team`; any other name is parsed on the spot.
@@ -231,44 +304,6 @@ impl Cache {
         };
         Ok(EntityUid::from_type_name_and_id(ty, EntityId::new(id)))
     }
-}
-
-/// A JSON attribute value (as `entities.rs` writes them) as a Cedar expression.
-fn restricted(types: &Cache, v: &Value) -> Result<RestrictedExpression, String> {
-    Ok(match v {
-        Value::String(s) => RestrictedExpression::new_string(s.clone()),
-        Value::Bool(b) => RestrictedExpression::new_bool(*b),
-        Value::Number(n) => RestrictedExpression::new_long(
-            n.as_i64()
-                .ok_or_else(|| format!("`{n}` is not a whole number"))?,
-        ),
-        Value::Array(items) => RestrictedExpression::new_set(
-            items
-                .iter()
-                .map(|v| restricted(types, v))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        Value::Object(map) => {
-            if let Some(uid) = map.get("__entity") {
-                RestrictedExpression::new_entity_uid(uid_from_json(types, uid)?)
-            } else if let Some(ext) = map.get("__extn") {
-                match (
-                    ext.get("fn").and_then(Value::as_str),
-                    ext.get("arg").and_then(Value::as_str),
-                ) {
-                    (Some("decimal"), Some(arg)) => types.decimal(arg),
-                    _ => return Err(format!("unsupported extension value {ext}")),
-                }
-            } else {
-                let fields = map
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), restricted(types, v)?)))
-                    .collect::<Result<Vec<_>, String>>()?;
-                RestrictedExpression::new_record(fields).map_err(|e| e.to_string())?
-            }
-        }
-        Value::Null => return Err("null attribute".to_string()),
-    })
 }
 
 /// The policies that can apply to requests of one shape (action, principal type,
@@ -991,10 +1026,20 @@ mod tests {
         assert_eq!(types.names.len(), crate::schema::entity_kinds().count() + 1);
         // A name that is not cached still works.
         assert!(types.get("Other::Thing").is_ok());
-        // A cached decimal is the expression `new_decimal` makes, every time.
+        // A cached decimal is the value Cedar evaluates `decimal("0.995")` to, every time.
+        let entity = cedar_policy::Entity::new(
+            uid.clone(),
+            HashMap::from([("d".to_string(), RestrictedExpression::new_decimal("0.995"))]),
+            HashSet::new(),
+        )
+        .unwrap();
+        let expected = entity.as_ref().get("d").unwrap().clone();
         for _ in 0..2 {
-            let d = types.decimal("0.995");
-            assert_eq!(d, RestrictedExpression::new_decimal("0.995"));
+            assert_eq!(
+                core::ast::PartialValue::from(types.decimal("0.995").unwrap()),
+                expected
+            );
         }
+        assert!(types.decimal("0.12345").is_err());
     }
 }
