@@ -260,6 +260,8 @@ pub struct Checked {
     pub ws: plinth_check::Workspace,
     pub sources: Sources,
     pub diagnostics: Vec<Diagnostic>,
+    /// Root, config and load diagnostics; its `files` are empty, moved into the database
+    /// (`sources` has the texts), so a large workspace is not held three times.
     pub loaded: workspace::Loaded,
 }
 
@@ -269,11 +271,12 @@ pub fn load_and_check(dir: &Path) -> Checked {
 
 /// Checks a workspace whose files were already read (the language server passes the
 /// editor's unsaved texts).
-pub fn check_loaded(loaded: workspace::Loaded) -> Checked {
+pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
     let dir = loaded.root.clone();
     let db = Db::default();
-    let ws = plinth_check::load(&db, loaded.files.clone());
-    let mut sources: Sources = loaded.files.iter().cloned().collect();
+    let files = std::mem::take(&mut loaded.files);
+    let mut sources: Sources = files.iter().cloned().collect();
+    let ws = plinth_check::load(&db, files);
     for (p, t) in plinth_check::STDLIB {
         sources.insert(p.to_string(), t.to_string());
     }
