@@ -118,6 +118,19 @@ pub fn platforms(checked: &Checked) -> Vec<Arc<Platform>> {
 
 /// Load the selected packs and evaluate them over every environment.
 pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
+    // Started before the packs load, so `policy load` (parsing and validating the
+    // schema and policies) is timed too.
+    let timings = std::env::var_os("PLINTH_TIMINGS").is_some();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &str| {
+        if timings {
+            eprintln!(
+                "{name:>24}: {:>7.1} ms",
+                clock.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        clock = std::time::Instant::now();
+    };
     let mut load_diagnostics = Vec::new();
     let extra = workspace_policy_files(checked, &mut load_diagnostics);
     let config = &checked.loaded.config.policy;
@@ -133,17 +146,6 @@ pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
         checked.sources.get("plinth.toml").map(String::as_str),
     );
     load_diagnostics.extend(diags);
-    let timings = std::env::var_os("PLINTH_TIMINGS").is_some();
-    let mut clock = std::time::Instant::now();
-    let mut lap = |name: &str| {
-        if timings {
-            eprintln!(
-                "{name:>24}: {:>7.1} ms",
-                clock.elapsed().as_secs_f64() * 1000.0
-            );
-        }
-        clock = std::time::Instant::now();
-    };
     lap("policy load");
     let spec_errors = checked.diagnostics.iter().any(Diagnostic::is_error);
     let platforms = if spec_errors {

@@ -115,29 +115,34 @@ pub struct Options {
     pub validate_entities: bool,
 }
 
-/// Parse entity JSON into Cedar entities: in parallel, pruned to the attributes policies
-/// read unless `validate` (then whole and schema-checked).
+/// Entity JSON into Cedar entities, whole and checked against the schema (tests and
+/// `explain`).
+fn validated_entities(
+    packs: &Packs,
+    built: &BTreeMap<(&'static str, String), Value>,
+) -> Result<Entities, String> {
+    let json = Value::Array(built.values().cloned().collect());
+    Entities::from_json_value(json, Some(&packs.schema)).map_err(|e| e.to_string())
+}
+
+/// Entity JSON into Cedar entities, in parallel and pruned to the attributes policies
+/// read. Given owned JSON, each entity's JSON is freed by the thread that converted it.
 ///
-/// The fast path builds Cedar's own entity values (`cedar-policy-core`) instead of
-/// restricted expressions that Cedar would then evaluate, and asks Cedar to *check*
-/// the transitive closure of the hierarchy rather than compute it: an entity's only
-/// parent is its owner team and teams have no parents, so the parents are already all
-/// the ancestors. Computing it (a Tarjan pass over hash maps of every entity) was the
-/// largest single-threaded cost. Should the hierarchy ever get deeper, the check fails
-/// and so does the evaluation (closed), with Cedar's error.
-fn cedar_entities(
+/// Builds Cedar's own entity values (`cedar-policy-core`) instead of restricted
+/// expressions that Cedar would then evaluate, and asks Cedar to *check* the transitive
+/// closure of the hierarchy rather than compute it: an entity's only parent is its
+/// owner team and teams have no parents, so the parents are already all the ancestors.
+/// Computing it (a Tarjan pass over hash maps of every entity) was the largest
+/// single-threaded cost. Should the hierarchy ever get deeper, the check fails and so
+/// does the evaluation (closed), with Cedar's error.
+fn fast_entities<J: std::borrow::Borrow<Value> + Send>(
     packs: &Packs,
     types: &Cache,
-    built: &BTreeMap<(&'static str, String), Value>,
-    validate: bool,
+    built: Vec<J>,
 ) -> Result<Entities, String> {
-    if validate {
-        let json = Value::Array(built.values().cloned().collect());
-        return Entities::from_json_value(json, Some(&packs.schema)).map_err(|e| e.to_string());
-    }
     let entities: Vec<core::ast::Entity> = built
-        .par_iter()
-        .map(|(_, e)| entity_from_json(types, e, &packs.referenced))
+        .into_par_iter()
+        .map(|e| entity_from_json(types, e.borrow(), &packs.referenced))
         .collect::<Result<_, String>>()?;
     core::entities::Entities::from_entities(
         entities,
@@ -516,9 +521,19 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             );
         }
         lap(&mut outcome, "entity JSON");
-        let converted = cedar_entities(packs, &types, &built, options.validate_entities);
-        // The JSON is only needed again by `explain`; free it before authorizing.
-        let built = options.keep_entities.then_some(built);
+        // The JSON is only needed again by `explain`; otherwise it is freed before
+        // authorizing.
+        let (converted, built) = match (options.validate_entities, options.keep_entities) {
+            (true, keep) => (validated_entities(packs, &built), keep.then_some(built)),
+            (false, true) => (
+                fast_entities(packs, &types, built.values().collect()),
+                Some(built),
+            ),
+            (false, false) => (
+                fast_entities(packs, &types, built.into_values().collect()),
+                None,
+            ),
+        };
         let cedar_entities = match converted {
             Ok(e) => e,
             Err(e) => {
