@@ -304,7 +304,7 @@ fn json_has_every_layer() {
         .iter()
         .filter(|t| t["environment"] == "prod" && t["target"] == "kubernetes")
         .flat_map(|t| t["files"].as_array().unwrap())
-        .find(|f| f["path"] == "fraud_api.yaml")
+        .find(|f| f["path"] == "fraud_api.yaml#HorizontalPodAutoscaler/fraud-api")
         .unwrap();
     assert_eq!(hpa["status"], "changed");
     assert!(

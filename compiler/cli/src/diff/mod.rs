@@ -340,7 +340,7 @@ pub fn compare(
     }
     if provenance_only > 0 {
         notes.push(format!(
-            "{provenance_only} generated file(s) differ only in the spec file they name (declarations moved between files); they are not listed"
+            "{provenance_only} generated file(s) or object(s) differ only in the spec file they name (declarations moved between files); they are not listed"
         ));
     }
     Report {

@@ -2,9 +2,10 @@
 //! added, removed and changed, each with a unified diff.
 //!
 //! Files are compared by contents first; only the few that differ are canonicalized and
-//! diffed. Canonical form: a multi-document YAML file has its documents sorted by
-//! `kind` and `metadata.name`, so objects are matched by kind and name and a reorder is
-//! not a change. A file whose only differences are the spec file it names (the
+//! diffed. A multi-document YAML file (the Kubernetes target writes one per service) is
+//! compared object by object, matched by `kind` and `metadata.name`: each changed object
+//! is its own entry, `<file>#<Kind>/<name>`, so a reorder is not a change and an object
+//! whose only change is its spec hash folds like a file would. A file whose only differences are the spec file it names (the
 //! provenance a target records, such as `plinth.dev/source` or a "Generated from"
 //! header, and the Kubernetes spec hash that covers it) is not a change either: moving a
 //! declaration between files changes nothing that runs.
@@ -28,7 +29,8 @@ pub enum FileStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FileDelta {
     pub status: FileStatus,
-    /// Relative to `out/<environment>/<target>/`.
+    /// Relative to `out/<environment>/<target>/`; `<file>#<Kind>/<name>` for one object
+    /// of a multi-document YAML file.
     pub path: String,
     /// Lines added and removed in the unified diff.
     pub added_lines: usize,
@@ -59,15 +61,22 @@ pub fn compare(old: &Outputs, new: &Outputs, with_diffs: bool) -> (Vec<TargetDel
         let after = new.get(key).unwrap_or(&empty);
         let paths: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
         // Cheap first pass: equal contents (nearly every file) are skipped here.
-        let differing: Vec<(&String, Option<&String>, Option<&String>)> = paths
+        let differing: Vec<(String, Option<String>, Option<String>)> = paths
             .into_iter()
             .map(|p| (p, before.get(p), after.get(p)))
             .filter(|(_, b, a)| b != a)
+            .flat_map(|(p, b, a)| split_objects(p, b, a))
             .collect();
         let files: Vec<Option<FileDelta>> = differing
             .par_iter()
             .map(|(path, b, a)| {
-                file_delta(&format!("{env}/{target}/{path}"), path, *b, *a, with_diffs)
+                file_delta(
+                    &format!("{env}/{target}/{path}"),
+                    path,
+                    b.as_ref(),
+                    a.as_ref(),
+                    with_diffs,
+                )
             })
             .collect();
         provenance_only += files.iter().filter(|f| f.is_none()).count();
@@ -96,12 +105,11 @@ fn file_delta(
         (None, Some(a)) => (FileStatus::Added, String::new(), a.clone()),
         (Some(b), None) => (FileStatus::Removed, b.clone(), String::new()),
         (Some(b), Some(a)) => {
-            let (cb, ca) = (canonical(path, b), canonical(path, a));
-            if cb == ca || moved_only(&cb, &ca) {
+            if moved_only(b, a) {
                 return None;
             }
-            spec_hash_only = drop_spec_hash(&cb) == drop_spec_hash(&ca);
-            (FileStatus::Changed, cb, ca)
+            spec_hash_only = drop_spec_hash(b) == drop_spec_hash(a);
+            (FileStatus::Changed, b.clone(), a.clone())
         }
         (None, None) => return None,
     };
@@ -142,29 +150,53 @@ fn file_delta(
     })
 }
 
-/// YAML streams with their documents sorted by kind and name; other files as they are.
-pub fn canonical(path: &str, text: &str) -> String {
+/// A differing file as the entries to compare: the file itself, or for a YAML stream with
+/// more than one document on either side, each object that differs (`<file>#<Kind>/<name>`).
+fn split_objects(
+    path: &str,
+    before: Option<&String>,
+    after: Option<&String>,
+) -> Vec<(String, Option<String>, Option<String>)> {
+    let whole = || vec![(path.to_string(), before.cloned(), after.cloned())];
     if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
-        return text.to_string();
+        return whole();
     }
-    let docs = split_documents(text);
-    if docs.len() < 2 {
-        return text.to_string();
-    }
-    let mut keyed: Vec<((String, String), &str)> =
-        docs.iter().map(|d| (object_key(d), *d)).collect();
-    keyed.sort();
-    let mut out = String::new();
-    for (i, (_, doc)) in keyed.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
+    let objects = |text: Option<&String>| -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for doc in text.map(|t| split_documents(t)).unwrap_or_default() {
+            let (kind, name) = object_key(doc);
+            let mut key = format!("{path}#{kind}/{name}");
+            // Two documents with one kind and name would be a target bug; keep both.
+            while out.contains_key(&key) {
+                key.push('\'');
+            }
+            out.insert(key, doc.to_string());
         }
-        out.push_str(doc);
-        if !doc.ends_with('\n') {
-            out.push('\n');
-        }
+        out
+    };
+    let (b, a) = (objects(before), objects(after));
+    // A file added or removed as a whole is one entry, and so is one with more than
+    // one object on neither side.
+    if before.is_none() || after.is_none() || (b.len() < 2 && a.len() < 2) {
+        return whole();
     }
-    out
+    let keys: BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    let entries: Vec<(String, Option<String>, Option<String>)> = keys
+        .into_iter()
+        .map(|k| (k, b.get(k), a.get(k)))
+        .filter(|(_, b, a)| b != a)
+        .map(|(k, b, a)| (k.clone(), b.cloned(), a.cloned()))
+        .collect();
+    // When every object only got a new spec hash (or moved), the file folds as one.
+    let hash_only = |e: &(String, Option<String>, Option<String>)| match e {
+        (_, Some(b), Some(a)) => drop_spec_hash(b) == drop_spec_hash(a) || moved_only(b, a),
+        _ => false,
+    };
+    // (No entries at all: the objects were only reordered.)
+    if !entries.is_empty() && entries.iter().all(hash_only) {
+        return whole();
+    }
+    entries
 }
 
 /// The documents of a YAML stream, split at `---` lines (empty ones dropped).
@@ -247,11 +279,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn yaml_documents_are_matched_by_kind_and_name() {
-        let a = "kind: Service\nmetadata:\n  name: b\n---\nkind: Service\nmetadata:\n  name: a\n";
-        let b = "kind: Service\nmetadata:\n  name: a\n---\nkind: Service\nmetadata:\n  name: b\n";
-        assert_eq!(canonical("x.yaml", a), canonical("x.yaml", b));
-        assert_ne!(canonical("x.txt", a), canonical("x.txt", b));
+    fn yaml_streams_are_compared_object_by_object() {
+        let svc = |name: &str, port: u16| {
+            format!("kind: Service\nmetadata:\n  name: {name}\nspec:\n  port: {port}\n")
+        };
+        let a = format!("{}---\n{}", svc("b", 1), svc("a", 1));
+        // Reordered, `a` changed, `c` added.
+        let b = format!("{}---\n{}---\n{}", svc("a", 2), svc("b", 1), svc("c", 1));
+        let entries = split_objects("s.yaml", Some(&a), Some(&b));
+        let summary: Vec<(&str, bool, bool)> = entries
+            .iter()
+            .map(|(p, b, a)| (p.as_str(), b.is_some(), a.is_some()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("s.yaml#Service/a", true, true),
+                ("s.yaml#Service/c", false, true)
+            ]
+        );
+        // A reorder alone is no entry at all; other files stay whole.
+        let reordered = format!("{}---\n{}", svc("a", 1), svc("b", 1));
+        assert!(split_objects("s.yaml", Some(&a), Some(&reordered)).is_empty());
+        assert_eq!(split_objects("s.txt", Some(&a), Some(&b)).len(), 1);
+        // A file added whole stays one entry; so does one whose objects only got new
+        // spec hashes.
+        assert_eq!(split_objects("s.yaml", None, Some(&b)).len(), 1);
+        let hashed = |h: &str| {
+            format!("{}---\n{}", svc("a", 1), svc("b", 1))
+                .replace("spec:", &format!("  spec-hash: {h}\nspec:"))
+        };
+        assert_eq!(
+            split_objects("s.yaml", Some(&hashed("1")), Some(&hashed("2"))).len(),
+            1
+        );
     }
 
     #[test]

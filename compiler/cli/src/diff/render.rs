@@ -155,9 +155,23 @@ fn policy_lines(report: &Report) -> Vec<(char, &'static str, String)> {
     lines
 }
 
+/// The file an entry belongs to: objects of a multi-document file (`file#Kind/name`)
+/// count as that one file.
+fn file_of(path: &str) -> &str {
+    path.split('#').next().unwrap_or(path)
+}
+
 fn counts(report: &Report) -> String {
     let count = |k: ChangeKind| report.declarations.iter().filter(|d| d.change == k).count();
-    let files: usize = report.outputs.iter().map(|t| t.files.len()).sum();
+    let files: usize = report
+        .outputs
+        .iter()
+        .map(|t| {
+            let paths: std::collections::BTreeSet<&str> =
+                t.files.iter().map(|f| file_of(&f.path)).collect();
+            paths.len()
+        })
+        .sum();
     let p = &report.policy;
     format!(
         "{} declaration(s) changed, {} added, {} removed, {} renamed; policy: {} violation(s) introduced, {} resolved; output: {files} file(s) in {} target(s)",
@@ -282,7 +296,7 @@ pub fn human(report: &Report, color: bool) -> String {
     out
 }
 
-/// One line for the files whose only change is a spec-hash label (a service's hash
+/// One line for the files (or objects) whose only change is a spec-hash label (a service's hash
 /// covers its model, so a model change touches all its objects).
 fn spec_hash_line(files: &[super::output::FileDelta]) -> Option<String> {
     let names: Vec<&str> = files
@@ -290,9 +304,17 @@ fn spec_hash_line(files: &[super::output::FileDelta]) -> Option<String> {
         .filter(|f| f.spec_hash_only)
         .map(|f| f.path.as_str())
         .collect();
+    let objects = names.iter().filter(|n| n.contains('#')).count();
+    let unit = if objects == 0 {
+        "file(s)"
+    } else if objects == names.len() {
+        "object(s)"
+    } else {
+        "file(s) or object(s)"
+    };
     (!names.is_empty()).then(|| {
         format!(
-            "{} file(s) where only the spec hash changed: {}",
+            "{} {unit} where only the spec hash changed: {}",
             names.len(),
             names.join(", ")
         )
@@ -473,14 +495,21 @@ pub fn markdown(report: &Report, limit: usize) -> String {
 
 /// A target's `<details>` opening, its file list, and one block per file diff.
 fn section_parts(t: &TargetDelta) -> (String, String, Vec<String>) {
-    let (mut a, mut r, mut c) = (0, 0, 0);
-    for f in &t.files {
-        match f.status {
-            FileStatus::Added => a += 1,
-            FileStatus::Removed => r += 1,
-            FileStatus::Changed => c += 1,
-        }
-    }
+    // Counted in files: the objects of one multi-document file are one change.
+    let count = |status: FileStatus| {
+        let files: std::collections::BTreeSet<&str> = t
+            .files
+            .iter()
+            .filter(|f| f.status == status)
+            .map(|f| file_of(&f.path))
+            .collect();
+        files.len()
+    };
+    let (a, r, c) = (
+        count(FileStatus::Added),
+        count(FileStatus::Removed),
+        count(FileStatus::Changed),
+    );
     let header = format!(
         "<details><summary><code>{}/{}</code>: {c} changed, {a} added, {r} removed</summary>\n\n",
         escape_html(&t.environment),
