@@ -1025,6 +1025,30 @@ mod tests {
         );
     }
 
+    /// The fast path relies on parents being all the ancestors; a deeper hierarchy must
+    /// fail (closed), not be evaluated with a wrong closure.
+    #[test]
+    fn a_deeper_hierarchy_fails_the_closure_check() {
+        let (packs, _) = crate::load(&["baseline".to_string()], Vec::new(), None);
+        let packs = packs.unwrap();
+        let types = Cache::new();
+        let entity = |ty: &str, id: &str, parent: Option<&str>| {
+            serde_json::json!({
+                "uid": uid_json(ty, id),
+                "attrs": {},
+                "parents": parent.map(|p| vec![uid_json("Team", p)]).unwrap_or_default(),
+            })
+        };
+        let flat = vec![entity("Team", "a", None), entity("Service", "s", Some("a"))];
+        assert!(fast_entities(&packs, &types, flat).is_ok());
+        let deep = vec![
+            entity("Team", "b", None),
+            entity("Team", "a", Some("b")),
+            entity("Service", "s", Some("a")),
+        ];
+        assert!(fast_entities(&packs, &types, deep).is_err());
+    }
+
     #[test]
     fn entity_uids_parse() {
         assert!(EntityUid::from_str(r#"Plinth::Service::"a""#).is_ok());
