@@ -17,9 +17,48 @@ pub fn fnv1a64_hex(bytes: &[u8]) -> String {
     format!("{:016x}", fnv1a64(bytes))
 }
 
+/// FNV-1a 64 as an `io::Write` sink, so a value can be hashed as it is serialized,
+/// without building its bytes first. Gives the same hash as [`fnv1a64`] of the bytes.
+pub struct Fnv1a64(u64);
+
+impl Default for Fnv1a64 {
+    fn default() -> Self {
+        Fnv1a64(OFFSET_BASIS)
+    }
+}
+
+impl Fnv1a64 {
+    /// The hash as 16 lowercase hex digits.
+    pub fn hex(&self) -> String {
+        format!("{:016x}", self.0)
+    }
+}
+
+impl std::io::Write for Fnv1a64 {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 = bytes
+            .iter()
+            .fold(self.0, |acc, b| (acc ^ u64::from(*b)).wrapping_mul(PRIME));
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_streaming_hash_equals_the_hash_of_the_bytes() {
+        use std::io::Write;
+        let mut h = Fnv1a64::default();
+        h.write_all(b"foo").unwrap();
+        h.write_all(b"bar").unwrap();
+        assert_eq!(h.hex(), fnv1a64_hex(b"foobar"));
+    }
 
     #[test]
     fn matches_the_published_test_vectors() {

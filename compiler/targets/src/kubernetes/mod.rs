@@ -52,8 +52,9 @@ pub mod api;
 pub mod slo;
 #[cfg(test)]
 mod tests;
+pub mod yaml;
 
-use crate::hash::fnv1a64_hex;
+use crate::hash::Fnv1a64;
 use crate::names::{
     MAX_DNS_LABEL, NameProblem, check_dns1035_label, check_dns1123_label, check_label_value,
     dns_name, iam_role_name, model_repository_uri,
@@ -364,7 +365,7 @@ impl<'a> ServiceContext<'a> {
             if !contents.is_empty() {
                 contents.push_str("---\n");
             }
-            let yaml = value.to_yaml().map_err(|e| {
+            value.write_yaml(&mut contents).map_err(|e| {
                 Box::new(
                     Diagnostic::error(
                         CODE_INTERNAL,
@@ -377,7 +378,6 @@ impl<'a> ServiceContext<'a> {
                     .with_file(&self.service.origin.file),
                 )
             })?;
-            contents.push_str(&yaml);
             Ok(())
         };
         add("ServiceAccount", &self.service_account())?;
@@ -1033,14 +1033,14 @@ impl<'a> ServiceContext<'a> {
     }
 }
 
-/// A manifest of any body type, serialized to YAML.
+/// A manifest of any body type, appended to a YAML stream.
 trait ErasedManifest {
-    fn to_yaml(&self) -> Result<String, serde_saphyr::SerializeError>;
+    fn write_yaml(&self, out: &mut String) -> Result<(), yaml::Error>;
 }
 
 impl<B: Serialize> ErasedManifest for Manifest<B> {
-    fn to_yaml(&self) -> Result<String, serde_saphyr::SerializeError> {
-        serde_saphyr::to_string(self)
+    fn write_yaml(&self, out: &mut String) -> Result<(), yaml::Error> {
+        yaml::write(self, out)
     }
 }
 
@@ -1065,8 +1065,14 @@ fn container_security_context() -> ContainerSecurityContext {
 /// A stable fingerprint of what the service's objects are generated from: the service
 /// and its model as IR JSON (spans are not serialized, so moving text does not change it).
 fn spec_hash(service: &Service, model: &Model) -> String {
-    let json = serde_json::to_vec(&(service, model)).unwrap_or_default();
-    fnv1a64_hex(&json)
+    // Streamed into the hash: the same value as hashing `serde_json::to_vec`, without
+    // building the JSON.
+    let mut hash = Fnv1a64::default();
+    match serde_json::to_writer(&mut hash, &(service, model)) {
+        Ok(()) => hash.hex(),
+        // Unreachable for IR types (string keys only); hash nothing, as before.
+        Err(_) => Fnv1a64::default().hex(),
+    }
 }
 
 /// A percent as a whole number in 1..=100, which is what Argo's weights are.

@@ -600,7 +600,7 @@ proptest! {
             },
             body: ServiceAccountBody { automount_service_account_token: false },
         };
-        let yaml = serde_saphyr::to_string(&manifest).unwrap();
+        let yaml = yaml::to_string(&manifest).unwrap();
         let back: Value = serde_saphyr::from_str(&yaml).unwrap();
         let meta = &back["metadata"];
         prop_assert_eq!(meta["namespace"].as_str(), Some(label.as_str()), "{}", yaml);
