@@ -5,9 +5,10 @@
 //! Values are raw spec strings; the template escapes every one of them for Markdown.
 
 use super::lineage::Upstream;
-use plinth_ir::PolicySummary;
+use plinth_ir::{BatchJob, PolicyDecision, PolicySummary, Service};
 use plinth_ir::{Model, Monitor, Platform, Resources, Rollout, Slo};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Fact {
@@ -224,7 +225,76 @@ fn non_empty(s: &str) -> Option<String> {
 }
 
 /// The card of `model` in platform `p`.
-pub fn card(p: &Platform, model: &Model, up: Option<&Upstream>, policy: &PolicySummary) -> Card {
+/// What every card looks up by model or declaration, indexed once per platform: scanning
+/// all services, batch jobs and policy decisions for each model is quadratic, and took
+/// seconds at 5,000 models.
+pub struct Index<'a> {
+    services: BTreeMap<&'a str, Vec<&'a Service>>,
+    batch_jobs: BTreeMap<&'a str, Vec<&'a BatchJob>>,
+    /// By (Cedar type, name) of the principal or the resource, in decision order.
+    decisions: BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a PolicyDecision>>>,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(p: &'a Platform, policy: &'a PolicySummary) -> Index<'a> {
+        let mut services: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+        for s in p.services.values() {
+            services.entry(s.model.as_str()).or_default().push(s);
+        }
+        let mut batch_jobs: BTreeMap<&str, Vec<&BatchJob>> = BTreeMap::new();
+        for j in p.batch_jobs.values() {
+            batch_jobs.entry(j.model.as_str()).or_default().push(j);
+        }
+        let mut decisions: BTreeMap<&str, BTreeMap<&str, Vec<&PolicyDecision>>> = BTreeMap::new();
+        for d in &policy.decisions {
+            let (kind, name) = (d.principal.0.as_str(), d.principal.1.as_str());
+            decisions
+                .entry(kind)
+                .or_default()
+                .entry(name)
+                .or_default()
+                .push(d);
+            // Once per decision, as `PolicySummary::decisions_about` yields it.
+            if d.resource != d.principal {
+                let (kind, name) = (d.resource.0.as_str(), d.resource.1.as_str());
+                decisions
+                    .entry(kind)
+                    .or_default()
+                    .entry(name)
+                    .or_default()
+                    .push(d);
+            }
+        }
+        Index {
+            services,
+            batch_jobs,
+            decisions,
+        }
+    }
+
+    fn services(&self, model: &str) -> &[&'a Service] {
+        self.services.get(model).map_or(&[], Vec::as_slice)
+    }
+
+    fn batch_jobs(&self, model: &str) -> &[&'a BatchJob] {
+        self.batch_jobs.get(model).map_or(&[], Vec::as_slice)
+    }
+
+    fn decisions_about(&self, kind: &str, name: &str) -> &[&'a PolicyDecision] {
+        self.decisions
+            .get(kind)
+            .and_then(|by_name| by_name.get(name))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+pub fn card(
+    p: &Platform,
+    model: &Model,
+    up: Option<&Upstream>,
+    policy: &PolicySummary,
+    index: &Index<'_>,
+) -> Card {
     let team = p.teams.get(&model.owner);
     let mut ownership = vec![fact("Team", model.owner.clone())];
     if let Some(t) = team {
@@ -386,7 +456,7 @@ pub fn card(p: &Platform, model: &Model, up: Option<&Upstream>, policy: &PolicyS
     });
 
     let mut serving = Vec::new();
-    for s in p.services.values().filter(|s| s.model == model.name) {
+    for s in index.services(&model.name) {
         serving.push(ServingView {
             kind: "service",
             name: s.name.clone(),
@@ -420,7 +490,7 @@ pub fn card(p: &Platform, model: &Model, up: Option<&Upstream>, policy: &PolicyS
             monitors: s.monitors.iter().map(monitor_text).collect(),
         });
     }
-    for j in p.batch_jobs.values().filter(|j| j.model == model.name) {
+    for j in index.batch_jobs(&model.name) {
         serving.push(ServingView {
             kind: "batch job",
             name: j.name.clone(),
@@ -437,10 +507,10 @@ pub fn card(p: &Platform, model: &Model, up: Option<&Upstream>, policy: &PolicyS
 
     // Declarations the card speaks for: the model and what serves it.
     let mut about: Vec<(&str, &str)> = vec![("Model", model.name.as_str())];
-    for s in p.services.values().filter(|s| s.model == model.name) {
+    for s in index.services(&model.name) {
         about.push(("Service", s.name.as_str()));
     }
-    for j in p.batch_jobs.values().filter(|j| j.model == model.name) {
+    for j in index.batch_jobs(&model.name) {
         about.push(("BatchJob", j.name.as_str()));
     }
     let names: Vec<&str> = about.iter().map(|(_, n)| *n).collect();
@@ -473,7 +543,7 @@ pub fn card(p: &Platform, model: &Model, up: Option<&Upstream>, policy: &PolicyS
             });
         }
     }
-    for d in policy.decisions_about("Model", &model.name) {
+    for d in index.decisions_about("Model", &model.name) {
         decisions.push(DecisionView {
             verdict: if d.allowed { "allow" } else { "deny" },
             action: d.action.clone(),

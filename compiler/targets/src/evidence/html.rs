@@ -63,11 +63,12 @@ pub fn report(
     let lin = lineage::lineage(platform);
     let cards = super::model_cards(&md, platform, &lin)?;
     let policy = &platform.policy;
+    let index = card::Index::new(platform, policy);
     let models: Vec<ModelEntry> = platform
         .models
         .values()
         .map(|m| {
-            let c = card::card(platform, m, lin.models.get(&m.name), policy);
+            let c = card::card(platform, m, lin.models.get(&m.name), policy, &index);
             ModelEntry {
                 name: m.name.clone(),
                 risk: m.risk.name.clone(),

@@ -31,6 +31,7 @@ use crate::{Emit, OutputFile, Target};
 use handlebars::Handlebars;
 use plinth_ir::Platform;
 use plinth_syntax::Diagnostic;
+use rayon::prelude::*;
 use serde::Serialize;
 
 pub const CODE_INTERNAL: &str = "plinth::target::internal";
@@ -102,11 +103,19 @@ pub fn model_cards(
     platform: &Platform,
     lineage: &lineage::Lineage,
 ) -> Result<Vec<(String, String)>, String> {
-    platform
-        .models
-        .values()
+    let index = card::Index::new(platform, &platform.policy);
+    // Cards are independent: render them on all cores; `collect` keeps model order.
+    let models: Vec<&plinth_ir::Model> = platform.models.values().collect();
+    models
+        .par_iter()
         .map(|m| {
-            let c = card::card(platform, m, lineage.models.get(&m.name), &platform.policy);
+            let c = card::card(
+                platform,
+                m,
+                lineage.models.get(&m.name),
+                &platform.policy,
+                &index,
+            );
             hbs.render("model_card", &c)
                 .map(|text| (m.name.clone(), text))
                 .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))
