@@ -561,6 +561,17 @@ fn write_string(out: &mut String, s: &str, content_indent: usize) {
 /// YAML 1.1 or 1.2 reader.
 fn is_plain(s: &str) -> bool {
     let bytes = s.as_bytes();
+    // Fast path for the common case (names, label keys, paths, images): a letter, then
+    // only letters, digits and `_./-`. No indicator, space, colon or `#` can occur, and
+    // no number or timestamp starts with a letter; only a few short words (`no`,
+    // `false`, `nan`, ...) are ambiguous.
+    if bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-'))
+    {
+        return bytes.len() > 5 || !is_ambiguous(s);
+    }
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false;
     };
