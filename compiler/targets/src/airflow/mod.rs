@@ -43,6 +43,7 @@ use plinth_ir::{
 };
 use plinth_syntax::Diagnostic;
 use python::{check_identifier, comment, python_str, timedelta};
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -114,8 +115,14 @@ impl Target for Airflow {
         for job in platform.batch_jobs.values() {
             dags.push(ctx.scoring_dag(job));
         }
-        for dag in dags {
-            match dag.and_then(|d| render(&renderer, env, &d)) {
+        // Rendering (handlebars) is most of this target's time and each DAG is
+        // independent: render on all cores; `collect` keeps the order above.
+        let rendered: Vec<Result<OutputFile, Vec<Diagnostic>>> = dags
+            .into_par_iter()
+            .map(|dag| dag.and_then(|d| render(&renderer, env, &d)))
+            .collect();
+        for result in rendered {
+            match result {
                 Ok(file) => emit.files.push(file),
                 Err(diagnostics) => emit.diagnostics.extend(diagnostics),
             }
