@@ -105,8 +105,10 @@ pub fn model_cards(
 ) -> Result<Vec<(String, String)>, String> {
     let index = card::Index::new(platform, &platform.policy);
     // Cards are independent: render them on all cores; `collect` keeps model order.
+    // Results are collected first so that a failure reports the first model in order,
+    // not whichever thread failed first.
     let models: Vec<&plinth_ir::Model> = platform.models.values().collect();
-    models
+    let cards: Vec<Result<(String, String), String>> = models
         .par_iter()
         .map(|m| {
             let c = card::card(
@@ -120,7 +122,8 @@ pub fn model_cards(
                 .map(|text| (m.name.clone(), text))
                 .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))
         })
-        .collect()
+        .collect();
+    cards.into_iter().collect()
 }
 
 fn files(platform: &Platform, prices: &cost::PriceTable) -> Result<Vec<OutputFile>, String> {
