@@ -181,6 +181,24 @@ impl<'a> Printer<'a> {
                 self.start_line(start);
                 self.out.push_str(&c.text);
                 self.last_end = self.last_end.max(c.span.end as usize);
+                // Comments that follow on the same source line stay on it: `/* a */ /// b`
+                // on one line is two comments, but `/// b` on a line of its own would read
+                // back as a doc comment.
+                let mut end = c.span.end as usize;
+                while let Some(next) = self.comments.get(self.next_comment) {
+                    let next_start = next.span.start as usize;
+                    let same_line = self
+                        .src
+                        .get(end..next_start)
+                        .is_some_and(|gap| gap.trim_matches([' ', '\t']).is_empty());
+                    if next_start >= pos || !same_line {
+                        break;
+                    }
+                    self.pending.push(&next.text);
+                    end = next.span.end as usize;
+                    self.last_end = self.last_end.max(end);
+                    self.next_comment += 1;
+                }
                 self.end_line();
             } else {
                 self.pending.push(&c.text);
