@@ -2,6 +2,7 @@
 //! write `out/<env>/<target>/` atomically, or with `--check` compare with what is on
 //! disk (CI fails when committed output is stale).
 
+use crate::timings::Stopwatch;
 use crate::{Checked, Format, print_diagnostics};
 use plinth_check::{EnvName, platform};
 use plinth_syntax::{Diagnostic, Span};
@@ -10,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub struct BuildArgs<'a> {
     pub env: Option<&'a str>,
@@ -127,21 +127,6 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
     } else {
         BTreeMap::new()
     };
-    let timings = std::env::var_os("PLINTH_TIMINGS").is_some();
-    // Wall time, and CPU time of the whole process (all threads) where Linux reports it:
-    // on a shared machine the CPU time is the steadier figure.
-    let lap = |name: &str, (since, cpu): (Instant, Option<f64>)| {
-        if timings {
-            let wall = since.elapsed().as_secs_f64() * 1000.0;
-            match cpu.zip(cpu_ms()) {
-                Some((before, now)) => {
-                    eprintln!("{name:>24}: {wall:>7.1} ms ({:.0} ms CPU)", now - before)
-                }
-                None => eprintln!("{name:>24}: {wall:>7.1} ms"),
-            }
-        }
-    };
-    let clock = || (Instant::now(), if timings { cpu_ms() } else { None });
     // One target at a time: render every environment (in parallel), then write it into a
     // staging directory and drop it, so only one target's output is in memory at once.
     // Nothing is swapped into `out` until every target rendered without errors.
@@ -175,7 +160,7 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
     };
     for target in &targets {
         let name = target.name();
-        let started = clock();
+        let mut clock = Stopwatch::start();
         let mut emitted: Vec<(&str, plinth_targets::Emit)> = platforms
             .par_iter()
             .map(|(env, platform)| (env.as_str(), target.emit(platform)))
@@ -188,14 +173,13 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
                 }
             }
         }
-        lap(&format!("render {name}"), started);
-        let started = clock();
+        clock.lap(&format!("render {name}"));
         for (env, emit) in emitted {
             if let Err(code) = write(env, name, emit, &mut diags, &mut failed) {
                 return code;
             }
         }
-        lap(&format!("write {name}"), started);
+        clock.lap(&format!("write {name}"));
     }
     // Environments whose platform could not be lowered still get their decision log.
     for (env, log) in std::mem::take(&mut logs) {
@@ -221,28 +205,16 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
     if args.check {
         return check_stale(&out, &kept);
     }
-    let started = clock();
+    let mut clock = Stopwatch::start();
     for s in staged {
         if let Err(e) = s.commit() {
             eprintln!("cannot replace output in {}: {e}", out.display());
             return ExitCode::from(2);
         }
     }
-    lap("swap into place", started);
+    clock.lap("swap into place");
     eprintln!("wrote {files} files ({bytes} bytes) to {}", out.display());
     ExitCode::SUCCESS
-}
-
-/// User + system CPU time of this process so far, in ms (`/proc/self/stat`, Linux only;
-/// clock ticks are 10 ms on every Linux configuration we run on).
-fn cpu_ms() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces), from field 3 on.
-    let rest = stat.rsplit_once(')')?.1;
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: f64 = fields.next()?.parse().ok()?;
-    let stime: f64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) * 10.0)
 }
 
 fn decisions_file(log: String) -> plinth_targets::OutputFile {

@@ -12,6 +12,7 @@ mod lsp;
 mod policy;
 mod render;
 mod report;
+mod timings;
 mod workspace;
 
 // The compiler allocates many small values (names, records, diagnostics); mimalloc
@@ -299,19 +300,15 @@ pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
     }
 }
 
-/// `PLINTH_TIMINGS=1`: how long each front-end phase takes, on stderr (for benchmarks).
+/// `PLINTH_TIMINGS=1`: how long each front-end phase takes (see `timings`).
 fn print_phase_timings(db: &Db, ws: plinth_check::Workspace) {
-    let mut t = std::time::Instant::now();
-    let mut lap = |name: &str| {
-        eprintln!("{name:>24}: {:>7.1} ms", t.elapsed().as_secs_f64() * 1000.0);
-        t = std::time::Instant::now();
-    };
+    let mut clock = timings::Stopwatch::start();
     plinth_check::prefetch(db, ws);
-    lap("files (parallel)");
+    clock.lap("files (parallel)");
     let _ = analysis(db, ws);
-    lap("analysis");
+    clock.lap("analysis");
     let _ = diagnostics(db, ws);
-    lap("diagnostics");
+    clock.lap("diagnostics");
 }
 
 fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, format: Format) {

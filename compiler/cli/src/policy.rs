@@ -120,17 +120,7 @@ pub fn platforms(checked: &Checked) -> Vec<Arc<Platform>> {
 pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
     // Started before the packs load, so `policy load` (parsing and validating the
     // schema and policies) is timed too.
-    let timings = std::env::var_os("PLINTH_TIMINGS").is_some();
-    let mut clock = std::time::Instant::now();
-    let mut lap = |name: &str| {
-        if timings {
-            eprintln!(
-                "{name:>24}: {:>7.1} ms",
-                clock.elapsed().as_secs_f64() * 1000.0
-            );
-        }
-        clock = std::time::Instant::now();
-    };
+    let mut clock = crate::timings::Stopwatch::start();
     let mut load_diagnostics = Vec::new();
     let extra = workspace_policy_files(checked, &mut load_diagnostics);
     let config = &checked.loaded.config.policy;
@@ -146,14 +136,14 @@ pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
         checked.sources.get("plinth.toml").map(String::as_str),
     );
     load_diagnostics.extend(diags);
-    lap("policy load");
+    clock.lap("policy load");
     let spec_errors = checked.diagnostics.iter().any(Diagnostic::is_error);
     let platforms = if spec_errors {
         Vec::new()
     } else {
         platforms(checked)
     };
-    lap("lower (all environments)");
+    clock.lap("lower (all environments)");
     let outcome = match &packs {
         Some(p) if !spec_errors => {
             let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();
@@ -170,12 +160,14 @@ pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
         }
         _ => None,
     };
-    lap("policy evaluation");
-    if timings && let Some(o) = &outcome {
+    clock.lap("policy evaluation");
+    if clock.on()
+        && let Some(o) = &outcome
+    {
         for (phase, secs) in &o.timings {
-            eprintln!("{:>24}: {:>7.1} ms", format!("  {phase}"), secs * 1000.0);
+            crate::timings::line(phase, &format!("{:>7.1} ms", secs * 1000.0));
         }
-        eprintln!("{:>24}: {}", "policy requests", o.requests);
+        crate::timings::line("policy requests", &o.requests.to_string());
     }
     PolicyRun {
         packs,
