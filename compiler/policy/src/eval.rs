@@ -140,10 +140,13 @@ fn fast_entities<J: std::borrow::Borrow<Value> + Send>(
     types: &Cache,
     built: Vec<J>,
 ) -> Result<Entities, String> {
-    let entities: Vec<core::ast::Entity> = built
+    // Collected before the `?` so that a failure reports the first entity in order,
+    // not whichever thread failed first.
+    let entities: Vec<Result<core::ast::Entity, String>> = built
         .into_par_iter()
         .map(|e| entity_from_json(types, e.borrow(), &packs.referenced))
-        .collect::<Result<_, String>>()?;
+        .collect();
+    let entities = entities.into_iter().collect::<Result<Vec<_>, String>>()?;
     core::entities::Entities::from_entities(
         entities,
         None::<&core::entities::NoEntitiesSchema>,
