@@ -218,6 +218,7 @@ environment prod {{
   tier: production
   region: {REGION}
   cluster: "bench-prod"
+  account: "111122223333"
   namespace: "bench-prod"
 }}
 
@@ -226,6 +227,7 @@ environment prod_central {{
   tier: production
   region: {REGION_2}
   cluster: "bench-prod-central"
+  account: "111122223333"
   namespace: "bench-prod-central"
 }}
 """
