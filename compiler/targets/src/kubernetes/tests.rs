@@ -242,7 +242,7 @@ fn emits_the_fraud_service_files() {
     let out = emit(&fraud_platform());
     assert!(out.diagnostics.is_empty(), "{:#?}", out.diagnostics);
     let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
-    assert_eq!(paths, ["fraud_api.yaml"]);
+    assert_eq!(paths, ["fraud_api.yaml", "plinth-sli.yaml"]);
     // One document per object, in the order `kubectl apply -f` should create them.
     assert_eq!(
         object_names(&out, "fraud_api"),
@@ -297,8 +297,8 @@ fn emits_the_fraud_service_files() {
         "> (13.44 * 0.01)",
         "quantile=\"0.99\"",
         "> bool 40000",
-        "record: slo:sli_error:ratio_rate3d",
         "alert: FraudApiAvailabilityErrorBudgetBurn",
+        "slo:sli_error:ratio_rate1h{namespace=\"ml-prod\",job=\"fraud-api-metrics\",plinth_slo=\"availability\"}",
         "severity: page",
         "severity: ticket",
     ] {
@@ -307,6 +307,26 @@ fn emits_the_fraud_service_files() {
             "rules lack {expected:?}:\n{rules}"
         );
     }
+    // The SLI windows are recorded once for the namespace, not per service.
+    assert!(!rules.contains("record: slo:sli_error"), "{rules}");
+    let shared = file(&out, "plinth-sli.yaml");
+    for expected in [
+        "name: plinth-sli\n",
+        "namespace: ml-prod\n",
+        "- name: plinth-sli-availability\n",
+        "- name: plinth-sli-latency\n",
+        "sum by (namespace, job) (rate(nv_inference_request_failure{namespace=\"ml-prod\"}[3d]))",
+        "avg_over_time(slo:latency_slice_error:bool{namespace=\"ml-prod\"}[5m])",
+    ] {
+        assert!(
+            shared.contains(expected),
+            "shared rules lack {expected:?}:\n{shared}"
+        );
+    }
+    assert_eq!(
+        shared.matches("record: slo:sli_error:ratio_rate").count(),
+        14
+    );
     let analysis = object(&out, "fraud_api/analysistemplate");
     assert!(analysis.contains("result[0] <= 0.00672"), "{analysis}");
     assert!(analysis.contains("result[0] <= 40000"), "{analysis}");
@@ -513,6 +533,29 @@ fn slos_whose_alerts_cannot_fire_warn() {
         out.diagnostics[0].message
     );
     assert!(!out.has_errors());
+}
+
+#[test]
+fn shared_sli_rules_cover_exactly_the_slo_kinds_in_use() {
+    let mut platform = fraud_platform();
+    let service = platform.services.get_mut("fraud_api").unwrap();
+    service
+        .slos
+        .retain(|s| matches!(s, Slo::Availability { .. }));
+    let out = emit(&platform);
+    let shared = file(&out, "plinth-sli.yaml");
+    assert!(shared.contains("plinth-sli-availability"), "{shared}");
+    assert!(!shared.contains("latency"), "{shared}");
+    platform.services.get_mut("fraud_api").unwrap().slos.clear();
+    let out = emit(&platform);
+    let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(paths, ["fraud_api.yaml"]);
+    // A service that cannot be rendered takes the shared rules with it.
+    let mut platform = fraud_platform();
+    platform.environment.name = "prod!".to_string();
+    let out = emit(&platform);
+    assert!(out.has_errors());
+    assert!(out.files.is_empty(), "{:?}", out.files);
 }
 
 /// Writes the fixture's output (every rollout strategy) with the atomic writer, to
