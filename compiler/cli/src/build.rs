@@ -135,11 +135,15 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
     let mut files = 0usize;
     let mut bytes = 0usize;
     let mut failed = diags.iter().any(Diagnostic::is_error);
+    #[allow(clippy::too_many_arguments)]
     let mut write = |env: &str,
                      target: &'static str,
                      emit: plinth_targets::Emit,
                      diags: &mut Vec<Diagnostic>,
-                     failed: &mut bool|
+                     failed: &mut bool,
+                     staged: &mut Vec<plinth_targets::Staged>,
+                     files: &mut usize,
+                     bytes: &mut usize|
      -> Result<(), ExitCode> {
         diags.extend(emit.diagnostics.iter().cloned());
         *failed |= emit.has_errors();
@@ -153,14 +157,59 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
                     return Err(ExitCode::from(2));
                 }
             }
-            files += emit.files.len();
-            bytes += emit.files.iter().map(|f| f.contents.len()).sum::<usize>();
+            *files += emit.files.len();
+            *bytes += emit.files.iter().map(|f| f.contents.len()).sum::<usize>();
         }
         Ok(())
     };
     for target in &targets {
         let name = target.name();
         let mut clock = Stopwatch::start();
+        if !args.check && !failed {
+            // Render and write at once: every environment in parallel, each file written
+            // into the staging folder as soon as it is rendered (`Target::emit_to`), so a
+            // target's output is never all in memory. The "render" lap includes writing.
+            let streamed: Vec<(&str, Streamed)> = platforms
+                .par_iter()
+                .map(|(env, platform)| {
+                    let stage = || {
+                        let stager = plinth_targets::start_target_output(&out, env, name)?;
+                        let diagnostics = target.emit_to(platform, &stager)?;
+                        Ok((stager, diagnostics))
+                    };
+                    (env.as_str(), stage())
+                })
+                .collect();
+            clock.lap(&format!("render {name}"));
+            for (env, result) in streamed {
+                let written = result.and_then(|(stager, diagnostics)| {
+                    if name == "evidence"
+                        && let Some(log) = logs.remove(env)
+                    {
+                        plinth_targets::FileSink::write(&stager, "decisions.jsonl", &log)?;
+                    }
+                    Ok((stager, diagnostics))
+                });
+                let (stager, diagnostics) = match written {
+                    Ok(w) => w,
+                    Err(e) => {
+                        eprintln!("cannot write {}/{env}/{name}: {e}", out.display());
+                        return ExitCode::from(2);
+                    }
+                };
+                failed |= diagnostics.iter().any(Diagnostic::is_error);
+                diags.extend(diagnostics);
+                // With errors the stager is dropped, which deletes what it wrote.
+                if !failed {
+                    let (n, b) = stager.written();
+                    files += n;
+                    bytes += b;
+                    staged.push(stager.finish());
+                }
+            }
+            clock.lap(&format!("write {name}"));
+            continue;
+        }
         let mut emitted: Vec<(&str, plinth_targets::Emit)> = platforms
             .par_iter()
             .map(|(env, platform)| (env.as_str(), target.emit(platform)))
@@ -175,7 +224,16 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         }
         clock.lap(&format!("render {name}"));
         for (env, emit) in emitted {
-            if let Err(code) = write(env, name, emit, &mut diags, &mut failed) {
+            if let Err(code) = write(
+                env,
+                name,
+                emit,
+                &mut diags,
+                &mut failed,
+                &mut staged,
+                &mut files,
+                &mut bytes,
+            ) {
                 return code;
             }
         }
@@ -187,7 +245,16 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
             files: vec![decisions_file(log)],
             diagnostics: Vec::new(),
         };
-        if let Err(code) = write(&env, "evidence", emit, &mut diags, &mut failed) {
+        if let Err(code) = write(
+            &env,
+            "evidence",
+            emit,
+            &mut diags,
+            &mut failed,
+            &mut staged,
+            &mut files,
+            &mut bytes,
+        ) {
             return code;
         }
     }
@@ -216,6 +283,9 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
     eprintln!("wrote {files} files ({bytes} bytes) to {}", out.display());
     ExitCode::SUCCESS
 }
+
+/// One environment's streamed target: the staging folder it wrote, and its diagnostics.
+type Streamed = std::io::Result<(plinth_targets::Stager, Vec<Diagnostic>)>;
 
 fn decisions_file(log: String) -> plinth_targets::OutputFile {
     plinth_targets::OutputFile {

@@ -22,7 +22,7 @@ pub mod write;
 mod test_fixtures;
 
 pub use names::{artifact_bucket_name, iam_role_name, model_repository_uri};
-pub use write::{Staged, stage_target_output, write_target_output};
+pub use write::{Staged, Stager, stage_target_output, start_target_output, write_target_output};
 
 use plinth_syntax::Diagnostic;
 
@@ -57,6 +57,51 @@ pub trait Target: Sync {
     fn name(&self) -> &'static str;
     /// Must be deterministic: the same platform gives the same bytes on every run.
     fn emit(&self, platform: &plinth_ir::Platform) -> Emit;
+    /// The same files as [`Target::emit`], handed to `sink` (from any thread, in any
+    /// order) instead of returned, so a target that renders many files can write each as
+    /// soon as it is rendered and keep none in memory. Returns the diagnostics, or the
+    /// first error of `sink`. The default renders everything with `emit`, then sinks it.
+    fn emit_to(
+        &self,
+        platform: &plinth_ir::Platform,
+        sink: &dyn FileSink,
+    ) -> std::io::Result<Vec<Diagnostic>> {
+        let emit = self.emit(platform);
+        for file in &emit.files {
+            sink.write(&file.path, &file.contents)?;
+        }
+        Ok(emit.diagnostics)
+    }
+}
+
+/// Where [`Target::emit_to`] puts files: `path` as in [`OutputFile::path`].
+pub trait FileSink: Sync {
+    fn write(&self, path: &str, contents: &str) -> std::io::Result<()>;
+}
+
+/// Collects files in memory, sorted by path when taken: [`Target::emit`] for targets
+/// that render through [`Target::emit_to`].
+#[derive(Default)]
+pub struct Collect(std::sync::Mutex<Vec<OutputFile>>);
+
+impl Collect {
+    pub fn into_files(self) -> Vec<OutputFile> {
+        let mut files = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files
+    }
+}
+
+impl FileSink for Collect {
+    fn write(&self, path: &str, contents: &str) -> std::io::Result<()> {
+        let contents = contents.to_string();
+        let mut files = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        files.push(OutputFile {
+            path: path.to_string(),
+            contents,
+        });
+        Ok(())
+    }
 }
 
 /// Every target, in output order.

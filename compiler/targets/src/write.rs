@@ -10,16 +10,20 @@
 //! renames (two syscalls) the target directory is briefly absent; Linux cannot rename a
 //! directory over a non-empty one without `renameat2`, which would need `unsafe` FFI.
 //!
+//! A target can also stream into a staging directory file by file ([`Stager`], for
+//! [`crate::Target::emit_to`]), so its files need not all be in memory at once.
+//!
 //! Each file is written exactly once (no read-back, no comparison with the old tree),
 //! in parallel: file contents are copied into the page cache by whichever core is free,
 //! which roughly halves the time for tens of thousands of files on two cores.
 
-use crate::OutputFile;
+use crate::{FileSink, OutputFile};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Replaces `out_dir/<environment>/<target>/` with exactly `files`.
 pub fn write_target_output(
@@ -65,6 +69,55 @@ pub fn stage_target_output(
     // On error `staged` is dropped here, which removes whatever was written.
     write_tree(&staged.staging, files)?;
     Ok(staged)
+}
+
+/// A staging directory being written file by file, from any thread: the streaming form
+/// of [`stage_target_output`], for [`crate::Target::emit_to`]. Each path is checked
+/// as it arrives; after an error the caller drops the stager, which removes what was
+/// written. [`Stager::finish`] gives the [`Staged`] tree to commit.
+#[derive(Debug)]
+pub struct Stager {
+    staged: Staged,
+    files: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+/// Starts an empty staging directory beside `out_dir/<environment>/<target>/`.
+pub fn start_target_output(out_dir: &Path, environment: &str, target: &str) -> io::Result<Stager> {
+    let staged = stage_target_output(out_dir, environment, target, &[])?;
+    Ok(Stager {
+        staged,
+        files: AtomicUsize::new(0),
+        bytes: AtomicUsize::new(0),
+    })
+}
+
+impl Stager {
+    /// Files and bytes written so far.
+    pub fn written(&self) -> (usize, usize) {
+        (
+            self.files.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn finish(self) -> Staged {
+        self.staged
+    }
+}
+
+impl FileSink for Stager {
+    fn write(&self, path: &str, contents: &str) -> io::Result<()> {
+        let root = &self.staged.staging;
+        let path = relative_path(root, path)?;
+        if let Some(dir) = path.parent().filter(|d| *d != root.as_path()) {
+            fs::create_dir_all(dir)?;
+        }
+        fs::write(&path, contents)?;
+        self.files.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(contents.len(), Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 impl Staged {
@@ -245,6 +298,31 @@ mod tests {
         for f in &files {
             assert_eq!(fs::read_to_string(root.join(&f.path)).unwrap(), f.contents);
         }
+        fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[test]
+    fn a_streamed_tree_replaces_the_old_one_and_a_bad_path_writes_nothing() {
+        let out = scratch("streamed");
+        write_target_output(&out, "prod", "kubernetes", &[file("old.yaml", "old")]).unwrap();
+        let stager = start_target_output(&out, "prod", "kubernetes").unwrap();
+        stager.write("a/x.yaml", "1").unwrap();
+        stager.write("b.yaml", "22").unwrap();
+        assert_eq!(stager.written(), (2, 3));
+        stager.finish().commit().unwrap();
+        let root = out.join("prod/kubernetes");
+        assert!(!root.join("old.yaml").exists(), "stale file survived");
+        assert_eq!(fs::read_to_string(root.join("a/x.yaml")).unwrap(), "1");
+        assert_eq!(fs::read_to_string(root.join("b.yaml")).unwrap(), "22");
+
+        let stager = start_target_output(&out, "prod", "kubernetes").unwrap();
+        stager.write("new.yaml", "new").unwrap();
+        assert!(stager.write("../escape.yaml", "x").is_err());
+        drop(stager);
+        assert!(!out.join("prod/escape.yaml").exists());
+        assert!(!root.join("new.yaml").exists());
+        assert_eq!(fs::read_to_string(root.join("b.yaml")).unwrap(), "22");
+        assert_eq!(fs::read_dir(out.join("prod")).unwrap().count(), 1);
         fs::remove_dir_all(&out).unwrap();
     }
 

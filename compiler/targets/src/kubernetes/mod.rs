@@ -64,12 +64,13 @@ use crate::names::{
     MAX_DNS_LABEL, NameProblem, check_dns1035_label, check_dns1123_label, check_label_value,
     dns_name, iam_role_name, model_repository_uri,
 };
-use crate::{Emit, OutputFile, Target};
+use crate::{Collect, Emit, FileSink, OutputFile, Target};
 use api::*;
 use plinth_ir::{Bytes, Environment, Millicores, Model, Origin, Platform, Rollout, Service, Team};
 use plinth_syntax::Diagnostic;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::io;
 
 /// Triton Inference Server image, pinned (release 25.01 = Triton 2.54.0).
 pub const TRITON_IMAGE: &str = "nvcr.io/nvidia/tritonserver:25.01-py3";
@@ -106,10 +107,28 @@ impl Target for Kubernetes {
     }
 
     fn emit(&self, platform: &Platform) -> Emit {
-        let mut emit = Emit::default();
+        let files = Collect::default();
+        let diagnostics = match self.emit_to(platform, &files) {
+            Ok(diagnostics) => diagnostics,
+            // Unreachable: collecting in memory does not fail.
+            Err(e) => vec![error(
+                CODE_INTERNAL,
+                &platform.environment.origin,
+                "",
+                format!("could not collect the Kubernetes files: {e}"),
+            )],
+        };
+        Emit {
+            files: files.into_files(),
+            diagnostics,
+        }
+    }
+
+    fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
+        let mut diagnostics = Vec::new();
         let env = &platform.environment;
         if let Err(problem) = check_dns1123_label(&env.namespace) {
-            emit.diagnostics.push(
+            diagnostics.push(
                 error(
                     CODE_NAME,
                     &env.origin,
@@ -121,10 +140,10 @@ impl Target for Kubernetes {
                 )
                 .with_help(DNS_HELP),
             );
-            return emit;
+            return Ok(diagnostics);
         }
         if env.account.is_none() && !platform.services.is_empty() {
-            emit.diagnostics.push(
+            diagnostics.push(
                 Diagnostic::warning(
                     CODE_IAM,
                     env.origin.field_span("account"),
@@ -137,39 +156,49 @@ impl Target for Kubernetes {
                 .with_help("add `account: \"<12-digit AWS account id>\"` to the environment"),
             );
         }
-        // Services are independent: render them on all cores. `collect` keeps the
-        // platform's (sorted) order, so the output does not depend on scheduling.
+        // Services are independent: render them on all cores, each into a buffer its
+        // worker reuses, and hand each file to the sink at once (the CLI writes it), so
+        // no service's YAML outlives its rendering. `collect` keeps the platform's
+        // (sorted) order for the diagnostics, so they do not depend on scheduling.
         let services: Vec<&Service> = platform.services.values().collect();
-        let rendered: Vec<(Option<OutputFile>, Vec<Diagnostic>)> = services
+        let rendered: Vec<(bool, Vec<Diagnostic>)> = services
             .par_iter()
-            .map(|service| match ServiceContext::new(platform, service) {
-                Ok((ctx, mut warnings)) => match ctx.file() {
-                    Ok(file) => (Some(file), warnings),
-                    Err(diagnostic) => {
-                        warnings.push(*diagnostic);
-                        (None, warnings)
+            .map_init(
+                || String::with_capacity(64 * 1024),
+                |buf, service| match ServiceContext::new(platform, service) {
+                    Ok((ctx, mut warnings)) => {
+                        buf.clear();
+                        match ctx.write_file(buf) {
+                            Ok(()) => {
+                                sink.write(&format!("{}.yaml", service.name), buf)?;
+                                Ok((true, warnings))
+                            }
+                            Err(diagnostic) => {
+                                warnings.push(*diagnostic);
+                                Ok((false, warnings))
+                            }
+                        }
                     }
+                    Err(diagnostics) => Ok((false, diagnostics)),
                 },
-                Err(diagnostics) => (None, diagnostics),
-            })
-            .collect();
+            )
+            .collect::<io::Result<_>>()?;
         let mut rendered_any = false;
-        for (file, diagnostics) in rendered {
-            rendered_any |= file.is_some();
-            emit.files.extend(file);
-            emit.diagnostics.extend(diagnostics);
+        for (written, service_diagnostics) in rendered {
+            rendered_any |= written;
+            diagnostics.extend(service_diagnostics);
         }
         // The shared SLI recordings, for the SLO kinds of the services in the namespace;
         // only next to some service's output (which also means the environment's name
         // is a valid label value: every service checked it).
         if rendered_any {
             match shared_sli_file(platform) {
-                Ok(file) => emit.files.extend(file),
-                Err(diagnostic) => emit.diagnostics.push(*diagnostic),
+                Ok(Some(file)) => sink.write(&file.path, &file.contents)?,
+                Ok(None) => {}
+                Err(diagnostic) => diagnostics.push(*diagnostic),
             }
         }
-        emit.files.sort_by(|a, b| a.path.cmp(&b.path));
-        emit
+        Ok(diagnostics)
     }
 }
 
@@ -375,13 +404,13 @@ impl<'a> ServiceContext<'a> {
 
     /// The service's file: every object as one YAML document, in the order of the table
     /// in the module docs (`kubectl apply -f` creates them in this order).
-    fn file(&self) -> Result<OutputFile, Box<Diagnostic>> {
-        let mut contents = String::with_capacity(32 * 1024);
+    /// Appends the file to `contents` (the service's `<service>.yaml`).
+    fn write_file(&self, contents: &mut String) -> Result<(), Box<Diagnostic>> {
         let mut add = |what: &str, value: &dyn ErasedManifest| -> Result<(), Box<Diagnostic>> {
             if !contents.is_empty() {
                 contents.push_str("---\n");
             }
-            value.write_yaml(&mut contents).map_err(|e| {
+            value.write_yaml(contents).map_err(|e| {
                 Box::new(
                     Diagnostic::error(
                         CODE_INTERNAL,
@@ -448,10 +477,7 @@ impl<'a> ServiceContext<'a> {
         if let Some(rule) = self.prometheus_rule() {
             add("PrometheusRule", &rule)?;
         }
-        Ok(OutputFile {
-            path: format!("{}.yaml", self.service.name),
-            contents,
-        })
+        Ok(())
     }
 
     fn service_account(&self) -> Manifest<ServiceAccountBody> {
