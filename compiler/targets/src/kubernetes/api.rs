@@ -3,8 +3,10 @@
 //! maps are `BTreeMap`s; absent optional fields are left out rather than written as
 //! `null`. Only fields the target sets exist: the schema tests catch a misspelt one.
 
+use super::yaml;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 pub type Map = BTreeMap<String, String>;
 
@@ -12,15 +14,42 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// One Kubernetes object: `apiVersion`, `kind`, `metadata`, then the kind's own fields.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One Kubernetes object: `apiVersion`, `kind`, `metadata`, then the kind's own fields
+/// (the body's fields at the top level). Written by [`Manifest::write_yaml`]: the header
+/// and metadata directly, the body through the YAML serializer.
 pub struct Manifest<B> {
     pub api_version: &'static str,
     pub kind: &'static str,
     pub metadata: ObjectMeta,
-    #[serde(flatten)]
     pub body: B,
+}
+
+impl<B: Serialize> Manifest<B> {
+    /// Appends the object as one YAML document (no `---`).
+    pub fn write_yaml(&self, out: &mut String) -> Result<(), yaml::Error> {
+        yaml::write_entry(out, 0, "apiVersion", self.api_version);
+        yaml::write_entry(out, 0, "kind", self.kind);
+        out.push_str("metadata:\n");
+        let meta = &self.metadata;
+        yaml::write_entry(out, 2, "name", &meta.name);
+        yaml::write_entry(out, 2, "namespace", &meta.namespace);
+        for (key, entries) in [("labels", &meta.labels), ("annotations", &meta.annotations)] {
+            if !entries.is_empty() {
+                out.push_str("  ");
+                out.push_str(key);
+                out.push_str(":\n");
+                out.push_str(entries.yaml());
+            }
+        }
+        // The body's fields follow at the top level, as `#[serde(flatten)]` would put them.
+        yaml::write(&self.body, out)
+    }
+
+    pub fn to_yaml(&self) -> Result<String, yaml::Error> {
+        let mut out = String::new();
+        self.write_yaml(&mut out)?;
+        Ok(out)
+    }
 }
 
 /// The body of most kinds.
@@ -29,14 +58,65 @@ pub struct Spec<S> {
     pub spec: S,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone)]
 pub struct ObjectMeta {
     pub name: String,
     pub namespace: String,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub labels: Map,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub annotations: Map,
+    /// Left out when empty.
+    pub labels: Entries,
+    /// Left out when empty.
+    pub annotations: Entries,
+}
+
+/// Metadata labels or annotations: a string map whose YAML (entries at column 4, under
+/// `metadata:`'s `labels:`) is rendered once and shared by every clone, since a
+/// service's objects all carry the same ones. Changing it makes a new, unshared map.
+#[derive(Clone, Default)]
+pub struct Entries(Arc<EntriesInner>);
+
+#[derive(Default)]
+struct EntriesInner {
+    map: Map,
+    yaml: OnceLock<String>,
+}
+
+/// Column of the entries of `metadata.labels` and `metadata.annotations`.
+const META_ENTRY_COLUMN: usize = 4;
+
+impl Entries {
+    pub fn is_empty(&self) -> bool {
+        self.0.map.is_empty()
+    }
+
+    pub fn map(&self) -> &Map {
+        &self.0.map
+    }
+
+    pub fn insert(&mut self, key: String, value: String) {
+        let mut map = self.0.map.clone();
+        map.insert(key, value);
+        *self = Entries::from(map);
+    }
+
+    /// The entries as block YAML lines at column 4, rendered on first use.
+    fn yaml(&self) -> &str {
+        self.0.yaml.get_or_init(|| {
+            let mut out = String::new();
+            for (key, value) in &self.0.map {
+                yaml::write_entry(&mut out, META_ENTRY_COLUMN, key, value);
+            }
+            out
+        })
+    }
+}
+
+impl From<Map> for Entries {
+    fn from(map: Map) -> Entries {
+        Entries(Arc::new(EntriesInner {
+            map,
+            yaml: OnceLock::new(),
+        }))
+    }
 }
 
 #[derive(Clone, Serialize)]

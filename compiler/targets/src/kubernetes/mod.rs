@@ -219,7 +219,10 @@ struct ServiceContext<'a> {
     name: String,
     labels: Map,
     selector: Map,
-    annotations: Map,
+    /// `labels` and the annotations as every object's metadata carries them, rendered
+    /// once for all of them.
+    meta_labels: Entries,
+    meta_annotations: Entries,
 }
 
 impl<'a> ServiceContext<'a> {
@@ -379,9 +382,10 @@ impl<'a> ServiceContext<'a> {
                 model,
                 team,
                 name,
+                meta_labels: Entries::from(labels.clone()),
                 labels,
                 selector,
-                annotations,
+                meta_annotations: Entries::from(annotations),
             },
             warnings,
         ))
@@ -391,8 +395,8 @@ impl<'a> ServiceContext<'a> {
         ObjectMeta {
             name,
             namespace: self.env.namespace.clone(),
-            labels: self.labels.clone(),
-            annotations: self.annotations.clone(),
+            labels: self.meta_labels.clone(),
+            annotations: self.meta_annotations.clone(),
         }
     }
 
@@ -1098,7 +1102,7 @@ fn shared_sli_file(platform: &Platform) -> Result<Option<OutputFile>, Box<Diagno
         metadata: ObjectMeta {
             name: slo::SHARED_RULE_NAME.to_string(),
             namespace: env.namespace.clone(),
-            labels: Map::from([
+            labels: Entries::from(Map::from([
                 ("app.kubernetes.io/component".to_string(), "slo".to_string()),
                 (
                     "app.kubernetes.io/managed-by".to_string(),
@@ -1109,15 +1113,15 @@ fn shared_sli_file(platform: &Platform) -> Result<Option<OutputFile>, Box<Diagno
                     slo::SHARED_RULE_NAME.to_string(),
                 ),
                 ("plinth.dev/environment".to_string(), env.name.clone()),
-            ]),
-            annotations: Map::new(),
+            ])),
+            annotations: Entries::default(),
         },
         body: Spec {
             spec: PrometheusRuleSpec { groups },
         },
     };
     let mut contents = String::with_capacity(8 * 1024);
-    yaml::write(&manifest, &mut contents).map_err(|e| {
+    manifest.write_yaml(&mut contents).map_err(|e| {
         Box::new(error(
             CODE_INTERNAL,
             &env.origin,
@@ -1138,7 +1142,7 @@ trait ErasedManifest {
 
 impl<B: Serialize> ErasedManifest for Manifest<B> {
     fn write_yaml(&self, out: &mut String) -> Result<(), yaml::Error> {
-        yaml::write(self, out)
+        Manifest::write_yaml(self, out)
     }
 }
 

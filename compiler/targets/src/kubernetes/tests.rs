@@ -638,12 +638,12 @@ proptest! {
             metadata: ObjectMeta {
                 name: "x".to_string(),
                 namespace: label.clone(),
-                labels: Map::from([("plinth.dev/team".to_string(), label.clone())]),
-                annotations: annotations.clone(),
+                labels: Map::from([("plinth.dev/team".to_string(), label.clone())]).into(),
+                annotations: annotations.clone().into(),
             },
             body: ServiceAccountBody { automount_service_account_token: false },
         };
-        let yaml = yaml::to_string(&manifest).unwrap();
+        let yaml = manifest.to_yaml().unwrap();
         let back: Value = serde_saphyr::from_str(&yaml).unwrap();
         let meta = &back["metadata"];
         prop_assert_eq!(meta["namespace"].as_str(), Some(label.as_str()), "{}", yaml);

@@ -47,6 +47,20 @@ pub fn write<T: Serialize + ?Sized>(value: &T, out: &mut String) -> Result {
     })
 }
 
+/// Appends `key: value` (a string) as one mapping entry at `column`, exactly as the
+/// serializer writes a string field there.
+pub fn write_entry(out: &mut String, column: usize, key: &str, value: &str) {
+    pad(out, column);
+    write_key(out, key);
+    out.push(':');
+    Node {
+        out,
+        indent: column,
+        at: At::Key,
+    }
+    .string_value(value);
+}
+
 /// `value` as one YAML document.
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     let mut out = String::new();
@@ -103,6 +117,11 @@ impl<'a> Node<'a> {
     }
 
     fn string(self, s: &str) -> Result {
+        self.string_value(s);
+        Ok(())
+    }
+
+    fn string_value(self, s: &str) {
         if self.at == At::Key {
             self.out.push(' ');
         }
@@ -110,7 +129,6 @@ impl<'a> Node<'a> {
         let content = self.indent + 2;
         write_string(self.out, s, content);
         self.out.push('\n');
-        Ok(())
     }
 
     /// The column where a mapping's keys go, writing what precedes the first key.
