@@ -501,10 +501,19 @@ pub struct Rule {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
     pub expr: String,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub labels: Map,
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub annotations: Map,
+    /// Shared: the rules of one SLO carry the same labels, its alerts the same annotations.
+    #[serde(skip_serializing_if = "is_empty_shared", serialize_with = "shared_map")]
+    pub labels: Arc<Map>,
+    #[serde(skip_serializing_if = "is_empty_shared", serialize_with = "shared_map")]
+    pub annotations: Arc<Map>,
+}
+
+fn is_empty_shared(map: &Arc<Map>) -> bool {
+    map.is_empty()
+}
+
+fn shared_map<S: serde::Serializer>(map: &Arc<Map>, serializer: S) -> Result<S::Ok, S::Error> {
+    map.as_ref().serialize(serializer)
 }
 
 // ---- Argo Rollouts ----

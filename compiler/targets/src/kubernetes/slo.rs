@@ -51,7 +51,8 @@
 
 use super::api::{AnalysisMetric, Map, MetricProvider, PrometheusMetric, Rule, RuleGroup};
 use plinth_ir::{Decimal, Duration, Slo};
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 /// Rule evaluation interval; also the width of one latency time slice.
 pub const RULE_INTERVAL: &str = "30s";
@@ -332,6 +333,7 @@ fn alert_name(service: &str, kind: &str) -> String {
 /// a group only for the SLO kinds some service uses.
 pub fn shared_sli_groups(namespace: &str, availability: bool, latency: bool) -> Vec<RuleGroup> {
     let selector = format!("{{namespace=\"{namespace}\"}}");
+    let no_annotations = Arc::new(Map::new());
     let group = |kind: &str, expr: &dyn Fn(Duration) -> String| RuleGroup {
         name: format!("{SHARED_RULE_NAME}-{kind}"),
         interval: RULE_INTERVAL,
@@ -342,8 +344,8 @@ pub fn shared_sli_groups(namespace: &str, availability: bool, latency: bool) -> 
                 record: Some(format!("slo:sli_error:ratio_rate{window}")),
                 alert: None,
                 expr: expr(*window),
-                labels: Map::from([("plinth_slo".to_string(), kind.to_string())]),
-                annotations: Map::new(),
+                labels: Arc::new(Map::from([("plinth_slo".to_string(), kind.to_string())])),
+                annotations: Arc::clone(&no_annotations),
             })
             .collect(),
     };
@@ -369,16 +371,18 @@ pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
     let kind = slo.kind();
     let objective = slo.objective().shift(2);
     let budget = error_budget(slo)?;
-    let labels = slo_labels(&ctx.selector, ctx.service, kind);
+    // Shared by the recording rules (cloned by reference).
+    let labels = Arc::new(slo_labels(&ctx.selector, ctx.service, kind));
     let series = slo_series(&ctx.selector, kind);
     let mut rules = Vec::new();
+    let no_annotations = Arc::new(Map::new());
 
     let record = |name: String, expr: String| Rule {
         record: Some(name),
         alert: None,
         expr,
-        labels: labels.clone(),
-        annotations: Map::new(),
+        labels: Arc::clone(&labels),
+        annotations: Arc::clone(&no_annotations),
     };
 
     if let Slo::Latency {
@@ -408,46 +412,55 @@ pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
         format!("vector({budget})"),
     ));
 
+    // The page and ticket alerts share their name and annotations.
+    let alert = alert_name(ctx.service, kind);
+    let mut annotations = Map::from([
+        (
+            "summary".to_string(),
+            format!(
+                "{service} is burning its {kind} error budget too fast",
+                service = ctx.service
+            ),
+        ),
+        (
+            "description".to_string(),
+            format!(
+                "The {kind} SLO of {service} ({percent}% over {window}) is burning its error budget at a rate that exhausts it before the window ends.",
+                service = ctx.service,
+                percent = slo.objective(),
+                window = days_or_duration(slo.window()),
+            ),
+        ),
+    ]);
+    if let Some(oncall) = ctx.oncall {
+        annotations.insert("oncall".to_string(), oncall.to_string());
+    }
+    let annotations = Arc::new(annotations);
+    let budget = budget.to_string();
     for severity in [Severity::Page, Severity::Ticket] {
-        let mut conditions = Vec::new();
+        // Written in place: this is the largest text of the rules.
+        let mut expr = String::with_capacity(640);
         for w in BURN_WINDOWS.iter().filter(|w| w.severity == severity) {
             let factor = burn_rate_factor(w.budget_share, slo.window(), w.long)?;
-            conditions.push(format!(
+            if !expr.is_empty() {
+                expr.push_str("\nor\n");
+            }
+            let _ = write!(
+                expr,
                 "(\n  slo:sli_error:ratio_rate{long}{series} > ({factor} * {budget})\n  and\n  slo:sli_error:ratio_rate{short}{series} > ({factor} * {budget})\n)",
                 long = w.long,
                 short = w.short,
-            ));
+            );
         }
-        let mut alert_labels = labels.clone();
+        let mut alert_labels = (*labels).clone();
         alert_labels.insert("severity".to_string(), severity.as_str().to_string());
         alert_labels.insert("team".to_string(), ctx.team.to_string());
-        let mut annotations = Map::from([
-            (
-                "summary".to_string(),
-                format!(
-                    "{service} is burning its {kind} error budget too fast",
-                    service = ctx.service
-                ),
-            ),
-            (
-                "description".to_string(),
-                format!(
-                    "The {kind} SLO of {service} ({percent}% over {window}) is burning its error budget at a rate that exhausts it before the window ends.",
-                    service = ctx.service,
-                    percent = slo.objective(),
-                    window = days_or_duration(slo.window()),
-                ),
-            ),
-        ]);
-        if let Some(oncall) = ctx.oncall {
-            annotations.insert("oncall".to_string(), oncall.to_string());
-        }
         rules.push(Rule {
             record: None,
-            alert: Some(alert_name(ctx.service, kind)),
-            expr: conditions.join("\nor\n"),
-            labels: alert_labels,
-            annotations,
+            alert: Some(alert.clone()),
+            expr,
+            labels: Arc::new(alert_labels),
+            annotations: Arc::clone(&annotations),
         });
     }
 
