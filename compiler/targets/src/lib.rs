@@ -60,16 +60,15 @@ pub trait Target: Sync {
     /// The same files as [`Target::emit`], handed to `sink` (from any thread, in any
     /// order) instead of returned, so a target that renders many files can write each as
     /// soon as it is rendered and keep none in memory. Returns the diagnostics, or the
-    /// first error of `sink`. The default renders everything with `emit`, then sinks it.
+    /// first error of `sink`. The default renders everything with `emit`, then hands the
+    /// sink all files at once (which the staging writer writes on all cores).
     fn emit_to(
         &self,
         platform: &plinth_ir::Platform,
         sink: &dyn FileSink,
     ) -> std::io::Result<Vec<Diagnostic>> {
         let emit = self.emit(platform);
-        for file in &emit.files {
-            sink.write(&file.path, &file.contents)?;
-        }
+        sink.write_all(&emit.files)?;
         Ok(emit.diagnostics)
     }
 }
@@ -77,6 +76,14 @@ pub trait Target: Sync {
 /// Where [`Target::emit_to`] puts files: `path` as in [`OutputFile::path`].
 pub trait FileSink: Sync {
     fn write(&self, path: &str, contents: &str) -> std::io::Result<()>;
+
+    /// Many files at once; by default one after the other.
+    fn write_all(&self, files: &[OutputFile]) -> std::io::Result<()> {
+        for file in files {
+            self.write(&file.path, &file.contents)?;
+        }
+        Ok(())
+    }
 }
 
 /// Collects files in memory, sorted by path when taken: [`Target::emit`] for targets

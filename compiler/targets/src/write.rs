@@ -118,6 +118,16 @@ impl FileSink for Stager {
         self.bytes.fetch_add(contents.len(), Ordering::Relaxed);
         Ok(())
     }
+
+    /// As [`stage_target_output`] writes: every path checked and every folder made
+    /// first, then the files on all cores.
+    fn write_all(&self, files: &[OutputFile]) -> io::Result<()> {
+        write_tree(&self.staged.staging, files)?;
+        self.files.fetch_add(files.len(), Ordering::Relaxed);
+        let bytes = files.iter().map(|f| f.contents.len()).sum::<usize>();
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 impl Staged {
@@ -308,12 +318,16 @@ mod tests {
         let stager = start_target_output(&out, "prod", "kubernetes").unwrap();
         stager.write("a/x.yaml", "1").unwrap();
         stager.write("b.yaml", "22").unwrap();
-        assert_eq!(stager.written(), (2, 3));
+        stager
+            .write_all(&[file("c/d/e.yaml", "333"), file("f.yaml", "")])
+            .unwrap();
+        assert_eq!(stager.written(), (4, 6));
         stager.finish().commit().unwrap();
         let root = out.join("prod/kubernetes");
         assert!(!root.join("old.yaml").exists(), "stale file survived");
         assert_eq!(fs::read_to_string(root.join("a/x.yaml")).unwrap(), "1");
         assert_eq!(fs::read_to_string(root.join("b.yaml")).unwrap(), "22");
+        assert_eq!(fs::read_to_string(root.join("c/d/e.yaml")).unwrap(), "333");
 
         let stager = start_target_output(&out, "prod", "kubernetes").unwrap();
         stager.write("new.yaml", "new").unwrap();
