@@ -98,6 +98,7 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         .collect();
     // Salsa's database is not Sync: lower on this thread, emit in parallel. Each
     // platform carries the accesses its policies allowed (Terraform's IAM grants).
+    let mut clock = Stopwatch::start();
     let platforms: Vec<(String, Arc<plinth_ir::Platform>)> = envs
         .iter()
         .filter_map(|e| {
@@ -113,6 +114,7 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
                 })
         })
         .collect();
+    clock.lap("platforms with policy results");
     let out = args
         .out
         .map(Path::to_path_buf)

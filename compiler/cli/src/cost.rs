@@ -43,9 +43,11 @@ pub fn price_table(checked: &Checked) -> Result<PriceTable, Box<Diagnostic>> {
 pub fn with_policy(platform: Arc<Platform>, summary: Option<&PolicySummary>) -> Arc<Platform> {
     match summary {
         Some(s) => {
-            let mut p = (*platform).clone();
-            p.policy = s.clone();
-            Arc::new(p)
+            // Copies the platform only when it is shared (salsa's); one that
+            // `with_grants` just copied is changed in place.
+            let mut platform = platform;
+            Arc::make_mut(&mut platform).policy = s.clone();
+            platform
         }
         None => platform,
     }
