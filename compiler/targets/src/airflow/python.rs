@@ -129,14 +129,30 @@ pub fn python_str(value: &str) -> String {
     };
     let mut out = String::with_capacity(value.len() + 2);
     out.push(quote);
-    for c in value.chars() {
-        if c == quote {
-            out.push('\\');
-            out.push(c);
-        } else {
-            push_escaped_char(&mut out, c);
+    // Runs of printable ASCII other than `\` and the quote are copied as they are (most
+    // strings are one such run); each other character goes through the escaping below.
+    let mut rest = value;
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| !(0x20..0x7f).contains(&b) || b == b'\\' || char::from(b) == quote)
+    {
+        // `at` starts a character: every byte before it is ASCII.
+        let Some((run, tail)) = rest.split_at_checked(at) else {
+            break;
+        };
+        out.push_str(run);
+        let mut chars = tail.chars();
+        match chars.next() {
+            Some(c) if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            Some(c) => push_escaped_char(&mut out, c),
+            None => {}
         }
+        rest = chars.as_str();
     }
+    out.push_str(rest);
     out.push(quote);
     out
 }
