@@ -116,8 +116,19 @@ pub fn platforms(checked: &Checked) -> Vec<Arc<Platform>> {
         .collect()
 }
 
-/// Load the selected packs and evaluate them over every environment.
+/// Load the selected packs and evaluate them over every environment; with
+/// `keep_entities` (`explain`) by plain Cedar, keeping the entity JSON.
 pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
+    run_with(checked, today, keep_entities, keep_entities)
+}
+
+/// [`run`], choosing plain Cedar (`validate_entities`, see [`Options`]) separately.
+fn run_with(
+    checked: &Checked,
+    today: Date,
+    keep_entities: bool,
+    validate_entities: bool,
+) -> PolicyRun {
     // Started before the packs load, so `policy load` (parsing and validating the
     // schema and policies) is timed too.
     let mut clock = crate::timings::Stopwatch::start();
@@ -154,7 +165,7 @@ pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
                     today,
                     max_waiver_days: config.max_waiver_days,
                     keep_entities,
-                    validate_entities: keep_entities,
+                    validate_entities,
                 },
             ))
         }
@@ -168,6 +179,20 @@ pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
             crate::timings::line(phase, &format!("{:>7.1} ms", secs * 1000.0));
         }
         crate::timings::line("policy requests", &o.requests.to_string());
+        let m = &o.memo;
+        let verdicts = m.reused + m.first + m.unkeyed;
+        if verdicts > 0 {
+            // Precision is not needed: a percentage for a human reading timings.
+            #[allow(clippy::cast_precision_loss)]
+            let percent = m.reused as f64 * 100.0 / verdicts as f64;
+            crate::timings::line(
+                "policy verdicts",
+                &format!(
+                    "{verdicts}: {} reused ({percent:.1}%), {} first of their key, {} unkeyed",
+                    m.reused, m.first, m.unkeyed
+                ),
+            );
+        }
     }
     PolicyRun {
         packs,
@@ -596,9 +621,11 @@ mod tests {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
-    /// `plinth check` sends Cedar pruned, unvalidated entities and skips requests only
-    /// unconditional permits apply to; on every policy test it must decide exactly
-    /// like the schema-validated, unpruned evaluation the tests check.
+    /// `plinth check` builds pruned entities without JSON, skips requests only
+    /// unconditional permits apply to and memoizes each policy's verdict on the values
+    /// it reads; on every policy test it must decide exactly like plain Cedar
+    /// (schema-validated, unpruned entities, Cedar's authorizer with every policy on
+    /// every request): decisions (determining policies, errors), diagnostics, waivers.
     #[test]
     fn the_fast_path_decides_like_the_validated_one() {
         for (pack, case) in builtin_cases() {
@@ -608,7 +635,35 @@ mod tests {
             assert_eq!(checked.decisions, fast.decisions, "{}", case.name);
             assert_eq!(checked.diagnostics, fast.diagnostics, "{}", case.name);
             assert_eq!(checked.suppressed, fast.suppressed, "{}", case.name);
+            // Plain Cedar does not memoize; the fast path reused some verdicts.
+            assert_eq!(checked.memo, plinth_policy::MemoStats::default());
+            assert!(fast.memo.first > 0, "{}", case.name);
         }
+    }
+
+    /// The same on every example workspace, with its own packs and waivers.
+    #[test]
+    fn the_fast_path_decides_like_plain_cedar_on_the_examples() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let dir = entry.unwrap().path();
+            if !dir.join("plinth.toml").is_file() {
+                continue;
+            }
+            seen += 1;
+            let checked = load_and_check(&dir);
+            let today = plinth_policy::parse_date(TEST_TODAY).unwrap();
+            let plain = run_with(&checked, today, false, true).outcome.unwrap();
+            let fast = run_with(&checked, today, false, false).outcome.unwrap();
+            let name = dir.display();
+            assert!(!plain.decisions.is_empty(), "{name}");
+            assert_eq!(plain.decisions, fast.decisions, "{name}");
+            assert_eq!(plain.diagnostics, fast.diagnostics, "{name}");
+            assert_eq!(plain.suppressed, fast.suppressed, "{name}");
+            assert!(fast.memo.reused > 0, "{name}");
+        }
+        assert!(seen >= 3, "only {seen} examples");
     }
 
     #[test]

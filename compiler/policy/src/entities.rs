@@ -1,5 +1,10 @@
-//! The Cedar entities of one environment, built from the platform model as Cedar's
-//! entity JSON (so `plinth explain DECLARATION` can print exactly what policies see).
+//! The Cedar entities of one environment, built from the platform model.
+//!
+//! One builder, generic over where it writes ([`Sink`]): Cedar's entity JSON
+//! ([`Json`]: what `plinth explain DECLARATION` prints and what schema validation
+//! reads) or Cedar's own values (`eval::CedarSink`: what `plinth check` evaluates,
+//! without a JSON detour). Either way the attributes come from the code below, so the
+//! entities Cedar evaluates are the ones `explain` shows.
 //!
 //! Attributes are produced field by field in kind-table order ([`crate::schema`]
 //! decides their Cedar types); an attribute the schema expects but this module does not
@@ -50,14 +55,94 @@ impl CrossEnv {
         facts
     }
 
-    fn environments(&self, kind: &str, name: &str) -> Value {
+    fn environments<S: Sink>(&self, sink: &S, kind: &str, name: &str) -> S::Value {
         let envs = self
             .present_in
             .get(&(kind.to_string(), name.to_string()))
-            .map(|s| s.iter().map(|e| uid("Environment", e)).collect())
+            .map(|s| {
+                s.iter()
+                    .map(|e| sink.entity_ref("Environment", e))
+                    .collect()
+            })
             .unwrap_or_default();
-        Value::Array(envs)
+        sink.set(envs)
     }
+}
+
+/// Where the builder writes an entity's values. Records keep their fields in the
+/// order given (the JSON shows them in that order; a repeated name keeps its first
+/// place and its last value, like `serde_json::Map::insert`).
+pub trait Sink: Sync {
+    type Value: Send;
+    type Entity: Send;
+    fn string(&self, s: &str) -> Self::Value;
+    fn bool(&self, b: bool) -> Self::Value;
+    fn long(&self, n: i64) -> Self::Value;
+    fn set(&self, items: Vec<Self::Value>) -> Self::Value;
+    fn record(&self, fields: Vec<(&str, Self::Value)>) -> Self::Value;
+    /// A reference to `Plinth::<entity>::"<id>"`.
+    fn entity_ref(&self, entity: &str, id: &str) -> Self::Value;
+    /// `decimal("<text>")`; `text` has 1 to 4 fractional digits ([`cedar_decimal`]).
+    fn decimal(&self, text: &str) -> Self::Value;
+    /// The entity `Plinth::<entity>::"<id>"`, its owner team its only parent.
+    fn entity(
+        &self,
+        entity: &str,
+        id: &str,
+        attrs: Vec<(&str, Self::Value)>,
+        owner: Option<&str>,
+    ) -> Self::Entity;
+}
+
+/// Cedar's entity JSON.
+pub struct Json;
+
+impl Sink for Json {
+    type Value = Value;
+    type Entity = Value;
+    fn string(&self, s: &str) -> Value {
+        Value::String(s.to_string())
+    }
+    fn bool(&self, b: bool) -> Value {
+        Value::Bool(b)
+    }
+    fn long(&self, n: i64) -> Value {
+        Value::from(n)
+    }
+    fn set(&self, items: Vec<Value>) -> Value {
+        Value::Array(items)
+    }
+    fn record(&self, fields: Vec<(&str, Value)>) -> Value {
+        Value::Object(object(fields))
+    }
+    fn entity_ref(&self, entity: &str, id: &str) -> Value {
+        json!({ "__entity": uid_json(entity, id) })
+    }
+    fn decimal(&self, text: &str) -> Value {
+        json!({ "__extn": { "fn": "decimal", "arg": text } })
+    }
+    fn entity(
+        &self,
+        entity: &str,
+        id: &str,
+        attrs: Vec<(&str, Value)>,
+        owner: Option<&str>,
+    ) -> Value {
+        let parents: Vec<Value> = owner.map(|o| uid_json("Team", o)).into_iter().collect();
+        json!({
+            "uid": uid_json(entity, id),
+            "attrs": Value::Object(object(attrs)),
+            "parents": parents,
+        })
+    }
+}
+
+fn object(fields: Vec<(&str, Value)>) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (k, v) in fields {
+        m.insert(k.to_string(), v);
+    }
+    m
 }
 
 /// A value that Cedar cannot hold (a decimal with more than 4 fractional digits).
@@ -74,45 +159,54 @@ pub fn uid_json(entity: &str, id: &str) -> Value {
     json!({ "type": format!("Plinth::{entity}"), "id": id })
 }
 
-fn uid(entity: &str, id: &str) -> Value {
-    json!({ "__entity": uid_json(entity, id) })
+fn strings<'a, S: Sink>(sink: &S, items: impl IntoIterator<Item = &'a String>) -> S::Value {
+    sink.set(items.into_iter().map(|s| sink.string(s)).collect())
 }
 
-fn strings<'a>(items: impl IntoIterator<Item = &'a String>) -> Value {
-    Value::Array(
-        items
-            .into_iter()
-            .map(|s| Value::String(s.clone()))
-            .collect(),
-    )
-}
-
-fn long(n: u64) -> Value {
-    Value::from(i64::try_from(n).unwrap_or(i64::MAX))
+fn long<S: Sink>(sink: &S, n: u64) -> S::Value {
+    sink.long(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 /// The attributes to build; `None` builds all (for `explain` and schema validation).
 pub type Keep<'a> = Option<&'a BTreeSet<String>>;
 
 /// Collects attributes and the first value Cedar cannot represent.
-struct Builder<'a> {
+struct Builder<'a, S: Sink> {
+    sink: &'a S,
     kind: &'static str,
     name: &'a str,
-    attrs: Map<String, Value>,
+    attrs: Vec<(&'a str, S::Value)>,
     errors: &'a mut Vec<EntityError>,
     /// Only these attributes are needed (policies read nothing else); `None`: all.
     keep: Option<&'a BTreeSet<String>>,
 }
 
-impl Builder<'_> {
+impl<'a, S: Sink> Builder<'a, S> {
+    fn new(
+        sink: &'a S,
+        kind: &'static str,
+        name: &'a str,
+        errors: &'a mut Vec<EntityError>,
+        keep: Keep<'a>,
+    ) -> Self {
+        Builder {
+            sink,
+            kind,
+            name,
+            attrs: Vec::new(),
+            errors,
+            keep,
+        }
+    }
+
     /// Whether the attribute is needed; expensive ones are only computed then.
     fn wants(&self, name: &str) -> bool {
         self.keep.is_none_or(|k| k.contains(name))
     }
 
-    fn decimal(&mut self, field: &str, d: Decimal) -> Value {
+    fn decimal(&mut self, field: &str, d: Decimal) -> S::Value {
         match cedar_decimal(d) {
-            Some(text) => json!({ "__extn": { "fn": "decimal", "arg": text } }),
+            Some(text) => self.sink.decimal(&text),
             None => {
                 self.errors.push(EntityError {
                     kind: self.kind,
@@ -122,21 +216,59 @@ impl Builder<'_> {
                         "`{d}` has more than 4 decimal places, which Cedar policies cannot compare"
                     ),
                 });
-                json!({ "__extn": { "fn": "decimal", "arg": "0.0" } })
+                self.sink.decimal("0.0")
             }
         }
     }
 
-    fn set(&mut self, name: &str, value: Value) {
+    fn set(&mut self, name: &'a str, value: S::Value) {
         if self.wants(name) {
-            self.attrs.insert(name.to_string(), value);
+            self.attrs.push((name, value));
         }
     }
 
-    fn opt(&mut self, name: &str, value: Option<Value>) {
+    fn opt(&mut self, name: &'a str, value: Option<S::Value>) {
         if let Some(v) = value {
             self.set(name, v);
         }
+    }
+
+    fn string(&mut self, name: &'a str, value: &str) {
+        if self.wants(name) {
+            let v = self.sink.string(value);
+            self.attrs.push((name, v));
+        }
+    }
+
+    fn opt_string(&mut self, name: &'a str, value: Option<&String>) {
+        if let Some(v) = value {
+            self.string(name, v);
+        }
+    }
+
+    fn bool(&mut self, name: &'a str, value: bool) {
+        if self.wants(name) {
+            let v = self.sink.bool(value);
+            self.attrs.push((name, v));
+        }
+    }
+
+    fn entity_ref(&mut self, name: &'a str, entity: &str, id: &str) {
+        if self.wants(name) {
+            let v = self.sink.entity_ref(entity, id);
+            self.attrs.push((name, v));
+        }
+    }
+
+    fn strings<'s>(&mut self, name: &'a str, items: impl IntoIterator<Item = &'s String>) {
+        if self.wants(name) {
+            let v = strings(self.sink, items);
+            self.attrs.push((name, v));
+        }
+    }
+
+    fn finish(self, entity: &str, owner: Option<&str>) -> S::Entity {
+        self.sink.entity(entity, self.name, self.attrs, owner)
     }
 }
 
@@ -154,42 +286,47 @@ pub fn cedar_decimal(d: Decimal) -> Option<String> {
     })
 }
 
-/// The entity JSON of one declaration.
-fn entity(entity_type: &str, name: &str, attrs: Map<String, Value>, owner: Option<&str>) -> Value {
-    let parents: Vec<Value> = owner.map(|o| uid_json("Team", o)).into_iter().collect();
-    json!({
-        "uid": uid_json(entity_type, name),
-        "attrs": Value::Object(attrs),
-        "parents": parents,
-    })
-}
-
-fn resources(b: &mut Builder, prefix: &str, r: &Resources) -> Value {
-    let mut m = Map::new();
+fn resources<S: Sink>(sink: &S, r: &Resources) -> S::Value {
+    let mut m = Vec::new();
     if let Some(cpu) = r.cpu {
-        m.insert("cpu".into(), long(cpu.0));
+        m.push(("cpu", long(sink, cpu.0)));
     }
     if let Some(mem) = r.memory {
-        m.insert("memory".into(), long(mem.0));
+        m.push(("memory", long(sink, mem.0)));
     }
-    m.insert("gpu".into(), Value::from(r.gpu));
+    m.push(("gpu", sink.long(i64::from(r.gpu))));
     if let Some(acc) = &r.accelerator {
-        m.insert("accelerator".into(), Value::String(acc.clone()));
+        m.push(("accelerator", sink.string(acc)));
     }
-    let _ = (b, prefix);
-    Value::Object(m)
+    sink.record(m)
 }
 
-fn lineage(l: &Lineage) -> Value {
-    json!({
-        "sources": l.sources.iter().map(|s| uid("Source", s)).collect::<Vec<_>>(),
-        "feature_views": l.feature_views.iter().map(|s| uid("FeatureView", s)).collect::<Vec<_>>(),
-        "pii_columns": strings(&l.pii_columns),
-    })
+fn lineage<S: Sink>(sink: &S, l: &Lineage) -> S::Value {
+    sink.record(vec![
+        (
+            "sources",
+            sink.set(
+                l.sources
+                    .iter()
+                    .map(|s| sink.entity_ref("Source", s))
+                    .collect(),
+            ),
+        ),
+        (
+            "feature_views",
+            sink.set(
+                l.feature_views
+                    .iter()
+                    .map(|s| sink.entity_ref("FeatureView", s))
+                    .collect(),
+            ),
+        ),
+        ("pii_columns", strings(sink, &l.pii_columns)),
+    ])
 }
 
 /// Regions allowed by every upstream source with PII; `None` without PII.
-fn pii_residency(p: &Platform, l: &Lineage) -> Option<Value> {
+fn pii_residency<S: Sink>(sink: &S, p: &Platform, l: &Lineage) -> Option<S::Value> {
     let pii_sources: BTreeSet<&str> = l
         .pii_columns
         .iter()
@@ -207,74 +344,77 @@ fn pii_residency(p: &Platform, l: &Lineage) -> Option<Value> {
             Some(a) => a.intersection(&residency).copied().collect(),
         });
     }
-    allowed.map(strings)
+    allowed.map(|a| strings(sink, a))
 }
 
-fn team(t: &Team) -> Value {
-    let mut attrs = Map::new();
-    attrs.insert("owner".into(), Value::String(t.owner.clone()));
+fn team<S: Sink>(sink: &S, t: &Team) -> S::Entity {
+    let mut attrs = vec![("owner", sink.string(&t.owner))];
     if let Some(o) = &t.oncall {
-        attrs.insert("oncall".into(), Value::String(o.clone()));
+        attrs.push(("oncall", sink.string(o)));
     }
     if let Some(c) = &t.cost_center {
-        attrs.insert("cost_center".into(), Value::String(c.clone()));
+        attrs.push(("cost_center", sink.string(c)));
     }
-    entity("Team", &t.name, attrs, None)
+    sink.entity("Team", &t.name, attrs, None)
 }
 
-fn environment(e: &Environment) -> Value {
-    entity("Environment", &e.name, environment_attrs(e), None)
+fn environment<S: Sink>(sink: &S, e: &Environment) -> S::Entity {
+    sink.entity("Environment", &e.name, environment_attrs(sink, e), None)
 }
 
-fn environment_attrs(e: &Environment) -> Map<String, Value> {
-    let mut attrs = Map::new();
-    attrs.insert("tier".into(), Value::String(e.tier.clone()));
-    attrs.insert("region".into(), Value::String(e.region.clone()));
+fn environment_attrs<S: Sink>(sink: &S, e: &Environment) -> Vec<(&'static str, S::Value)> {
+    let mut attrs = vec![
+        ("tier", sink.string(&e.tier)),
+        ("region", sink.string(&e.region)),
+    ];
     if let Some(c) = &e.cluster {
-        attrs.insert("cluster".into(), Value::String(c.clone()));
+        attrs.push(("cluster", sink.string(c)));
     }
-    attrs.insert("namespace".into(), Value::String(e.namespace.clone()));
+    attrs.push(("namespace", sink.string(&e.namespace)));
     if let Some(a) = &e.account {
-        attrs.insert("account".into(), Value::String(a.clone()));
+        attrs.push(("account", sink.string(a)));
     }
     attrs
 }
 
 /// The request context of an environment: its attributes, its name and its entity.
-pub fn context(e: &Environment) -> Value {
-    let mut attrs = environment_attrs(e);
-    attrs.insert("name".into(), Value::String(e.name.clone()));
-    attrs.insert("environment".into(), uid("Environment", &e.name));
-    Value::Object(attrs)
+pub fn context<S: Sink>(sink: &S, e: &Environment) -> S::Value {
+    let mut attrs = environment_attrs(sink, e);
+    attrs.push(("name", sink.string(&e.name)));
+    attrs.push(("environment", sink.entity_ref("Environment", &e.name)));
+    sink.record(attrs)
 }
 
-fn source(s: &Source, errors: &mut Vec<EntityError>, keep: Keep<'_>) -> Value {
-    let mut b = Builder {
-        kind: "source",
-        name: &s.name,
-        attrs: Map::new(),
-        errors,
-        keep,
-    };
-    b.set("kind", Value::String(s.kind.clone()));
+fn source<S: Sink>(
+    sink: &S,
+    s: &Source,
+    errors: &mut Vec<EntityError>,
+    keep: Keep<'_>,
+) -> S::Entity {
+    let mut b = Builder::new(sink, "source", &s.name, errors, keep);
+    b.string("kind", &s.kind);
     for (k, v) in &s.location {
-        b.set(k, Value::String(v.clone()));
+        b.string(k, v);
     }
-    b.set("owner", uid("Team", &s.owner));
-    b.set(
-        "classification",
-        Value::String(s.classification.name.clone()),
-    );
-    b.opt("region", s.region.clone().map(Value::String));
-    b.set("residency", strings(&s.residency));
-    b.opt("retention", s.retention.map(|d| long(d.millis())));
+    b.entity_ref("owner", "Team", &s.owner);
+    b.string("classification", &s.classification.name);
+    b.opt_string("region", s.region.as_ref());
+    b.strings("residency", &s.residency);
+    b.opt("retention", s.retention.map(|d| long(sink, d.millis())));
     if b.wants("column") {
-        let columns: Vec<Value> = s
+        let columns: Vec<S::Value> = s
             .columns
             .iter()
-            .map(|c| json!({ "name": c.name, "type": c.dtype, "pii": c.pii, "event_time": c.event_time }))
+            .map(|c| {
+                sink.record(vec![
+                    ("name", sink.string(&c.name)),
+                    ("type", sink.string(&c.dtype)),
+                    ("pii", sink.bool(c.pii)),
+                    ("event_time", sink.bool(c.event_time)),
+                ])
+            })
             .collect();
-        b.set("column", Value::Array(columns));
+        b.set("column", sink.set(columns));
     }
     let pii: Vec<String> = s
         .columns
@@ -282,66 +422,62 @@ fn source(s: &Source, errors: &mut Vec<EntityError>, keep: Keep<'_>) -> Value {
         .filter(|c| c.pii)
         .map(|c| format!("{}.{}", s.name, c.name))
         .collect();
-    b.set("pii", Value::Bool(!pii.is_empty()));
-    b.set("pii_columns", strings(&pii));
-    entity("Source", &s.name, b.attrs, Some(&s.owner))
+    b.bool("pii", !pii.is_empty());
+    b.strings("pii_columns", &pii);
+    b.finish("Source", Some(&s.owner))
 }
 
-fn feature_view(
+fn feature_view<S: Sink>(
+    sink: &S,
     p: &Platform,
     cross: &CrossEnv,
     v: &FeatureView,
     errors: &mut Vec<EntityError>,
     keep: Keep<'_>,
-) -> Value {
-    let mut b = Builder {
-        kind: "feature_view",
-        name: &v.name,
-        attrs: Map::new(),
-        errors,
-        keep,
-    };
-    b.set("entity", Value::String(v.entity.clone()));
-    b.set("source", uid("Source", &v.source));
-    b.opt("freshness", v.freshness.map(|d| long(d.millis())));
-    b.opt("ttl", v.ttl.map(|d| long(d.millis())));
-    b.set("online", Value::Bool(v.online));
-    b.opt(
-        "schedule",
-        v.schedule.as_ref().map(|c| Value::String(c.expr.clone())),
-    );
-    b.opt("image", v.image.clone().map(Value::String));
-    let res = resources(&mut b, "resources", &v.resources);
-    b.set("resources", res);
+) -> S::Entity {
+    let mut b = Builder::new(sink, "feature_view", &v.name, errors, keep);
+    b.string("entity", &v.entity);
+    b.entity_ref("source", "Source", &v.source);
+    b.opt("freshness", v.freshness.map(|d| long(sink, d.millis())));
+    b.opt("ttl", v.ttl.map(|d| long(sink, d.millis())));
+    b.bool("online", v.online);
+    b.opt_string("schedule", v.schedule.as_ref().map(|c| &c.expr));
+    b.opt_string("image", v.image.as_ref());
+    if b.wants("resources") {
+        b.set("resources", resources(sink, &v.resources));
+    }
     if b.wants("feature") {
-        let features: Vec<Value> = v
+        let features: Vec<S::Value> = v
             .features
             .iter()
             .map(|f| {
-                let mut m = Map::new();
-                m.insert("name".into(), Value::String(f.name.clone()));
-                m.insert("type".into(), Value::String(f.dtype.clone()));
+                let mut m = vec![
+                    ("name", sink.string(&f.name)),
+                    ("type", sink.string(&f.dtype)),
+                ];
                 if let Some(a) = &f.aggregate {
-                    m.insert(
-                        "aggregate".into(),
-                        Value::String(format!("{}({})", a.function, a.column)),
-                    );
+                    m.push((
+                        "aggregate",
+                        sink.string(&format!("{}({})", a.function, a.column)),
+                    ));
                 }
                 if let Some(w) = f.window {
-                    m.insert("window".into(), long(w.millis()));
+                    m.push(("window", long(sink, w.millis())));
                 }
-                Value::Object(m)
+                sink.record(m)
             })
             .collect();
-        b.set("feature", Value::Array(features));
+        b.set("feature", sink.set(features));
     }
+    // Built whether or not it is kept: a decimal Cedar cannot hold is an error either way.
     let mut expects = Vec::new();
     for e in &v.expects {
-        let mut m = Map::new();
-        m.insert("name".into(), Value::String(e.name.clone()));
-        m.insert("column".into(), Value::String(e.column.clone()));
-        m.insert("not_null".into(), Value::Bool(e.not_null));
-        m.insert("unique".into(), Value::Bool(e.unique));
+        let mut m = vec![
+            ("name", sink.string(&e.name)),
+            ("column", sink.string(&e.column)),
+            ("not_null", sink.bool(e.not_null)),
+            ("unique", sink.bool(e.unique)),
+        ];
         for (k, d) in [
             ("min", e.min),
             ("max", e.max),
@@ -349,44 +485,44 @@ fn feature_view(
         ] {
             if let Some(d) = d {
                 let value = b.decimal(&format!("expect.{}.{k}", e.name), d);
-                m.insert(k.into(), value);
+                m.push((k, value));
             }
         }
-        expects.push(Value::Object(m));
+        expects.push(sink.record(m));
     }
-    b.set("expect", Value::Array(expects));
+    b.set("expect", sink.set(expects));
     if b.wants("environments") {
-        b.set("environments", cross.environments("feature_view", &v.name));
+        b.set(
+            "environments",
+            cross.environments(sink, "feature_view", &v.name),
+        );
     }
-    b.set("owner", uid("Team", &v.owner));
-    b.set(
-        "classification",
-        Value::String(v.classification.name.clone()),
-    );
-    b.set("uses_pii", Value::Bool(v.uses_pii));
+    b.entity_ref("owner", "Team", &v.owner);
+    b.string("classification", &v.classification.name);
+    b.bool("uses_pii", v.uses_pii);
     if b.wants("lineage") {
-        b.set("lineage", lineage(&v.lineage));
+        b.set("lineage", lineage(sink, &v.lineage));
     }
     if b.wants("pii_residency") {
-        b.opt("pii_residency", pii_residency(p, &v.lineage));
+        b.opt("pii_residency", pii_residency(sink, p, &v.lineage));
     }
-    entity("FeatureView", &v.name, b.attrs, Some(&v.owner))
+    b.finish("FeatureView", Some(&v.owner))
 }
 
-fn model(p: &Platform, m: &Model, errors: &mut Vec<EntityError>, keep: Keep<'_>) -> Value {
-    let mut b = Builder {
-        kind: "model",
-        name: &m.name,
-        attrs: Map::new(),
-        errors,
-        keep,
-    };
-    b.set("owner", uid("Team", &m.owner));
-    b.opt("framework", m.framework.clone().map(Value::String));
-    b.set("format", Value::String(m.format.clone()));
-    b.set("artifact", Value::String(m.artifact.clone()));
-    b.set("version", Value::String(m.version.clone()));
-    b.set("risk", Value::String(m.risk.name.clone()));
+fn model<S: Sink>(
+    sink: &S,
+    p: &Platform,
+    m: &Model,
+    errors: &mut Vec<EntityError>,
+    keep: Keep<'_>,
+) -> S::Entity {
+    let mut b = Builder::new(sink, "model", &m.name, errors, keep);
+    b.entity_ref("owner", "Team", &m.owner);
+    b.opt_string("framework", m.framework.as_ref());
+    b.string("format", &m.format);
+    b.string("artifact", &m.artifact);
+    b.string("version", &m.version);
+    b.string("risk", &m.risk.name);
     for (k, v) in [
         ("purpose", &m.purpose),
         ("intended_use", &m.intended_use),
@@ -394,42 +530,40 @@ fn model(p: &Platform, m: &Model, errors: &mut Vec<EntityError>, keep: Keep<'_>)
         ("explainability", &m.explainability),
         ("human_oversight", &m.human_oversight),
     ] {
-        b.opt(k, v.clone().map(Value::String));
+        b.opt_string(k, v.as_ref());
     }
     if b.wants("inputs") {
-        b.set(
-            "inputs",
-            Value::Array(
-                m.inputs
-                    .iter()
-                    .map(|f| Value::String(f.to_string()))
-                    .collect(),
-            ),
-        );
+        let inputs = m
+            .inputs
+            .iter()
+            .map(|f| sink.string(&f.to_string()))
+            .collect();
+        b.set("inputs", sink.set(inputs));
     }
-    let tensors = |ts: &[plinth_ir::Tensor], with_features: bool| -> Value {
-        Value::Array(
+    let tensors = |ts: &[plinth_ir::Tensor], with_features: bool| -> S::Value {
+        sink.set(
             ts.iter()
                 .map(|t| {
-                    let mut o = Map::new();
-                    o.insert("name".into(), Value::String(t.name.clone()));
-                    o.insert("dtype".into(), Value::String(t.dtype.clone()));
-                    o.insert(
-                        "shape".into(),
-                        Value::Array(t.dims.iter().map(|d| Value::from(*d)).collect()),
-                    );
+                    let mut o = vec![
+                        ("name", sink.string(&t.name)),
+                        ("dtype", sink.string(&t.dtype)),
+                        (
+                            "shape",
+                            sink.set(t.dims.iter().map(|d| sink.long(*d)).collect()),
+                        ),
+                    ];
                     if with_features {
-                        o.insert(
-                            "features".into(),
-                            Value::Array(
+                        o.push((
+                            "features",
+                            sink.set(
                                 t.features
                                     .iter()
-                                    .map(|f| Value::String(f.to_string()))
+                                    .map(|f| sink.string(&f.to_string()))
                                     .collect(),
                             ),
-                        );
+                        ));
                     }
-                    Value::Object(o)
+                    sink.record(o)
                 })
                 .collect(),
         )
@@ -441,97 +575,120 @@ fn model(p: &Platform, m: &Model, errors: &mut Vec<EntityError>, keep: Keep<'_>)
         b.set("output", tensors(&m.output_tensors, false));
     }
     if let Some(t) = &m.training {
-        let mut o = Map::new();
+        // Built whether or not it is kept: a decimal Cedar cannot hold is an error
+        // either way.
+        let mut o = Vec::new();
         if let Some(s) = &t.schedule {
-            o.insert("schedule".into(), Value::String(s.expr.clone()));
+            o.push(("schedule", sink.string(&s.expr)));
         }
-        o.insert("image".into(), Value::String(t.image.clone()));
+        o.push(("image", sink.string(&t.image)));
         if let Some(w) = t.dataset_window {
-            o.insert("dataset_window".into(), long(w.millis()));
+            o.push(("dataset_window", long(sink, w.millis())));
         }
-        let res = resources(&mut b, "training.resources", &t.resources);
-        o.insert("resources".into(), res);
+        o.push(("resources", resources(sink, &t.resources)));
         if let Some(e) = &t.evaluation {
             let min = b.decimal("training.evaluation.min", e.min);
-            o.insert(
-                "evaluation".into(),
-                json!({ "metric": e.metric, "min": min }),
-            );
+            o.push((
+                "evaluation",
+                sink.record(vec![("metric", sink.string(&e.metric)), ("min", min)]),
+            ));
         }
-        o.insert("approvals".into(), strings(&t.approvals));
-        b.set("training", Value::Object(o));
+        o.push(("approvals", strings(sink, &t.approvals)));
+        b.set("training", sink.record(o));
     }
-    b.set(
-        "data_classification",
-        Value::String(m.data_classification.name.clone()),
-    );
-    b.set("uses_pii", Value::Bool(m.uses_pii));
+    b.string("data_classification", &m.data_classification.name);
+    b.bool("uses_pii", m.uses_pii);
     if b.wants("lineage") {
-        b.set("lineage", lineage(&m.lineage));
+        b.set("lineage", lineage(sink, &m.lineage));
     }
     if b.wants("pii_residency") {
-        b.opt("pii_residency", pii_residency(p, &m.lineage));
+        b.opt("pii_residency", pii_residency(sink, p, &m.lineage));
     }
-    b.set("has_training", Value::Bool(m.training.is_some()));
-    entity("Model", &m.name, b.attrs, Some(&m.owner))
+    b.bool("has_training", m.training.is_some());
+    b.finish("Model", Some(&m.owner))
 }
 
-fn service(
+fn service<S: Sink>(
+    sink: &S,
     p: &Platform,
     cross: &CrossEnv,
     s: &Service,
     errors: &mut Vec<EntityError>,
     keep: Keep<'_>,
-) -> Value {
-    let mut b = Builder {
-        kind: "service",
-        name: &s.name,
-        attrs: Map::new(),
-        errors,
-        keep,
-    };
-    b.set("model", uid("Model", &s.model));
-    b.set("runtime", Value::String(s.runtime.clone()));
-    b.set(
-        "replicas",
-        json!({ "min": s.min_replicas, "max": s.max_replicas }),
-    );
-    b.set("tier", Value::String(s.tier.clone()));
+) -> S::Entity {
+    let mut b = Builder::new(sink, "service", &s.name, errors, keep);
+    b.entity_ref("model", "Model", &s.model);
+    b.string("runtime", &s.runtime);
+    if b.wants("replicas") {
+        let replicas = sink.record(vec![
+            ("min", sink.long(i64::from(s.min_replicas))),
+            ("max", sink.long(i64::from(s.max_replicas))),
+        ]);
+        b.set("replicas", replicas);
+    }
+    b.string("tier", &s.tier);
+    // Decimals are built whether or not the attribute is kept: one Cedar cannot hold
+    // is an error either way.
     let rollout = match &s.rollout {
         Rollout::Canary { steps, pause } => {
-            let steps: Vec<Value> = steps
+            let steps: Vec<S::Value> = steps
                 .iter()
                 .map(|d| b.decimal("rollout.canary.steps", *d))
                 .collect();
-            json!({ "kind": "canary", "canary": { "steps": steps, "pause": long(pause.millis()) } })
+            sink.record(vec![
+                ("kind", sink.string("canary")),
+                (
+                    "canary",
+                    sink.record(vec![
+                        ("steps", sink.set(steps)),
+                        ("pause", long(sink, pause.millis())),
+                    ]),
+                ),
+            ])
         }
         Rollout::Shadow { percent } => {
             let percent = b.decimal("rollout.shadow.percent", *percent);
-            json!({ "kind": "shadow", "shadow": { "percent": percent } })
+            sink.record(vec![
+                ("kind", sink.string("shadow")),
+                ("shadow", sink.record(vec![("percent", percent)])),
+            ])
         }
-        other => json!({ "kind": other.name() }),
+        other => sink.record(vec![("kind", sink.string(other.name()))]),
     };
     b.set("rollout", rollout);
-    if let Some(batching) = &s.batching {
-        b.set(
-            "batching",
-            json!({
-                "max_batch": batching.max_batch,
-                "max_delay": long(batching.max_delay.millis()),
-                "preferred": batching.preferred,
-            }),
-        );
+    if let Some(batching) = &s.batching
+        && b.wants("batching")
+    {
+        let value = sink.record(vec![
+            ("max_batch", sink.long(i64::from(batching.max_batch))),
+            ("max_delay", long(sink, batching.max_delay.millis())),
+            (
+                "preferred",
+                sink.set(
+                    batching
+                        .preferred
+                        .iter()
+                        .map(|n| sink.long(i64::from(*n)))
+                        .collect(),
+                ),
+            ),
+        ]);
+        b.set("batching", value);
     }
-    let res = resources(&mut b, "resources", &s.resources);
-    b.set("resources", res);
-    b.set("expose", Value::String(s.expose.clone()));
-    b.set("callers", strings(&s.callers));
-    let mut slo = Map::new();
+    if b.wants("resources") {
+        b.set("resources", resources(sink, &s.resources));
+    }
+    b.string("expose", &s.expose);
+    b.strings("callers", &s.callers);
+    let mut slo = Vec::new();
     for o in &s.slos {
         let value = match o {
             Slo::Availability { objective, window } => {
                 let objective = b.decimal("slo.availability.objective", *objective);
-                json!({ "objective": objective, "window": long(window.millis()) })
+                sink.record(vec![
+                    ("objective", objective),
+                    ("window", long(sink, window.millis())),
+                ])
             }
             Slo::Latency {
                 percentile,
@@ -541,18 +698,18 @@ fn service(
             } => {
                 let percentile = b.decimal("slo.latency.percentile", *percentile);
                 let objective = b.decimal("slo.latency.objective", *objective);
-                json!({
-                    "percentile": percentile,
-                    "threshold": long(threshold.millis()),
-                    "objective": objective,
-                    "window": long(window.millis()),
-                })
+                sink.record(vec![
+                    ("percentile", percentile),
+                    ("threshold", long(sink, threshold.millis())),
+                    ("objective", objective),
+                    ("window", long(sink, window.millis())),
+                ])
             }
         };
-        slo.insert(o.kind().to_string(), value);
+        slo.push((o.kind(), value));
     }
-    b.set("slo", Value::Object(slo));
-    let mut monitor = Map::new();
+    b.set("slo", sink.record(slo));
+    let mut monitor = Vec::new();
     for m in &s.monitors {
         match m {
             plinth_ir::Monitor::Drift {
@@ -561,138 +718,138 @@ fn service(
                 threshold,
             } => {
                 let threshold = b.decimal("monitor.drift.threshold", *threshold);
-                monitor.insert(
-                    "drift".into(),
-                    json!({ "feature": feature.to_string(), "method": method, "threshold": threshold }),
-                );
+                monitor.push((
+                    "drift",
+                    sink.record(vec![
+                        ("feature", sink.string(&feature.to_string())),
+                        ("method", sink.string(method)),
+                        ("threshold", threshold),
+                    ]),
+                ));
             }
             plinth_ir::Monitor::Performance { metric, min } => {
                 let min = b.decimal("monitor.performance.min", *min);
-                monitor.insert(
-                    "performance".into(),
-                    json!({ "metric": metric, "min": min }),
-                );
+                monitor.push((
+                    "performance",
+                    sink.record(vec![("metric", sink.string(metric)), ("min", min)]),
+                ));
             }
         }
     }
-    b.set("monitor", Value::Object(monitor));
+    b.set("monitor", sink.record(monitor));
     if b.wants("environments") {
-        b.set("environments", cross.environments("service", &s.name));
+        b.set("environments", cross.environments(sink, "service", &s.name));
     }
-    b.set("owner", uid("Team", &s.owner));
-    b.set(
-        "data_classification",
-        Value::String(s.data_classification.name.clone()),
-    );
-    b.set("uses_pii", Value::Bool(s.uses_pii));
+    b.entity_ref("owner", "Team", &s.owner);
+    b.string("data_classification", &s.data_classification.name);
+    b.bool("uses_pii", s.uses_pii);
     if b.wants("lineage") {
-        b.set("lineage", lineage(&s.lineage));
+        b.set("lineage", lineage(sink, &s.lineage));
     }
     if b.wants("pii_residency") {
-        b.opt("pii_residency", pii_residency(p, &s.lineage));
+        b.opt("pii_residency", pii_residency(sink, p, &s.lineage));
     }
-    b.set("profiles", strings(&s.profiles));
-    let regions = cross
-        .production_regions
-        .get(&s.name)
-        .cloned()
-        .unwrap_or_default();
-    b.set("production_region_count", Value::from(regions.len()));
-    b.set("production_regions", strings(&regions));
-    entity("Service", &s.name, b.attrs, Some(&s.owner))
+    b.strings("profiles", &s.profiles);
+    let regions = cross.production_regions.get(&s.name);
+    if b.wants("production_region_count") {
+        let count = regions.map_or(0, BTreeSet::len);
+        b.set(
+            "production_region_count",
+            long(sink, u64::try_from(count).unwrap_or(u64::MAX)),
+        );
+    }
+    b.strings("production_regions", regions.into_iter().flatten());
+    b.finish("Service", Some(&s.owner))
 }
 
-fn batch_job(
+fn batch_job<S: Sink>(
+    sink: &S,
     p: &Platform,
     cross: &CrossEnv,
     j: &BatchJob,
     errors: &mut Vec<EntityError>,
     keep: Keep<'_>,
-) -> Value {
-    let mut b = Builder {
-        kind: "batch_job",
-        name: &j.name,
-        attrs: Map::new(),
-        errors,
-        keep,
-    };
-    b.set("model", uid("Model", &j.model));
-    b.set("schedule", Value::String(j.schedule.expr.clone()));
-    b.set("input", uid("Source", &j.input));
-    b.set("output", uid("Source", &j.output));
-    b.opt("image", j.image.clone().map(Value::String));
-    let res = resources(&mut b, "resources", &j.resources);
-    b.set("resources", res);
-    if b.wants("environments") {
-        b.set("environments", cross.environments("batch_job", &j.name));
+) -> S::Entity {
+    let mut b = Builder::new(sink, "batch_job", &j.name, errors, keep);
+    b.entity_ref("model", "Model", &j.model);
+    b.string("schedule", &j.schedule.expr);
+    b.entity_ref("input", "Source", &j.input);
+    b.entity_ref("output", "Source", &j.output);
+    b.opt_string("image", j.image.as_ref());
+    if b.wants("resources") {
+        b.set("resources", resources(sink, &j.resources));
     }
-    b.set("owner", uid("Team", &j.owner));
-    b.set(
-        "data_classification",
-        Value::String(j.data_classification.name.clone()),
-    );
-    b.set("uses_pii", Value::Bool(j.uses_pii));
+    if b.wants("environments") {
+        b.set(
+            "environments",
+            cross.environments(sink, "batch_job", &j.name),
+        );
+    }
+    b.entity_ref("owner", "Team", &j.owner);
+    b.string("data_classification", &j.data_classification.name);
+    b.bool("uses_pii", j.uses_pii);
     if b.wants("lineage") {
-        b.set("lineage", lineage(&j.lineage));
+        b.set("lineage", lineage(sink, &j.lineage));
     }
     if b.wants("pii_residency") {
-        b.opt("pii_residency", pii_residency(p, &j.lineage));
+        b.opt("pii_residency", pii_residency(sink, p, &j.lineage));
     }
-    entity("BatchJob", &j.name, b.attrs, Some(&j.owner))
+    b.finish("BatchJob", Some(&j.owner))
 }
 
 /// Every entity of one environment, keyed by `(Cedar type, name)`.
-pub fn build(
+pub fn build<S: Sink>(
+    sink: &S,
     p: &Platform,
     cross: &CrossEnv,
     errors: &mut Vec<EntityError>,
     keep: Keep<'_>,
-) -> BTreeMap<(&'static str, String), Value> {
+) -> BTreeMap<(&'static str, String), S::Entity> {
     let mut out = BTreeMap::new();
     for t in p.teams.values() {
-        out.insert(("Team", t.name.clone()), team(t));
+        out.insert(("Team", t.name.clone()), team(sink, t));
     }
     for e in p.environments.values() {
-        out.insert(("Environment", e.name.clone()), environment(e));
+        out.insert(("Environment", e.name.clone()), environment(sink, e));
     }
     // Each declaration's entity depends only on the platform: build them on all cores,
     // in the same order as one loop would (errors are reported in that order).
-    type Built = ((&'static str, String), Value, Vec<EntityError>);
-    fn one(
+    type Built<E> = ((&'static str, String), E, Vec<EntityError>);
+    fn one<E>(
         entity: &'static str,
         name: &str,
-        f: impl FnOnce(&mut Vec<EntityError>) -> Value,
-    ) -> Built {
+        f: impl FnOnce(&mut Vec<EntityError>) -> E,
+    ) -> Built<E> {
         let mut errors = Vec::new();
         let value = f(&mut errors);
         ((entity, name.to_string()), value, errors)
     }
-    let mut items: Vec<Built> = Vec::new();
+    let mut items: Vec<Built<S::Entity>> = Vec::new();
     items.par_extend(
         p.sources
             .par_iter()
-            .map(|(_, s)| one("Source", &s.name, |e| source(s, e, keep))),
+            .map(|(_, s)| one("Source", &s.name, |e| source(sink, s, e, keep))),
     );
     items.par_extend(p.feature_views.par_iter().map(|(_, v)| {
         one("FeatureView", &v.name, |e| {
-            feature_view(p, cross, v, e, keep)
+            feature_view(sink, p, cross, v, e, keep)
         })
     }));
     items.par_extend(
         p.models
             .par_iter()
-            .map(|(_, m)| one("Model", &m.name, |e| model(p, m, e, keep))),
+            .map(|(_, m)| one("Model", &m.name, |e| model(sink, p, m, e, keep))),
     );
     items.par_extend(
         p.services
             .par_iter()
-            .map(|(_, s)| one("Service", &s.name, |e| service(p, cross, s, e, keep))),
+            .map(|(_, s)| one("Service", &s.name, |e| service(sink, p, cross, s, e, keep))),
     );
-    items.par_extend(
-        p.batch_jobs
-            .par_iter()
-            .map(|(_, j)| one("BatchJob", &j.name, |e| batch_job(p, cross, j, e, keep))),
-    );
+    items.par_extend(p.batch_jobs.par_iter().map(|(_, j)| {
+        one("BatchJob", &j.name, |e| {
+            batch_job(sink, p, cross, j, e, keep)
+        })
+    }));
     for (key, value, errs) in items {
         errors.extend(errs);
         out.insert(key, value);

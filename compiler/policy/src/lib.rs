@@ -13,6 +13,7 @@ pub mod entities;
 pub mod eval;
 pub mod grants;
 pub mod load;
+pub mod memo;
 pub mod schema;
 pub mod summary;
 
@@ -21,7 +22,7 @@ pub mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-pub use eval::{Decision, Options, Outcome, Suppressed, evaluate, parse_date, today};
+pub use eval::{Decision, MemoStats, Options, Outcome, Suppressed, evaluate, parse_date, today};
 pub use grants::grants;
 pub use load::{Blame, Packs, PolicyFile, Rule, builtin_packs, load};
 pub use schema::cedar_schema;

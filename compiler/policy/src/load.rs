@@ -67,6 +67,19 @@ pub struct Packs {
     /// Every attribute name any policy reads (`resource.replicas.min` gives `replicas`
     /// and `min`): entities sent to Cedar carry only these (see `eval`).
     pub referenced: BTreeSet<String>,
+    /// Every policy of `set`, in its order, with what it reads (see `memo`).
+    pub(crate) analyzed: Vec<Analyzed>,
+}
+
+/// One policy as the memoized evaluation sees it.
+pub(crate) struct Analyzed {
+    pub id: String,
+    pub forbid: bool,
+    /// The attribute paths it reads; `None`: opaque, Cedar evaluates every request.
+    pub paths: Option<Vec<crate::memo::Path>>,
+    /// A policy set of just this policy, so Cedar's authorizer decides it alone (its
+    /// errors read exactly as in a whole set).
+    pub single: PolicySet,
 }
 
 impl Packs {
@@ -205,6 +218,19 @@ pub fn load(
             }
         }
     }
+    let mut analyzed = Vec::new();
+    for p in set.policies() {
+        let mut single = PolicySet::new();
+        // INVARIANT: a new set holds no id yet, so `add` cannot fail.
+        let _ = single.add(p.clone());
+        let ast: &cedar_policy_core::ast::Policy = p.as_ref();
+        analyzed.push(Analyzed {
+            id: p.id().to_string(),
+            forbid: p.effect() == Effect::Forbid,
+            paths: crate::memo::analyze(&ast.condition()),
+            single,
+        });
+    }
     (
         Some(Packs {
             schema,
@@ -212,6 +238,7 @@ pub fn load(
             rules,
             files: file_list,
             referenced,
+            analyzed,
         }),
         diags,
     )
