@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 use smol_str::SmolStr;
 use std::collections::{BTreeMap, BTreeSet};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
 
@@ -158,7 +158,7 @@ struct CedarSink<'a> {
 
 impl entities::Sink for CedarSink<'_> {
     type Value = Result<core::ast::Value, String>;
-    type Entity = Result<core::ast::Entity, String>;
+    type Entity = Result<memo::Built, String>;
     fn string(&self, s: &str) -> Self::Value {
         Ok(core::ast::Value::from(s))
     }
@@ -197,19 +197,13 @@ impl entities::Sink for CedarSink<'_> {
         let uid = self.types.uid(entity, id)?;
         let attrs = attrs
             .into_iter()
-            .map(|(k, v)| Ok((SmolStr::from(k), core::ast::PartialValue::from(v?))))
+            .map(|(k, v)| Ok((SmolStr::from(k), v?)))
             .collect::<Result<Vec<_>, String>>()?;
-        let parents: HashSet<core::ast::EntityUID> = match owner {
-            Some(o) => HashSet::from([self.types.uid("Team", o)?.into()]),
-            None => HashSet::new(),
+        let parents = match owner {
+            Some(o) => vec![self.types.uid("Team", o)?.into()],
+            None => Vec::new(),
         };
-        Ok(core::ast::Entity::new_with_attr_partial_value(
-            uid.into(),
-            attrs,
-            HashSet::new(),
-            parents,
-            [],
-        ))
+        Ok(memo::Built::new(uid.into(), attrs, parents))
     }
 }
 
@@ -223,7 +217,7 @@ impl entities::Sink for CedarSink<'_> {
 /// ever get deeper, the check fails and so does every evaluation that needs the store
 /// (closed), with Cedar's error.
 fn full_store(index: &memo::Index) -> Result<Entities, String> {
-    let mut all: Vec<core::ast::Entity> = index.values().cloned().collect();
+    let mut all: Vec<core::ast::Entity> = index.values().map(memo::Built::to_cedar).collect();
     all.sort_by(|a, b| a.uid().cmp(b.uid()));
     core::entities::Entities::from_entities(
         all,
@@ -480,7 +474,7 @@ fn decide(
         for path in paths {
             memo::resolve(path, roots, index, Some(&mut touched))?;
         }
-        let entities = touched.iter().filter_map(|uid| index.get(uid)).cloned();
+        let entities = touched.iter().filter_map(|uid| index.get(uid)).map(memo::Built::to_cedar);
         Some(
             core::entities::Entities::from_entities(
                 entities,
@@ -648,28 +642,41 @@ fn memo_results(
         };
         decide(authorizer, policy, r, roots, index, &full)
     };
-    let jobs: Vec<(usize, usize)> = keyed
+    let firsts: Vec<(usize, usize)> = keyed
         .iter()
         .enumerate()
-        .flat_map(|(k, (entries, firsts))| {
-            let unkeyed = entries
+        .flat_map(|(k, (_, firsts))| firsts.iter().map(move |i| (k, *i)))
+        .collect();
+    let unkeyed: Vec<(usize, usize)> = keyed
+        .iter()
+        .enumerate()
+        .flat_map(|(k, (entries, _))| {
+            entries
                 .iter()
                 .filter(|(_, e)| matches!(e, Entry::Unkeyed))
-                .map(move |(i, _)| (k, *i));
-            firsts.iter().map(move |i| (k, *i)).chain(unkeyed)
+                .map(move |(i, _)| (k, *i))
         })
         .collect();
-    let decided: Vec<Verdict> = jobs.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
-    let mut verdicts: HashMap<(usize, usize), Verdict> = jobs.into_iter().zip(decided).collect();
+    let decided: Vec<Verdict> = firsts.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
+    // Per policy, the verdicts of its firsts, by number.
+    let mut first_verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); keyed.len()];
+    for ((k, _), v) in firsts.into_iter().zip(decided) {
+        if let Some(vs) = first_verdicts.get_mut(k) {
+            vs.push(v);
+        }
+    }
+    let decided: Vec<Verdict> = unkeyed.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
+    // The verdicts Cedar gave a single request: `(policy, request)`.
+    let mut own: HashMap<(usize, usize), Verdict> = unkeyed.into_iter().zip(decided).collect();
     // A first request that erred says nothing about the others of its key: each goes
     // to Cedar, now and in later environments.
     let mut again = Vec::new();
     for (k, (entries, firsts)) in keyed.iter().enumerate() {
-        let first_verdict = |j: usize| firsts.get(j).and_then(|i| verdicts.get(&(k, *i)));
+        let verdicts = first_verdicts.get(k).map_or(&[][..], Vec::as_slice);
         if let Some(map) = memo.maps.get_mut(k) {
             for slot in map.values_mut().flat_map(BTreeMap::values_mut) {
                 if let Slot::Pending(j) = *slot {
-                    *slot = match first_verdict(j) {
+                    *slot = match verdicts.get(j) {
                         Some(Verdict::Satisfied(b)) => Slot::Known(*b),
                         _ => Slot::Unkeyed,
                     };
@@ -677,41 +684,38 @@ fn memo_results(
             }
         }
         for &(i, e) in entries {
-            if let Entry::Pending(j) = e {
-                let first = firsts.get(j).copied();
-                match first_verdict(j) {
-                    Some(Verdict::Satisfied(_)) => {
-                        if first == Some(i) {
-                            stats.first += 1;
-                        } else {
-                            stats.reused += 1;
-                        }
+            match e {
+                Entry::Pending(j) => {
+                    let first = firsts.get(j) == Some(&i);
+                    match verdicts.get(j) {
+                        Some(Verdict::Satisfied(_)) if first => stats.first += 1,
+                        Some(Verdict::Satisfied(_)) => stats.reused += 1,
+                        _ if first => stats.unkeyed += 1,
+                        _ => again.push((k, i)),
                     }
-                    _ if first != Some(i) => again.push((k, i)),
-                    _ => stats.unkeyed += 1,
                 }
-            } else if let Entry::Unkeyed = e {
-                stats.unkeyed += 1;
-            } else {
-                stats.reused += 1;
+                Entry::Unkeyed => stats.unkeyed += 1,
+                Entry::Known(_) => stats.reused += 1,
             }
         }
     }
     stats.unkeyed += again.len();
     let decided: Vec<Verdict> = again.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
-    verdicts.extend(again.into_iter().zip(decided));
+    own.extend(again.into_iter().zip(decided));
     lap("Cedar (first of each key)");
 
     // 3. Each request's answer from its policies' verdicts, in policy-set order.
     let mut per_request: Vec<Vec<(usize, Verdict)>> = vec![Vec::new(); prepared.len()];
     for (k, (entries, firsts)) in keyed.into_iter().enumerate() {
+        let verdicts = first_verdicts.get(k).map_or(&[][..], Vec::as_slice);
         for (i, e) in entries {
             let verdict = match e {
                 Entry::Known(b) => Some(Verdict::Satisfied(b)),
-                Entry::Unkeyed => verdicts.get(&(k, i)).cloned(),
-                Entry::Pending(j) => match firsts.get(j).and_then(|f| verdicts.get(&(k, *f))) {
+                Entry::Unkeyed => own.remove(&(k, i)),
+                Entry::Pending(j) => match verdicts.get(j) {
                     Some(Verdict::Satisfied(b)) => Some(Verdict::Satisfied(*b)),
-                    _ => verdicts.get(&(k, i)).cloned(),
+                    Some(v) if firsts.get(j) == Some(&i) => Some(v.clone()),
+                    _ => own.remove(&(k, i)),
                 },
             };
             let verdict = verdict.unwrap_or_else(|| {
@@ -887,7 +891,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
         // against the schema; `plinth check` builds Cedar's values straight from the
         // model, only the attributes some policy reads. `explain` also keeps the JSON.
         let mut json = None;
-        let mut index = memo::Index::new();
+        let mut index = memo::Index::default();
         let mut rejected = None;
         if options.validate_entities {
             json = Some(entities::build(
@@ -918,6 +922,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 Some(&packs.referenced),
             );
             lap(&mut outcome, &mut clock, "entity values");
+            index.reserve(built.len());
             // The first failure in entity order is reported, as Cedar's JSON reader did.
             for (_, e) in built {
                 match e {

@@ -196,8 +196,103 @@ pub enum Seen {
     Stopped(usize, Stop),
 }
 
-/// The entities of one environment, by uid, as Cedar is given them.
-pub type Index = HashMap<EntityUID, core::ast::Entity>;
+/// An entity as built for evaluation: its attributes sorted by name, for lookups
+/// without hashing. Cedar's own entity (a hash map) is made from it only when Cedar
+/// evaluates a request that reaches it ([`Built::to_cedar`]): the data is the same.
+#[derive(Clone, Debug)]
+pub struct Built {
+    uid: EntityUID,
+    attrs: Vec<(SmolStr, Value)>,
+    parents: Vec<EntityUID>,
+}
+
+impl Built {
+    /// A repeated attribute keeps its last value, as in Cedar's entity.
+    pub fn new(uid: EntityUID, mut attrs: Vec<(SmolStr, Value)>, parents: Vec<EntityUID>) -> Built {
+        attrs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(SmolStr, Value)> = Vec::with_capacity(attrs.len());
+        for (k, v) in attrs {
+            match unique.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => unique.push((k, v)),
+            }
+        }
+        Built {
+            uid,
+            attrs: unique,
+            parents,
+        }
+    }
+
+    pub fn uid(&self) -> &EntityUID {
+        &self.uid
+    }
+
+    pub fn get(&self, attr: &str) -> Option<&Value> {
+        self.attrs
+            .binary_search_by(|(k, _)| k.as_str().cmp(attr))
+            .ok()
+            .and_then(|i| self.attrs.get(i))
+            .map(|(_, v)| v)
+    }
+
+    /// Cedar's entity: these attributes, the parents as all the ancestors.
+    pub fn to_cedar(&self) -> core::ast::Entity {
+        core::ast::Entity::new_with_attr_partial_value(
+            self.uid.clone(),
+            self.attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), PartialValue::from(v.clone()))),
+            std::collections::HashSet::new(),
+            self.parents.iter().cloned().collect(),
+            [],
+        )
+    }
+}
+
+/// The entities of one environment, by uid.
+pub type Index = HashMap<EntityUID, Built, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// FxHash (rustc's): a fast hasher without a random key, for the entity index. Every
+/// request looks its principal and resource up, and SipHash over Cedar's uids (type
+/// path and id) was a visible share of evaluation; the names come from the spec.
+#[derive(Clone, Copy, Default)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
 
 /// One request's variables as the paths start from them: the principal and resource
 /// as entity references, the context as a record (`None`: not a plain record).
@@ -207,8 +302,8 @@ pub struct Roots<'a> {
     pub context: Option<&'a Value>,
     /// The principal's and resource's entities as `index` has them (looked up once
     /// per request rather than once per path).
-    pub principal_entity: Option<&'a core::ast::Entity>,
-    pub resource_entity: Option<&'a core::ast::Entity>,
+    pub principal_entity: Option<&'a Built>,
+    pub resource_entity: Option<&'a Built>,
 }
 
 impl<'a> Roots<'a> {
@@ -234,8 +329,8 @@ impl<'a> Roots<'a> {
 }
 
 /// Follows `path` the way Cedar's evaluator does (`GetAttr`, `HasAttr`), noting every
-/// entity it dereferences in `touched`. `None`: a value Cedar would treat as partial
-/// (never built by Plinth): the request is not keyed.
+/// entity it dereferences in `touched`. `None`: the context is not a plain record
+/// (never so in Plinth): the request is not keyed.
 pub fn resolve(
     path: &Path,
     roots: &Roots<'_>,
@@ -244,7 +339,7 @@ pub fn resolve(
 ) -> Option<Seen> {
     // The entity the first step dereferences, when the root is the principal or
     // resource: already looked up.
-    let (mut current, mut looked_up): (&Value, Option<Option<&core::ast::Entity>>) = match path.root
+    let (mut current, mut looked_up): (&Value, Option<Option<&Built>>) = match path.root
     {
         Root::Context => (roots.context?, None),
         Root::Principal => (roots.principal, Some(roots.principal_entity)),
@@ -270,11 +365,7 @@ pub fn resolve(
                         {
                             t.push(entity.uid().clone());
                         }
-                        match entity.get(attr) {
-                            None => None,
-                            Some(PartialValue::Value(v)) => Some(v),
-                            Some(PartialValue::Residual(_)) => return None,
-                        }
+                        entity.get(attr)
                     }
                 }
             }
