@@ -23,8 +23,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 use smol_str::SmolStr;
-use std::collections::{BTreeMap, BTreeSet};
 use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Mutex;
 
@@ -416,17 +416,68 @@ type Laps = Vec<(&'static str, f64)>;
 /// The memoized verdicts of every policy, kept across environments (a key holds the
 /// context's values too).
 struct Memo {
-    /// Per policy (`Packs::analyzed` order) and request shape: key → verdict.
-    maps: Vec<BTreeMap<Shape, BTreeMap<Vec<memo::Seen>, Slot>>>,
+    /// Per policy (`Packs::analyzed` order) and request shape: key → verdict. A key
+    /// is the policy's paths' values as numbered by the shape's [`Columns`].
+    maps: Vec<BTreeMap<Shape, Verdicts>>,
     /// The policies that can apply to each request shape.
     sets: BTreeMap<Shape, Scoped>,
+    columns: BTreeMap<Shape, Columns>,
 }
+
+type Fx = std::hash::BuildHasherDefault<memo::FxHasher>;
+
+/// One policy's verdicts on one request shape, by key.
+type Verdicts = HashMap<Vec<u32>, Slot, Fx>;
+
+/// The paths the policies of one request shape read, each resolved once per request
+/// however many policies read it, and what was seen there numbered (the same number
+/// for equal values, in every environment), so a policy's key is a few numbers.
+struct Columns {
+    paths: Vec<memo::Path>,
+    numbers: Vec<BTreeMap<memo::Seen, u32>>,
+    /// Per keyed policy (index into `Packs::analyzed`): its paths' columns.
+    of_policy: BTreeMap<usize, Vec<usize>>,
+}
+
+impl Columns {
+    fn new(packs: &Packs, scoped: &Scoped) -> Columns {
+        let mut paths: Vec<memo::Path> = Vec::new();
+        let mut of_policy = BTreeMap::new();
+        for &k in &scoped.policies {
+            let Some(policy_paths) = packs.analyzed.get(k).and_then(|a| a.paths.as_ref()) else {
+                continue;
+            };
+            let mut cols = Vec::new();
+            for p in policy_paths {
+                let col = match paths.iter().position(|q| q == p) {
+                    Some(c) => c,
+                    None => {
+                        paths.push(p.clone());
+                        paths.len() - 1
+                    }
+                };
+                cols.push(col);
+            }
+            of_policy.insert(k, cols);
+        }
+        Columns {
+            numbers: paths.iter().map(|_| BTreeMap::new()).collect(),
+            paths,
+            of_policy,
+        }
+    }
+}
+
+/// A column's number for a request whose context is not a record (never in Plinth):
+/// no key, Cedar decides.
+const UNKEYED: u32 = u32::MAX;
 
 impl Memo {
     fn new(packs: &Packs) -> Memo {
         Memo {
             maps: packs.analyzed.iter().map(|_| BTreeMap::new()).collect(),
             sets: BTreeMap::new(),
+            columns: BTreeMap::new(),
         }
     }
 }
@@ -474,7 +525,10 @@ fn decide(
         for path in paths {
             memo::resolve(path, roots, index, Some(&mut touched))?;
         }
-        let entities = touched.iter().filter_map(|uid| index.get(uid)).map(memo::Built::to_cedar);
+        let entities = touched
+            .iter()
+            .filter_map(|uid| index.get(uid))
+            .map(memo::Built::to_cedar);
         Some(
             core::entities::Entities::from_entities(
                 entities,
@@ -530,9 +584,13 @@ fn memo_results(
     };
     for r in prepared.iter().flatten() {
         let (action, principal, resource) = r.shape;
-        memo.sets
+        let scoped = memo
+            .sets
             .entry(r.shape)
             .or_insert_with(|| scoped_set(packs, action, principal, resource));
+        memo.columns
+            .entry(r.shape)
+            .or_insert_with(|| Columns::new(packs, scoped));
     }
     let sets = &memo.sets;
     // The requests Cedar must be asked about, by shape.
@@ -575,7 +633,45 @@ fn memo_results(
         .collect();
     let roots_of = |i: usize| roots.get(i).and_then(Option::as_ref);
 
-    // 1. Keys, one policy per task: each policy's requests in order, its first
+    // 1. Each column of each shape resolved for the shape's requests (in order) and
+    // numbered, one column per task.
+    let mut tasks = Vec::new();
+    for (shape, columns) in &mut memo.columns {
+        let Some(requests) = by_shape.get(shape) else {
+            continue;
+        };
+        for (path, numbers) in columns.paths.iter().zip(columns.numbers.iter_mut()) {
+            tasks.push((*shape, path, numbers, requests));
+        }
+    }
+    let numbered: Vec<(Shape, Vec<u32>)> = tasks
+        .into_par_iter()
+        .map(|(shape, path, numbers, requests)| {
+            let column = requests
+                .iter()
+                .map(|&i| {
+                    let Some(seen) = roots_of(i).and_then(|r| memo::resolve(path, r, index, None))
+                    else {
+                        return UNKEYED;
+                    };
+                    if let Some(n) = numbers.get(&seen) {
+                        return *n;
+                    }
+                    let n = u32::try_from(numbers.len()).unwrap_or(UNKEYED);
+                    numbers.insert(seen, n);
+                    n
+                })
+                .collect();
+            (shape, column)
+        })
+        .collect();
+    let mut numbers: BTreeMap<Shape, Vec<Vec<u32>>> = BTreeMap::new();
+    for (shape, column) in numbered {
+        numbers.entry(shape).or_default().push(column);
+    }
+    let columns = &memo.columns;
+
+    // 2. Keys, one policy per task: each policy's requests in order, its first
     // request of each new key noted.
     #[derive(Clone, Copy)]
     enum Entry {
@@ -588,26 +684,32 @@ fn memo_results(
     let keyed: Vec<Keyed> = memo
         .maps
         .par_iter_mut()
-        .zip(packs.analyzed.par_iter())
         .enumerate()
-        .map(|(k, (map, policy))| {
+        .map(|(k, map)| {
             let mut entries = Vec::new();
             let mut firsts = Vec::new();
             // One buffer for every key; a key is copied only when it is new.
-            let mut key: Vec<memo::Seen> = Vec::new();
+            let mut key: Vec<u32> = Vec::new();
             for (shape, requests) in &by_shape {
                 if !sets.get(shape).is_some_and(|s| s.policies.contains(&k)) {
                     continue;
                 }
+                let cols = columns.get(shape).and_then(|c| c.of_policy.get(&k));
+                let shape_numbers = numbers.get(shape);
                 let map = map.entry(*shape).or_default();
-                for &i in requests {
+                for (pos, &i) in requests.iter().enumerate() {
                     key.clear();
-                    let keyed = match (&policy.paths, roots_of(i)) {
-                        (Some(paths), Some(roots)) => paths.iter().all(|p| {
-                            memo::resolve(p, roots, index, None)
-                                .map(|seen| key.push(seen))
-                                .is_some()
+                    let keyed = match (cols, shape_numbers) {
+                        (Some(cols), Some(shape_numbers)) => cols.iter().all(|&c| {
+                            match shape_numbers.get(c).and_then(|col| col.get(pos)) {
+                                Some(&n) if n != UNKEYED => {
+                                    key.push(n);
+                                    true
+                                }
+                                _ => false,
+                            }
                         }),
+                        // An opaque policy.
                         _ => false,
                     };
                     let entry = if !keyed {
@@ -674,7 +776,7 @@ fn memo_results(
     for (k, (entries, firsts)) in keyed.iter().enumerate() {
         let verdicts = first_verdicts.get(k).map_or(&[][..], Vec::as_slice);
         if let Some(map) = memo.maps.get_mut(k) {
-            for slot in map.values_mut().flat_map(BTreeMap::values_mut) {
+            for slot in map.values_mut().flat_map(HashMap::values_mut) {
                 if let Slot::Pending(j) = *slot {
                     *slot = match verdicts.get(j) {
                         Some(Verdict::Satisfied(b)) => Slot::Known(*b),
@@ -1405,6 +1507,7 @@ fn civil_from_days(z: i64) -> Date {
 mod tests {
     use super::*;
     use cedar_policy::PolicySet;
+    use std::collections::HashSet;
 
     #[test]
     fn days_round_trip() {

@@ -339,8 +339,7 @@ pub fn resolve(
 ) -> Option<Seen> {
     // The entity the first step dereferences, when the root is the principal or
     // resource: already looked up.
-    let (mut current, mut looked_up): (&Value, Option<Option<&Built>>) = match path.root
-    {
+    let (mut current, mut looked_up): (&Value, Option<Option<&Built>>) = match path.root {
         Root::Context => (roots.context?, None),
         Root::Principal => (roots.principal, Some(roots.principal_entity)),
         Root::Resource => (roots.resource, Some(roots.resource_entity)),
