@@ -666,6 +666,53 @@ mod tests {
         assert!(seen >= 3, "only {seen} examples");
     }
 
+    /// Services `a` and `b` show the same `context.tier`, `resource.tier` and
+    /// `resource.replicas.min`: one key of `reliability.tier1-min-replicas`. They differ
+    /// only in the availability SLO another rule reads. A key too coarse (one per
+    /// request shape, or one shared between policies) would decide both alike.
+    #[test]
+    fn a_shared_key_of_one_policy_does_not_decide_another() {
+        let spec = "service a { model: m  tier: tier1  replicas: 2..6  rollout: blue_green
+  slo availability { objective: 99.9% }  slo latency { percentile: 99  threshold: 50ms  objective: 99% }
+  monitor drift { feature: fv.n_1h  threshold: 0.2 } }
+service b { model: m  tier: tier1  replicas: 2..6  rollout: blue_green
+  slo latency { percentile: 99  threshold: 50ms  objective: 99% }
+  monitor drift { feature: fv.n_1h  threshold: 0.2 } }
+";
+        let prelude = plinth_policy::embedded::FILES
+            .iter()
+            .find(|(p, _)| *p == "policies/baseline/tests/prelude.plinth")
+            .unwrap();
+        let case = TestCase {
+            name: "shared-key".to_string(),
+            files: vec![
+                (prelude.0.to_string(), prelude.1.to_string()),
+                ("shared.plinth".to_string(), spec.to_string()),
+            ],
+            expected: Vec::new(),
+            today: plinth_policy::parse_date(TEST_TODAY).unwrap(),
+        };
+        let plain = case_outcome("baseline", &case, true).unwrap();
+        let fast = case_outcome("baseline", &case, false).unwrap();
+        assert_eq!(plain.decisions, fast.decisions);
+        assert_eq!(plain.diagnostics, fast.diagnostics);
+        let deploy = |name: &str| {
+            fast.decisions["prod"]
+                .iter()
+                .find(|d| d.action == "deploy" && d.resource.1 == name)
+                .unwrap()
+                .clone()
+        };
+        assert!(deploy("a").cedar_allowed);
+        assert!(!deploy("b").cedar_allowed);
+        assert_eq!(
+            deploy("b").determining,
+            ["reliability.tier1-availability-slo"]
+        );
+        // `b`'s verdict of the replica rule (and others) was `a`'s, reused.
+        assert!(fast.memo.reused > 0);
+    }
+
     #[test]
     fn every_baseline_rule_fires_in_some_test() {
         let (packs, _) = plinth_policy::load(&["baseline".to_string()], Vec::new(), None);

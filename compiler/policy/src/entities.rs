@@ -31,20 +31,31 @@ pub struct CrossEnv {
 
 impl CrossEnv {
     pub fn new(platforms: &[&Platform]) -> CrossEnv {
+        Self::build(platforms, true)
+    }
+
+    /// Without `present_in`, for entities without the `environments` attribute.
+    pub fn without_presence(platforms: &[&Platform]) -> CrossEnv {
+        Self::build(platforms, false)
+    }
+
+    fn build(platforms: &[&Platform], presence: bool) -> CrossEnv {
         let mut facts = CrossEnv::default();
         for p in platforms {
             let env = &p.environment;
-            let mut add = |kind: &str, name: &str| {
-                facts
-                    .present_in
-                    .entry((kind.to_string(), name.to_string()))
-                    .or_default()
-                    .insert(env.name.clone());
-            };
-            p.feature_views.keys().for_each(|n| add("feature_view", n));
-            p.models.keys().for_each(|n| add("model", n));
-            p.services.keys().for_each(|n| add("service", n));
-            p.batch_jobs.keys().for_each(|n| add("batch_job", n));
+            if presence {
+                let mut add = |kind: &str, name: &str| {
+                    facts
+                        .present_in
+                        .entry((kind.to_string(), name.to_string()))
+                        .or_default()
+                        .insert(env.name.clone());
+                };
+                p.feature_views.keys().for_each(|n| add("feature_view", n));
+                p.models.keys().for_each(|n| add("model", n));
+                p.services.keys().for_each(|n| add("service", n));
+                p.batch_jobs.keys().for_each(|n| add("batch_job", n));
+            }
             for name in p.services.keys() {
                 let regions = facts.production_regions.entry(name.clone()).or_default();
                 if env.tier == "production" {
@@ -81,13 +92,13 @@ pub trait Sink: Sync {
     fn set(&self, items: Vec<Self::Value>) -> Self::Value;
     fn record(&self, fields: Vec<(&str, Self::Value)>) -> Self::Value;
     /// A reference to `Plinth::<entity>::"<id>"`.
-    fn entity_ref(&self, entity: &str, id: &str) -> Self::Value;
+    fn entity_ref(&self, entity: &'static str, id: &str) -> Self::Value;
     /// `decimal("<text>")`; `text` has 1 to 4 fractional digits ([`cedar_decimal`]).
     fn decimal(&self, text: &str) -> Self::Value;
     /// The entity `Plinth::<entity>::"<id>"`, its owner team its only parent.
     fn entity(
         &self,
-        entity: &str,
+        entity: &'static str,
         id: &str,
         attrs: Vec<(&str, Self::Value)>,
         owner: Option<&str>,
@@ -115,7 +126,7 @@ impl Sink for Json {
     fn record(&self, fields: Vec<(&str, Value)>) -> Value {
         Value::Object(object(fields))
     }
-    fn entity_ref(&self, entity: &str, id: &str) -> Value {
+    fn entity_ref(&self, entity: &'static str, id: &str) -> Value {
         json!({ "__entity": uid_json(entity, id) })
     }
     fn decimal(&self, text: &str) -> Value {
@@ -123,7 +134,7 @@ impl Sink for Json {
     }
     fn entity(
         &self,
-        entity: &str,
+        entity: &'static str,
         id: &str,
         attrs: Vec<(&str, Value)>,
         owner: Option<&str>,
@@ -253,7 +264,7 @@ impl<'a, S: Sink> Builder<'a, S> {
         }
     }
 
-    fn entity_ref(&mut self, name: &'a str, entity: &str, id: &str) {
+    fn entity_ref(&mut self, name: &'a str, entity: &'static str, id: &str) {
         if self.wants(name) {
             let v = self.sink.entity_ref(entity, id);
             self.attrs.push((name, v));
@@ -267,7 +278,7 @@ impl<'a, S: Sink> Builder<'a, S> {
         }
     }
 
-    fn finish(self, entity: &str, owner: Option<&str>) -> S::Entity {
+    fn finish(self, entity: &'static str, owner: Option<&str>) -> S::Entity {
         self.sink.entity(entity, self.name, self.attrs, owner)
     }
 }

@@ -149,62 +149,132 @@ fn validated_entities(
     Entities::from_json_value(json, Some(&packs.schema)).map_err(|e| e.to_string())
 }
 
-/// Cedar's own values, built straight from the platform model by the one entity
-/// builder (`entities`): no JSON to write and read back. An entity whose value Cedar
-/// rejects (a decimal out of range) is an `Err` with Cedar's reason.
-struct CedarSink<'a> {
+/// Plinth's light values ([`memo::Attr`]), built straight from the platform model by
+/// the one entity builder (`entities`): no JSON to write and read back, and Cedar's
+/// values ([`cedar_value`]) only for what Cedar evaluates. A decimal Cedar rejects is
+/// found here, so the entity holding it fails as it did in Cedar's own reader.
+struct LightSink<'a> {
     types: &'a Cache,
+    /// Some decimal was rejected: entities look for it.
+    failed: std::sync::atomic::AtomicBool,
 }
 
-impl entities::Sink for CedarSink<'_> {
-    type Value = Result<core::ast::Value, String>;
+impl entities::Sink for LightSink<'_> {
+    type Value = memo::Attr;
     type Entity = Result<memo::Built, String>;
-    fn string(&self, s: &str) -> Self::Value {
-        Ok(core::ast::Value::from(s))
+    fn string(&self, s: &str) -> memo::Attr {
+        memo::Attr::Str(SmolStr::from(s))
     }
-    fn bool(&self, b: bool) -> Self::Value {
-        Ok(core::ast::Value::from(b))
+    fn bool(&self, b: bool) -> memo::Attr {
+        memo::Attr::Bool(b)
     }
-    fn long(&self, n: i64) -> Self::Value {
-        Ok(core::ast::Value::from(n))
+    fn long(&self, n: i64) -> memo::Attr {
+        memo::Attr::Long(n)
     }
-    fn set(&self, items: Vec<Self::Value>) -> Self::Value {
-        let items = items.into_iter().collect::<Result<Vec<_>, String>>()?;
-        Ok(core::ast::Value::set(items, None))
+    fn set(&self, items: Vec<memo::Attr>) -> memo::Attr {
+        memo::Attr::Set(items.into())
     }
-    fn record(&self, fields: Vec<(&str, Self::Value)>) -> Self::Value {
-        // Like the JSON object: a repeated name keeps its last value.
-        let fields = fields
-            .into_iter()
-            .map(|(k, v)| Ok((SmolStr::from(k), v?)))
-            .collect::<Result<Vec<_>, String>>()?;
-        Ok(core::ast::Value::record(fields, None))
+    fn record(&self, fields: Vec<(&str, memo::Attr)>) -> memo::Attr {
+        memo::Attr::Record(
+            fields
+                .into_iter()
+                .map(|(k, v)| (SmolStr::from(k), v))
+                .collect(),
+        )
     }
-    fn entity_ref(&self, entity: &str, id: &str) -> Self::Value {
-        let uid = self.types.uid(entity, id)?;
-        Ok(core::ast::Value::from(core::ast::EntityUID::from(uid)))
+    fn entity_ref(&self, entity: &'static str, id: &str) -> memo::Attr {
+        memo::Attr::Entity(entity, SmolStr::from(id))
     }
-    fn decimal(&self, text: &str) -> Self::Value {
-        self.types.decimal(text)
+    fn decimal(&self, text: &str) -> memo::Attr {
+        match self.types.decimal(text) {
+            Ok(_) => memo::Attr::Decimal(SmolStr::from(text)),
+            Err(e) => {
+                self.failed
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                memo::Attr::Invalid(e)
+            }
+        }
     }
     fn entity(
         &self,
-        entity: &str,
+        entity: &'static str,
         id: &str,
-        attrs: Vec<(&str, Self::Value)>,
+        attrs: Vec<(&str, memo::Attr)>,
         owner: Option<&str>,
     ) -> Self::Entity {
-        let uid = self.types.uid(entity, id)?;
+        if self.failed.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(e) = attrs.iter().find_map(|(_, v)| v.invalid())
+        {
+            return Err(e.to_string());
+        }
         let attrs = attrs
             .into_iter()
-            .map(|(k, v)| Ok((SmolStr::from(k), v?)))
-            .collect::<Result<Vec<_>, String>>()?;
-        let parents = match owner {
-            Some(o) => vec![self.types.uid("Team", o)?.into()],
-            None => Vec::new(),
-        };
-        Ok(memo::Built::new(uid.into(), attrs, parents))
+            .map(|(k, v)| (SmolStr::from(k), v))
+            .collect();
+        Ok(memo::Built::new(
+            entity,
+            SmolStr::from(id),
+            attrs,
+            owner.map(SmolStr::from),
+        ))
     }
+}
+
+/// Cedar's value of a light value.
+fn cedar_value(types: &Cache, a: &memo::Attr) -> Result<core::ast::Value, String> {
+    use core::ast::Value as V;
+    use memo::Attr;
+    Ok(match a {
+        Attr::Bool(b) => V::from(*b),
+        Attr::Long(n) => V::from(*n),
+        Attr::Str(s) => V::from(s.as_str()),
+        Attr::Set(items) => V::set(
+            items
+                .iter()
+                .map(|i| cedar_value(types, i))
+                .collect::<Result<Vec<_>, String>>()?,
+            None,
+        ),
+        // A repeated name keeps its last value, as in the JSON object.
+        Attr::Record(fields) => V::record(
+            fields
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), cedar_value(types, v)?)))
+                .collect::<Result<Vec<_>, String>>()?,
+            None,
+        ),
+        Attr::Entity(ty, id) => V::from(core::ast::EntityUID::from(types.uid(ty, id)?)),
+        Attr::Decimal(text) => types.decimal(text)?,
+        Attr::Invalid(e) => return Err(e.clone()),
+    })
+}
+
+/// Cedar's entity of a built one: the same attributes, the owner team as its only
+/// parent (all its ancestors).
+fn cedar_entity(types: &Cache, b: &memo::Built) -> Result<core::ast::Entity, String> {
+    let uid = types.uid(b.entity, &b.id)?;
+    let attrs = b
+        .attrs()
+        .iter()
+        .map(|(k, v)| {
+            Ok((
+                k.clone(),
+                core::ast::PartialValue::from(cedar_value(types, v)?),
+            ))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let parents = b
+        .parent
+        .iter()
+        .map(|p| types.uid("Team", p).map(Into::into))
+        .collect::<Result<std::collections::HashSet<core::ast::EntityUID>, String>>()?;
+    Ok(core::ast::Entity::new_with_attr_partial_value(
+        uid.into(),
+        attrs,
+        std::collections::HashSet::new(),
+        parents,
+        [],
+    ))
 }
 
 /// Every entity of an environment as one Cedar store, for the policies the memo
@@ -216,8 +286,11 @@ impl entities::Sink for CedarSink<'_> {
 /// maps of every entity) was the largest single-threaded cost. Should the hierarchy
 /// ever get deeper, the check fails and so does every evaluation that needs the store
 /// (closed), with Cedar's error.
-fn full_store(index: &memo::Index) -> Result<Entities, String> {
-    let mut all: Vec<core::ast::Entity> = index.values().map(memo::Built::to_cedar).collect();
+fn full_store(types: &Cache, index: &memo::Index) -> Result<Entities, String> {
+    let mut all: Vec<core::ast::Entity> = index
+        .values()
+        .map(|b| cedar_entity(types, b))
+        .collect::<Result<_, String>>()?;
     all.sort_by(|a, b| a.uid().cmp(b.uid()));
     core::entities::Entities::from_entities(
         all,
@@ -362,6 +435,9 @@ type Shape = (&'static str, &'static str, &'static str);
 /// One request as Cedar's uids.
 struct Prepared<'a> {
     shape: Shape,
+    /// `(type, name)` of the principal and resource.
+    principal_key: (&'static str, &'a str),
+    resource_key: (&'static str, &'a str),
     principal: EntityUid,
     action: EntityUid,
     resource: EntityUid,
@@ -422,6 +498,7 @@ struct Memo {
     /// The policies that can apply to each request shape.
     sets: BTreeMap<Shape, Scoped>,
     columns: BTreeMap<Shape, Columns>,
+    stats: MemoStats,
 }
 
 type Fx = std::hash::BuildHasherDefault<memo::FxHasher>;
@@ -434,7 +511,7 @@ type Verdicts = HashMap<Vec<u32>, Slot, Fx>;
 /// for equal values, in every environment), so a policy's key is a few numbers.
 struct Columns {
     paths: Vec<memo::Path>,
-    numbers: Vec<BTreeMap<memo::Seen, u32>>,
+    numbers: Vec<HashMap<memo::Seen, u32, Fx>>,
     /// Per keyed policy (index into `Packs::analyzed`): its paths' columns.
     of_policy: BTreeMap<usize, Vec<usize>>,
 }
@@ -461,7 +538,7 @@ impl Columns {
             of_policy.insert(k, cols);
         }
         Columns {
-            numbers: paths.iter().map(|_| BTreeMap::new()).collect(),
+            numbers: paths.iter().map(|_| HashMap::default()).collect(),
             paths,
             of_policy,
         }
@@ -478,6 +555,7 @@ impl Memo {
             maps: packs.analyzed.iter().map(|_| BTreeMap::new()).collect(),
             sets: BTreeMap::new(),
             columns: BTreeMap::new(),
+            stats: MemoStats::default(),
         }
     }
 }
@@ -505,6 +583,7 @@ enum Verdict {
 /// entities they reference on the way): all it can read. Otherwise the whole store.
 fn decide(
     authorizer: &Authorizer,
+    types: &Cache,
     policy: &crate::load::Analyzed,
     r: &Prepared<'_>,
     roots: &memo::Roots<'_>,
@@ -515,34 +594,35 @@ fn decide(
         Ok(r) => r,
         Err(e) => return Verdict::Failed(vec![e]),
     };
-    let small = policy.paths.as_ref().and_then(|paths| {
-        let mut touched: Vec<core::ast::EntityUID> = Vec::new();
-        for uid in [r.principal.as_ref(), r.resource.as_ref()] {
-            if index.contains_key(uid) && !touched.contains(uid) {
-                touched.push(uid.clone());
+    let store = match &policy.paths {
+        Some(paths) => {
+            let mut touched: Vec<(&'static str, SmolStr)> = Vec::new();
+            for (ty, id) in [r.principal_key, r.resource_key] {
+                let key = (ty, SmolStr::from(id));
+                if index.contains_key(&key) && !touched.contains(&key) {
+                    touched.push(key);
+                }
             }
+            for path in paths {
+                memo::resolve(path, roots, index, Some(&mut touched));
+            }
+            touched
+                .iter()
+                .filter_map(|key| index.get(key))
+                .map(|b| cedar_entity(types, b))
+                .collect::<Result<Vec<_>, String>>()
+                .and_then(|entities| {
+                    core::entities::Entities::from_entities(
+                        entities,
+                        None::<&core::entities::NoEntitiesSchema>,
+                        core::entities::TCComputation::AssumeAlreadyComputed,
+                        core::extensions::Extensions::all_available(),
+                    )
+                    .map(Entities::from)
+                    .map_err(|e| e.to_string())
+                })
         }
-        for path in paths {
-            memo::resolve(path, roots, index, Some(&mut touched))?;
-        }
-        let entities = touched
-            .iter()
-            .filter_map(|uid| index.get(uid))
-            .map(memo::Built::to_cedar);
-        Some(
-            core::entities::Entities::from_entities(
-                entities,
-                None::<&core::entities::NoEntitiesSchema>,
-                core::entities::TCComputation::AssumeAlreadyComputed,
-                core::extensions::Extensions::all_available(),
-            )
-            .map(Entities::from)
-            .map_err(|e| e.to_string()),
-        )
-    });
-    let store = match small {
-        Some(s) => s,
-        None => full.get_or_init(|| full_store(index)).clone(),
+        None => full.get_or_init(|| full_store(types, index)).clone(),
     };
     let store = match store {
         Ok(s) => s,
@@ -574,7 +654,8 @@ fn memo_results(
     memo: &mut Memo,
     prepared: &[Result<Prepared<'_>, String>],
     index: &memo::Index,
-    stats: &mut MemoStats,
+    context: &memo::Attr,
+    types: &Cache,
 ) -> (Vec<Result<Answer, String>>, Laps) {
     let mut clock = std::time::Instant::now();
     let mut laps = Vec::new();
@@ -602,33 +683,17 @@ fn memo_results(
             by_shape.entry(r.shape).or_default().push(i);
         }
     }
-    // Each request's variables as values, and each context as a record.
-    let roots: Vec<Option<(core::ast::Value, core::ast::Value)>> = prepared
+    // Each request's variables, its entities looked up once.
+    let roots: Vec<Option<memo::Roots<'_>>> = prepared
         .par_iter()
         .map(|r| {
             let r = r.as_ref().ok()?;
-            let entity =
-                |u: &EntityUid| core::ast::Value::from(core::ast::EntityUID::from(u.clone()));
-            Some((entity(&r.principal), entity(&r.resource)))
-        })
-        .collect();
-    let context_value = |c: &Context| match c.as_ref() {
-        core::ast::Context::Value(map) => Some(core::ast::Value {
-            value: core::ast::ValueKind::Record(map.clone()),
-            loc: None,
-        }),
-        _ => None,
-    };
-    let contexts: Vec<Option<core::ast::Value>> = prepared
-        .iter()
-        .map(|r| r.as_ref().ok().and_then(|r| context_value(r.context)))
-        .collect();
-    let roots: Vec<Option<memo::Roots<'_>>> = roots
-        .par_iter()
-        .zip(contexts.par_iter())
-        .map(|(r, c)| {
-            let (principal, resource) = r.as_ref()?;
-            Some(memo::Roots::new(principal, resource, c.as_ref(), index))
+            Some(memo::Roots::new(
+                r.principal_key,
+                r.resource_key,
+                context,
+                index,
+            ))
         })
         .collect();
     let roots_of = |i: usize| roots.get(i).and_then(Option::as_ref);
@@ -650,7 +715,7 @@ fn memo_results(
             let column = requests
                 .iter()
                 .map(|&i| {
-                    let Some(seen) = roots_of(i).and_then(|r| memo::resolve(path, r, index, None))
+                    let Some(seen) = roots_of(i).map(|r| memo::resolve(path, r, index, None))
                     else {
                         return UNKEYED;
                     };
@@ -742,7 +807,7 @@ fn memo_results(
         else {
             return Verdict::Failed(vec!["internal: no such policy or request".to_string()]);
         };
-        decide(authorizer, policy, r, roots, index, &full)
+        decide(authorizer, types, policy, r, roots, index, &full)
     };
     let firsts: Vec<(usize, usize)> = keyed
         .iter()
@@ -790,18 +855,18 @@ fn memo_results(
                 Entry::Pending(j) => {
                     let first = firsts.get(j) == Some(&i);
                     match verdicts.get(j) {
-                        Some(Verdict::Satisfied(_)) if first => stats.first += 1,
-                        Some(Verdict::Satisfied(_)) => stats.reused += 1,
-                        _ if first => stats.unkeyed += 1,
+                        Some(Verdict::Satisfied(_)) if first => memo.stats.first += 1,
+                        Some(Verdict::Satisfied(_)) => memo.stats.reused += 1,
+                        _ if first => memo.stats.unkeyed += 1,
                         _ => again.push((k, i)),
                     }
                 }
-                Entry::Unkeyed => stats.unkeyed += 1,
-                Entry::Known(_) => stats.reused += 1,
+                Entry::Unkeyed => memo.stats.unkeyed += 1,
+                Entry::Known(_) => memo.stats.reused += 1,
             }
         }
     }
-    stats.unkeyed += again.len();
+    memo.stats.unkeyed += again.len();
     let decided: Vec<Verdict> = again.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
     own.extend(again.into_iter().zip(decided));
     lap("Cedar (first of each key)");
@@ -966,7 +1031,16 @@ struct Found {
 /// Evaluate every selected policy over every environment's platform.
 pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Outcome {
     let mut outcome = Outcome::default();
-    let cross = CrossEnv::new(platforms);
+    // Where each declaration is present only feeds the `environments` attribute: not
+    // worth a map of every declaration when no policy reads it.
+    let presence = options.validate_entities
+        || options.keep_entities
+        || packs.referenced.contains("environments");
+    let cross = if presence {
+        CrossEnv::new(platforms)
+    } else {
+        CrossEnv::without_presence(platforms)
+    };
     let waivers: BTreeMap<String, &Waiver> = platforms
         .iter()
         .flat_map(|p| p.waivers.values())
@@ -995,6 +1069,9 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
         let mut json = None;
         let mut index = memo::Index::default();
         let mut rejected = None;
+        // The request context as the memo's keys see it (Cedar gets the same, read from
+        // the JSON against the schema).
+        let mut light_context = memo::Attr::Bool(false);
         if options.validate_entities {
             json = Some(entities::build(
                 &entities::Json,
@@ -1015,7 +1092,11 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                     None,
                 ));
             }
-            let sink = CedarSink { types: &types };
+            let sink = LightSink {
+                types: &types,
+                failed: std::sync::atomic::AtomicBool::new(false),
+            };
+            light_context = entities::context(&sink, &p.environment);
             let built = entities::build(
                 &sink,
                 p,
@@ -1029,7 +1110,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             for (_, e) in built {
                 match e {
                     Ok(e) => {
-                        index.insert(e.uid().clone(), e);
+                        index.insert((e.entity, e.id.clone()), e);
                     }
                     Err(e) => {
                         rejected = Some(e);
@@ -1143,6 +1224,8 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 }
                 Ok(Prepared {
                     shape,
+                    principal_key: (r.principal.0, r.principal.1.as_str()),
+                    resource_key: (r.resource.0, r.resource.1.as_str()),
                     principal,
                     action,
                     resource,
@@ -1159,8 +1242,10 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                     &mut memo,
                     &prepared,
                     &index,
-                    &mut outcome.memo,
+                    &light_context,
+                    &types,
                 );
+                outcome.memo = memo.stats;
                 for (phase, t) in laps {
                     add_time(&mut outcome, phase, t);
                 }
@@ -1229,7 +1314,13 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 );
             }
             let mut any_error_rule = false;
-            for id in &determining {
+            // Only forbid rules matter below; an allowed request has none determining.
+            let forbids = if cedar_allowed {
+                &[][..]
+            } else {
+                &determining[..]
+            };
+            for id in forbids {
                 let Some(rule) = packs.rule(id) else {
                     continue;
                 };
@@ -1579,24 +1670,27 @@ mod tests {
     fn a_deeper_hierarchy_fails_the_closure_check() {
         use crate::entities::Sink;
         let types = Cache::new();
-        let sink = CedarSink { types: &types };
-        let index = |entities: Vec<(&str, &str, Option<&str>)>| -> memo::Index {
+        let sink = LightSink {
+            types: &types,
+            failed: std::sync::atomic::AtomicBool::new(false),
+        };
+        let index = |entities: Vec<(&'static str, &str, Option<&str>)>| -> memo::Index {
             entities
                 .into_iter()
                 .map(|(ty, id, parent)| {
                     let e = sink.entity(ty, id, Vec::new(), parent).unwrap();
-                    (e.uid().clone(), e)
+                    ((e.entity, e.id.clone()), e)
                 })
                 .collect()
         };
         let flat = index(vec![("Team", "a", None), ("Service", "s", Some("a"))]);
-        assert!(full_store(&flat).is_ok());
+        assert!(full_store(&types, &flat).is_ok());
         let deep = index(vec![
             ("Team", "b", None),
             ("Team", "a", Some("b")),
             ("Service", "s", Some("a")),
         ]);
-        assert!(full_store(&deep).is_err());
+        assert!(full_store(&types, &deep).is_err());
     }
 
     #[test]

@@ -26,11 +26,10 @@
 //! hold, so every request whose policy errors is evaluated by Cedar itself.
 
 use cedar_policy_core as core;
-use core::ast::{
-    BinaryOp, EntityUID, Expr, ExprKind, Literal, PartialValue, Value, ValueKind, Var,
-};
+use core::ast::{BinaryOp, Expr, ExprKind, Literal, Var};
 use smol_str::SmolStr;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Where a path starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -176,7 +175,7 @@ fn walk(e: &Expr, out: &mut Vec<Path>) -> Result<(), ()> {
 }
 
 /// Why a path's walk stopped before its end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stop {
     /// A record or entity without the attribute.
     NoAttribute,
@@ -187,30 +186,69 @@ pub enum Stop {
 }
 
 /// What a request shows at one path: its part of the key.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Seen {
-    Value(Value),
+    Value(Attr),
     /// The answer of `has`.
     Has(bool),
     /// The walk stopped at attribute number `.0`.
     Stopped(usize, Stop),
 }
 
-/// An entity as built for evaluation: its attributes sorted by name, for lookups
-/// without hashing. Cedar's own entity (a hash map) is made from it only when Cedar
-/// evaluates a request that reaches it ([`Built::to_cedar`]): the data is the same.
+/// A value as the entity builder wrote it (`entities::Sink`), cheap to build and
+/// compare; Cedar's value is made from it ([`Attr`] → `eval::cedar_value`) only for
+/// the requests Cedar evaluates. Equal `Attr`s make equal Cedar values (the
+/// conversion is a function), so keys over them are sound; they may be finer (a set
+/// in another order), which only costs a miss.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Attr {
+    Bool(bool),
+    Long(i64),
+    Str(SmolStr),
+    /// As built; Cedar's set holds these once each.
+    Set(Arc<[Attr]>),
+    /// As built; of a repeated name Cedar keeps the last value.
+    Record(Arc<[(SmolStr, Attr)]>),
+    /// A reference to `Plinth::<type>::"<id>"`.
+    Entity(&'static str, SmolStr),
+    /// `decimal("<text>")`.
+    Decimal(SmolStr),
+    /// A decimal Cedar rejects, with Cedar's reason: the entity holding it fails.
+    Invalid(String),
+}
+
+impl Attr {
+    /// The first invalid value inside, depth first, in build order.
+    pub fn invalid(&self) -> Option<&str> {
+        match self {
+            Attr::Invalid(e) => Some(e),
+            Attr::Set(items) => items.iter().find_map(Attr::invalid),
+            Attr::Record(fields) => fields.iter().find_map(|(_, v)| v.invalid()),
+            _ => None,
+        }
+    }
+}
+
+/// An entity as built for evaluation: its attributes sorted by name (a repeated
+/// name keeps its last value, as in Cedar's entity), for lookups without hashing.
 #[derive(Clone, Debug)]
 pub struct Built {
-    uid: EntityUID,
-    attrs: Vec<(SmolStr, Value)>,
-    parents: Vec<EntityUID>,
+    pub entity: &'static str,
+    pub id: SmolStr,
+    attrs: Vec<(SmolStr, Attr)>,
+    /// The owner team.
+    pub parent: Option<SmolStr>,
 }
 
 impl Built {
-    /// A repeated attribute keeps its last value, as in Cedar's entity.
-    pub fn new(uid: EntityUID, mut attrs: Vec<(SmolStr, Value)>, parents: Vec<EntityUID>) -> Built {
+    pub fn new(
+        entity: &'static str,
+        id: SmolStr,
+        mut attrs: Vec<(SmolStr, Attr)>,
+        parent: Option<SmolStr>,
+    ) -> Built {
         attrs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut unique: Vec<(SmolStr, Value)> = Vec::with_capacity(attrs.len());
+        let mut unique: Vec<(SmolStr, Attr)> = Vec::with_capacity(attrs.len());
         for (k, v) in attrs {
             match unique.last_mut() {
                 Some(last) if last.0 == k => last.1 = v,
@@ -218,17 +256,14 @@ impl Built {
             }
         }
         Built {
-            uid,
+            entity,
+            id,
             attrs: unique,
-            parents,
+            parent,
         }
     }
 
-    pub fn uid(&self) -> &EntityUID {
-        &self.uid
-    }
-
-    pub fn get(&self, attr: &str) -> Option<&Value> {
+    pub fn get(&self, attr: &str) -> Option<&Attr> {
         self.attrs
             .binary_search_by(|(k, _)| k.as_str().cmp(attr))
             .ok()
@@ -236,26 +271,16 @@ impl Built {
             .map(|(_, v)| v)
     }
 
-    /// Cedar's entity: these attributes, the parents as all the ancestors.
-    pub fn to_cedar(&self) -> core::ast::Entity {
-        core::ast::Entity::new_with_attr_partial_value(
-            self.uid.clone(),
-            self.attrs
-                .iter()
-                .map(|(k, v)| (k.clone(), PartialValue::from(v.clone()))),
-            std::collections::HashSet::new(),
-            self.parents.iter().cloned().collect(),
-            [],
-        )
+    pub fn attrs(&self) -> &[(SmolStr, Attr)] {
+        &self.attrs
     }
 }
 
-/// The entities of one environment, by uid.
-pub type Index = HashMap<EntityUID, Built, std::hash::BuildHasherDefault<FxHasher>>;
+/// The entities of one environment, by `(type, id)`.
+pub type Index = HashMap<(&'static str, SmolStr), Built, std::hash::BuildHasherDefault<FxHasher>>;
 
-/// FxHash (rustc's): a fast hasher without a random key, for the entity index. Every
-/// request looks its principal and resource up, and SipHash over Cedar's uids (type
-/// path and id) was a visible share of evaluation; the names come from the spec.
+/// FxHash (rustc's): a fast hasher without a random key, for the entity index and
+/// the memo's keys (names come from the spec, keys are numbers).
 #[derive(Clone, Copy, Default)]
 pub struct FxHasher {
     hash: u64,
@@ -295,90 +320,93 @@ impl std::hash::Hasher for FxHasher {
 }
 
 /// One request's variables as the paths start from them: the principal and resource
-/// as entity references, the context as a record (`None`: not a plain record).
+/// as entity references (their entities looked up once), the context as a record.
 pub struct Roots<'a> {
-    pub principal: &'a Value,
-    pub resource: &'a Value,
-    pub context: Option<&'a Value>,
-    /// The principal's and resource's entities as `index` has them (looked up once
-    /// per request rather than once per path).
+    pub principal: Attr,
+    pub resource: Attr,
+    pub context: &'a Attr,
     pub principal_entity: Option<&'a Built>,
     pub resource_entity: Option<&'a Built>,
 }
 
 impl<'a> Roots<'a> {
-    /// The roots of a request, its entities looked up in `index`.
     pub fn new(
-        principal: &'a Value,
-        resource: &'a Value,
-        context: Option<&'a Value>,
+        principal: (&'static str, &str),
+        resource: (&'static str, &str),
+        context: &'a Attr,
         index: &'a Index,
     ) -> Roots<'a> {
-        let lookup = |v: &Value| match &v.value {
-            ValueKind::Lit(Literal::EntityUID(uid)) => index.get(uid.as_ref()),
-            _ => None,
-        };
+        let principal = (principal.0, SmolStr::from(principal.1));
+        let resource = (resource.0, SmolStr::from(resource.1));
+        let principal_entity = index.get(&principal);
+        let resource_entity = index.get(&resource);
         Roots {
-            principal,
-            resource,
+            principal: Attr::Entity(principal.0, principal.1),
+            resource: Attr::Entity(resource.0, resource.1),
             context,
-            principal_entity: lookup(principal),
-            resource_entity: lookup(resource),
+            principal_entity,
+            resource_entity,
         }
     }
 }
 
-/// Follows `path` the way Cedar's evaluator does (`GetAttr`, `HasAttr`), noting every
-/// entity it dereferences in `touched`. `None`: the context is not a plain record
-/// (never so in Plinth): the request is not keyed.
+/// Follows `path` the way Cedar's evaluator does (`GetAttr`, `HasAttr`) over the
+/// values Cedar is given, noting every entity it dereferences in `touched`.
 pub fn resolve(
     path: &Path,
     roots: &Roots<'_>,
     index: &Index,
-    mut touched: Option<&mut Vec<EntityUID>>,
-) -> Option<Seen> {
+    mut touched: Option<&mut Vec<(&'static str, SmolStr)>>,
+) -> Seen {
     // The entity the first step dereferences, when the root is the principal or
     // resource: already looked up.
-    let (mut current, mut looked_up): (&Value, Option<Option<&Built>>) = match path.root {
-        Root::Context => (roots.context?, None),
-        Root::Principal => (roots.principal, Some(roots.principal_entity)),
-        Root::Resource => (roots.resource, Some(roots.resource_entity)),
+    let (mut current, mut looked_up): (&Attr, Option<Option<&Built>>) = match path.root {
+        Root::Context => (roots.context, None),
+        Root::Principal => (&roots.principal, Some(roots.principal_entity)),
+        Root::Resource => (&roots.resource, Some(roots.resource_entity)),
     };
     let last = path.attrs.len().saturating_sub(1);
     for (step, attr) in path.attrs.iter().enumerate() {
         let entity = looked_up.take();
-        let found: Option<&Value> = match &current.value {
-            ValueKind::Record(record) => record.get(attr),
-            ValueKind::Lit(Literal::EntityUID(uid)) => {
-                match entity.unwrap_or_else(|| index.get(uid.as_ref())) {
+        let found: Option<&Attr> = match current {
+            // Cedar's record keeps the last of a repeated name.
+            Attr::Record(fields) => fields.iter().rev().find(|(k, _)| k == attr).map(|(_, v)| v),
+            Attr::Entity(ty, id) => {
+                let entity = match entity {
+                    Some(e) => e,
+                    None => index.get(&(*ty, id.clone())),
+                };
+                match entity {
                     None => {
                         if path.has && step == last {
                             // Cedar: a missing entity has no attributes.
-                            return Some(Seen::Has(false));
+                            return Seen::Has(false);
                         }
-                        return Some(Seen::Stopped(step, Stop::NoEntity));
+                        return Seen::Stopped(step, Stop::NoEntity);
                     }
                     Some(entity) => {
                         if let Some(t) = touched.as_deref_mut()
-                            && !t.contains(entity.uid())
+                            && !t
+                                .iter()
+                                .any(|(e, i)| *e == entity.entity && *i == entity.id)
                         {
-                            t.push(entity.uid().clone());
+                            t.push((entity.entity, entity.id.clone()));
                         }
                         entity.get(attr)
                     }
                 }
             }
-            _ => return Some(Seen::Stopped(step, Stop::NotARecord)),
+            _ => return Seen::Stopped(step, Stop::NotARecord),
         };
         if path.has && step == last {
-            return Some(Seen::Has(found.is_some()));
+            return Seen::Has(found.is_some());
         }
         match found {
             Some(v) => current = v,
-            None => return Some(Seen::Stopped(step, Stop::NoAttribute)),
+            None => return Seen::Stopped(step, Stop::NoAttribute),
         }
     }
-    Some(Seen::Value(current.clone()))
+    Seen::Value(current.clone())
 }
 
 #[cfg(test)]
