@@ -93,8 +93,9 @@ pub trait Sink: Sync {
     fn record(&self, fields: Vec<(&str, Self::Value)>) -> Self::Value;
     /// A reference to `Plinth::<entity>::"<id>"`.
     fn entity_ref(&self, entity: &'static str, id: &str) -> Self::Value;
-    /// `decimal("<text>")`; `text` has 1 to 4 fractional digits ([`cedar_decimal`]).
-    fn decimal(&self, text: &str) -> Self::Value;
+    /// `decimal("<text>")`, the text [`cedar_decimal`] writes; `d` is normalized and
+    /// has at most 4 fractional digits.
+    fn decimal(&self, d: Decimal) -> Self::Value;
     /// The entity `Plinth::<entity>::"<id>"`, its owner team its only parent.
     fn entity(
         &self,
@@ -129,7 +130,8 @@ impl Sink for Json {
     fn entity_ref(&self, entity: &'static str, id: &str) -> Value {
         json!({ "__entity": uid_json(entity, id) })
     }
-    fn decimal(&self, text: &str) -> Value {
+    fn decimal(&self, d: Decimal) -> Value {
+        let text = cedar_decimal(d).unwrap_or_else(|| "0.0".to_string());
         json!({ "__extn": { "fn": "decimal", "arg": text } })
     }
     fn entity(
@@ -216,9 +218,10 @@ impl<'a, S: Sink> Builder<'a, S> {
     }
 
     fn decimal(&mut self, field: &str, d: Decimal) -> S::Value {
-        match cedar_decimal(d) {
-            Some(text) => self.sink.decimal(&text),
-            None => {
+        let normalized = d.normalized();
+        match normalized.scale {
+            0..=4 => self.sink.decimal(normalized),
+            _ => {
                 self.errors.push(EntityError {
                     kind: self.kind,
                     name: self.name.to_string(),
@@ -227,7 +230,7 @@ impl<'a, S: Sink> Builder<'a, S> {
                         "`{d}` has more than 4 decimal places, which Cedar policies cannot compare"
                     ),
                 });
-                self.sink.decimal("0.0")
+                self.sink.decimal(Decimal { units: 0, scale: 0 })
             }
         }
     }

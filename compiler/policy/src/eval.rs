@@ -185,15 +185,31 @@ impl entities::Sink for LightSink<'_> {
     fn entity_ref(&self, entity: &'static str, id: &str) -> memo::Attr {
         memo::Attr::Entity(entity, SmolStr::from(id))
     }
-    fn decimal(&self, text: &str) -> memo::Attr {
-        match self.types.decimal(text) {
-            Ok(_) => memo::Attr::Decimal(SmolStr::from(text)),
-            Err(e) => {
-                self.failed
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-                memo::Attr::Invalid(e)
-            }
+    fn decimal(&self, d: plinth_ir::Decimal) -> memo::Attr {
+        // Formatting and checking a decimal took a tenth of building the entities; a
+        // workspace has few distinct ones. Whether Cedar takes a text never changes,
+        // so each thread keeps what it found.
+        thread_local! {
+            static SEEN: std::cell::RefCell<HashMap<plinth_ir::Decimal, memo::Attr>> =
+                std::cell::RefCell::new(HashMap::new());
         }
+        let attr = SEEN.with(|seen| {
+            if let Some(a) = seen.borrow().get(&d) {
+                return a.clone();
+            }
+            let text = entities::cedar_decimal(d).unwrap_or_else(|| "0.0".to_string());
+            let a = match self.types.decimal(&text) {
+                Ok(_) => memo::Attr::Decimal(SmolStr::from(text)),
+                Err(e) => memo::Attr::Invalid(e),
+            };
+            seen.borrow_mut().insert(d, a.clone());
+            a
+        });
+        if let memo::Attr::Invalid(_) = attr {
+            self.failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        attr
     }
     fn entity(
         &self,
@@ -578,6 +594,37 @@ enum Verdict {
     Failed(Vec<String>),
 }
 
+/// Cedar's entities of one environment, made as requests Cedar evaluates need them.
+#[derive(Default)]
+struct Stores {
+    /// Every entity, for opaque policies.
+    full: std::sync::OnceLock<Result<Entities, String>>,
+    /// Each entity some request reached, converted once (firsts of many policies
+    /// reach the same service).
+    converted: Mutex<HashMap<(&'static str, SmolStr), core::ast::Entity, Fx>>,
+}
+
+impl Stores {
+    fn entity(&self, types: &Cache, b: &memo::Built) -> Result<core::ast::Entity, String> {
+        let key = (b.entity, b.id.clone());
+        // A poisoned lock only means another thread panicked; the map is still valid.
+        if let Some(e) = self
+            .converted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(e.clone());
+        }
+        let e = cedar_entity(types, b)?;
+        self.converted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, e.clone());
+        Ok(e)
+    }
+}
+
 /// Cedar's verdict of one policy on one request. A keyed policy is given just the
 /// entities its paths reach from this request (the principal, the resource and the
 /// entities they reference on the way): all it can read. Otherwise the whole store.
@@ -588,7 +635,7 @@ fn decide(
     r: &Prepared<'_>,
     roots: &memo::Roots<'_>,
     index: &memo::Index,
-    full: &std::sync::OnceLock<Result<Entities, String>>,
+    stores: &Stores,
 ) -> Verdict {
     let request = match r.request() {
         Ok(r) => r,
@@ -609,7 +656,7 @@ fn decide(
             touched
                 .iter()
                 .filter_map(|key| index.get(key))
-                .map(|b| cedar_entity(types, b))
+                .map(|b| stores.entity(types, b))
                 .collect::<Result<Vec<_>, String>>()
                 .and_then(|entities| {
                     core::entities::Entities::from_entities(
@@ -622,7 +669,7 @@ fn decide(
                     .map_err(|e| e.to_string())
                 })
         }
-        None => full.get_or_init(|| full_store(types, index)).clone(),
+        None => stores.full.get_or_init(|| full_store(types, index)).clone(),
     };
     let store = match store {
         Ok(s) => s,
@@ -712,21 +759,28 @@ fn memo_results(
     let numbered: Vec<(Shape, Vec<u32>)> = tasks
         .into_par_iter()
         .map(|(shape, path, numbers, requests)| {
-            let column = requests
-                .iter()
-                .map(|&i| {
-                    let Some(seen) = roots_of(i).map(|r| memo::resolve(path, r, index, None))
-                    else {
-                        return UNKEYED;
-                    };
-                    if let Some(n) = numbers.get(&seen) {
-                        return *n;
-                    }
-                    let n = u32::try_from(numbers.len()).unwrap_or(UNKEYED);
-                    numbers.insert(seen, n);
-                    n
-                })
-                .collect();
+            // Every request of an environment has the same context: a context path
+            // is resolved and numbered once.
+            let same = path.root == memo::Root::Context;
+            let mut column: Vec<u32> = Vec::with_capacity(requests.len());
+            for &i in requests {
+                if same && let Some(&n) = column.first() {
+                    column.push(n);
+                    continue;
+                }
+                let n = match roots_of(i).map(|r| memo::resolve(path, r, index, None)) {
+                    None => UNKEYED,
+                    Some(seen) => match numbers.get(&seen) {
+                        Some(n) => *n,
+                        None => {
+                            let n = u32::try_from(numbers.len()).unwrap_or(UNKEYED);
+                            numbers.insert(seen, n);
+                            n
+                        }
+                    },
+                };
+                column.push(n);
+            }
             (shape, column)
         })
         .collect();
@@ -800,14 +854,14 @@ fn memo_results(
     lap("memo keys");
 
     // 2. Cedar decides the first request of each new key, and every unkeyed one.
-    let full = std::sync::OnceLock::new();
+    let stores = Stores::default();
     let decide_one = |k: usize, i: usize| -> Verdict {
         let (Some(policy), Some(Ok(r)), Some(roots)) =
             (packs.analyzed.get(k), prepared.get(i), roots_of(i))
         else {
             return Verdict::Failed(vec!["internal: no such policy or request".to_string()]);
         };
-        decide(authorizer, types, policy, r, roots, index, &full)
+        decide(authorizer, types, policy, r, roots, index, &stores)
     };
     let firsts: Vec<(usize, usize)> = keyed
         .iter()
@@ -1233,6 +1287,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 })
             })
             .collect();
+        lap(&mut outcome, &mut clock, "contexts and requests");
         let results: Vec<Result<Answer, String>> = match &plain_entities {
             Some(entities) => plain_results(packs, &authorizer, prepared, entities),
             None => {
