@@ -17,7 +17,9 @@ pub mod schema;
 pub mod typeck;
 mod units;
 
-pub use db::{Db, EnvName, File, Workspace, diagnostics, parse_file, platform, prefetch};
+pub use db::{
+    Db, EnvName, File, Workspace, diagnostics, parse_file, platform, prefetch, release_trees,
+};
 pub use plinth_syntax::did_you_mean;
 
 /// The stdlib sources, embedded: `(path, text)`.

@@ -153,3 +153,33 @@ fn errors_are_reported_after_an_edit_and_cleared_after_the_fix() {
     b.set_text(&mut db).to(B.into());
     assert!(diagnostics(&db, ws).is_empty());
 }
+
+#[test]
+fn released_trees_are_not_reparsed_by_lowering_or_by_an_edit_elsewhere() {
+    let mut db = Db::with_query_log();
+    let ws = load(
+        &db,
+        vec![("a.plinth".into(), A.into()), ("b.plinth".into(), B.into())],
+    );
+    let before = diagnostics(&db, ws);
+    plinth_check::release_trees(&mut db);
+
+    // Diagnostics and lowering read no tree.
+    db.start_logging();
+    assert_eq!(diagnostics(&db, ws), before);
+    let env = plinth_check::EnvName::new(&db, "prod".to_string());
+    assert!(plinth_check::platform(&db, ws, env).is_some());
+    let log = db.take_log();
+    assert_eq!(count(&log, "parse_file"), 0, "{log:#?}");
+    assert_eq!(count(&log, "check_file"), 0, "{log:#?}");
+
+    // A body edit re-parses the edited file only; the other trees stay dropped.
+    let b = *ws.files(&db).last().unwrap();
+    db.start_logging();
+    b.set_text(&mut db).to(B.replace("sum(v)", "sum(w)"));
+    let diags = diagnostics(&db, ws);
+    let log = db.take_log();
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(count(&log, "parse_file"), 1, "{log:#?}");
+    assert_eq!(count(&log, "check_file"), 1, "{log:#?}");
+}

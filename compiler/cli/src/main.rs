@@ -274,7 +274,7 @@ pub fn load_and_check(dir: &Path) -> Checked {
 /// editor's unsaved texts).
 pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
     let dir = loaded.root.clone();
-    let db = Db::default();
+    let mut db = Db::default();
     let files = std::mem::take(&mut loaded.files);
     let mut sources: Sources = files.iter().cloned().collect();
     let ws = plinth_check::load(&db, files);
@@ -291,6 +291,8 @@ pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
     plinth_check::prefetch(&db, ws);
     diags.extend(diagnostics(&db, ws));
     diags.extend(artifacts::check(&db, ws, &loaded.root));
+    // Every command after this lowers or reads checked records, never a tree.
+    plinth_check::release_trees(&mut db);
     Checked {
         db,
         ws,
