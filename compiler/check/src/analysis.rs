@@ -338,6 +338,10 @@ fn required_in(
         );
     }
     for field in record.fields {
+        // Only blocks have fields of their own; skip the lookup for values.
+        if !matches!(field.shape, Shape::Block(_) | Shape::Named(_)) {
+            continue;
+        }
         match (field.shape, rec.fields.get(field.name)) {
             (Shape::Block(inner), Some(Field::Block(b))) => {
                 required_in(

@@ -83,6 +83,12 @@ pub struct Spanned<T> {
 pub struct FieldMap(Vec<(&'static str, Field)>);
 
 impl FieldMap {
+    /// Room for `n` fields: a body's entry count bounds its fields, and growing the
+    /// vector one field at a time was a good part of checking's allocations.
+    pub fn with_capacity(n: usize) -> Self {
+        FieldMap(Vec::with_capacity(n))
+    }
+
     fn position(&self, key: &str) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| (*k).cmp(key))
     }

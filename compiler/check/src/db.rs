@@ -127,11 +127,7 @@ pub fn decl_of<'db>(
     let text = name.text(db);
     let symbol = symbol_index(db, ws).get(text)?;
     let file = *files_by_path(db, ws).get(&symbol.file)?;
-    check_file(db, ws, file)
-        .decls
-        .iter()
-        .find(|d| d.name == *text)
-        .cloned()
+    check_file(db, ws, file).decl(text).cloned()
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -18,6 +18,22 @@ use std::collections::BTreeMap;
 pub struct FileCheck {
     pub decls: Vec<std::sync::Arc<Decl>>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Positions in `decls` sorted by name (file order among equal names), so finding
+    /// one declaration is a binary search: a file holds hundreds, and every
+    /// declaration of the workspace is looked up this way.
+    by_name: Vec<u32>,
+}
+
+impl FileCheck {
+    /// The first declaration named `name`.
+    pub fn decl(&self, name: &str) -> Option<&std::sync::Arc<Decl>> {
+        let name_at = |i: &u32| self.decls.get(*i as usize).map(|d| d.name.as_str());
+        let first = self
+            .by_name
+            .partition_point(|i| name_at(i).is_some_and(|n| n < name));
+        let i = self.by_name.get(first)?;
+        self.decls.get(*i as usize).filter(|d| d.name == name)
+    }
 }
 
 /// Aggregate functions and whether they need a numeric column.
@@ -52,9 +68,18 @@ pub fn check_file_bodies(path: &str, tree: &ast::SourceFile, index: &SymbolIndex
             decls.push(std::sync::Arc::new(decl));
         }
     }
+    let mut by_name: Vec<u32> = (0..decls.len())
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect();
+    // Stable: among equal names the first declared stays first.
+    by_name.sort_by(|a, b| {
+        let name = |i: &u32| decls.get(*i as usize).map(|d| d.name.as_str());
+        name(a).cmp(&name(b))
+    });
     FileCheck {
         decls,
         diagnostics: cx.diags,
+        by_name,
     }
 }
 
@@ -273,7 +298,10 @@ impl Cx<'_> {
         record: &'static Record,
         owner: Option<&'static KindDef>,
     ) -> Rec {
-        let mut rec = Rec::default();
+        let mut rec = Rec {
+            fields: crate::checked::FieldMap::with_capacity(body.entries.len()),
+            errored: Vec::new(),
+        };
         for entry in &body.entries {
             let key = entry.key();
             let Some(field) = record.field(&key.text) else {
@@ -341,6 +369,7 @@ impl Cx<'_> {
                         let value = self.body(&block.body, inner, None);
                         self.insert_named(
                             &mut rec,
+                            &body.entries,
                             key,
                             field.name,
                             name,
@@ -377,6 +406,7 @@ impl Cx<'_> {
                     };
                     self.insert_named(
                         &mut rec,
+                        &body.entries,
                         key,
                         field.name,
                         name,
@@ -408,6 +438,7 @@ impl Cx<'_> {
                     let value = self.body(&block.body, &owner.record, None);
                     self.insert_named(
                         &mut rec,
+                        &body.entries,
                         key,
                         field.name,
                         name,
@@ -520,14 +551,17 @@ impl Cx<'_> {
     fn insert_named(
         &mut self,
         rec: &mut Rec,
+        siblings: &[Entry],
         key: &ast::Ident,
         field: &'static str,
         name: String,
         block: Spanned<Rec>,
     ) {
-        let entry = rec
-            .fields
-            .get_or_insert_with(field, || Field::Named(Vec::new()));
+        let entry = rec.fields.get_or_insert_with(field, || {
+            // Sized for every block of this kind in the body (`column` × 6), once.
+            let n = siblings.iter().filter(|e| e.key().text == key.text).count();
+            Field::Named(Vec::with_capacity(n))
+        });
         let Field::Named(items) = entry else { return };
         if let Some((_, first)) = items.iter().find(|(n, _)| *n == name) {
             let first = first.span;

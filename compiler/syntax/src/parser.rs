@@ -71,8 +71,24 @@ struct Parser<'a> {
     in_enum: bool,
 }
 
-/// How a construct being parsed is described in messages: "after `replicas:`".
-type Context<'c> = &'c str;
+/// How a construct being parsed is described in messages: "after `replicas:`". The
+/// text is built only for a message: every attribute value is parsed in a context.
+#[derive(Clone, Copy)]
+enum Context<'c> {
+    /// After `key:`.
+    AfterKey(&'c str),
+    /// "in this list", "in this call".
+    Within(&'static str),
+}
+
+impl std::fmt::Display for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Context::AfterKey(key) => write!(f, "after `{key}:`"),
+            Context::Within(what) => f.write_str(what),
+        }
+    }
+}
 
 impl<'a> Parser<'a> {
     // ---- tokens ---------------------------------------------------------------------
@@ -665,9 +681,9 @@ impl<'a> Parser<'a> {
 
     /// The value of an attribute, then a check that the entry really ends there.
     fn value(&mut self, key: &Ident) -> Expr {
-        let context = format!("after `{}:`", key.text);
+        let context = Context::AfterKey(&key.text);
         let before = self.pos;
-        let value = self.expr(&context);
+        let value = self.expr(context);
         if self.pos == before {
             // Nothing was consumed: the error is reported, skip the rest of the entry.
             self.recover_in_body();
@@ -816,11 +832,11 @@ impl<'a> Parser<'a> {
         } else {
             ")"
         };
-        let context = if close == TokenKind::RBracket {
+        let context = Context::Within(if close == TokenKind::RBracket {
             "in this list"
         } else {
             "in this call"
-        };
+        });
         let mut items = Vec::new();
         let end = loop {
             let t = self.peek();
