@@ -404,23 +404,24 @@ fn int(rec: &Rec, name: &str) -> Option<i64> {
     }
 }
 
-fn list(rec: &Rec, name: &str) -> Vec<Spanned<Value>> {
+fn list<'a>(rec: &'a Rec, name: &str) -> &'a [Spanned<Value>] {
     match rec.get(name) {
-        Some(Value::List(items)) => items.clone(),
-        _ => Vec::new(),
+        Some(Value::List(items)) => items,
+        _ => &[],
     }
 }
 
-/// Columns of a source: name to dtype.
-fn columns(decl: &Decl) -> BTreeMap<String, (String, bool)> {
+/// Columns of a source: name to dtype and whether it is PII (borrowed: every feature
+/// view reads its source's columns).
+fn columns(decl: &Decl) -> BTreeMap<&str, (&str, bool)> {
     decl.body
         .named("column")
         .iter()
         .map(|(n, b)| {
             (
-                n.clone(),
+                n.as_str(),
                 (
-                    b.value.str("type").unwrap_or("").to_string(),
+                    b.value.str("type").unwrap_or(""),
                     b.value.get("pii") == Some(&Value::Bool(true)),
                 ),
             )
@@ -429,11 +430,11 @@ fn columns(decl: &Decl) -> BTreeMap<String, (String, bool)> {
 }
 
 /// Features of a feature view: name to dtype.
-fn features(decl: &Decl) -> BTreeMap<String, String> {
+fn features(decl: &Decl) -> BTreeMap<&str, &str> {
     decl.body
         .named("feature")
         .iter()
-        .map(|(n, b)| (n.clone(), b.value.str("type").unwrap_or("").to_string()))
+        .map(|(n, b)| (n.as_str(), b.value.str("type").unwrap_or("")))
         .collect()
 }
 
@@ -460,9 +461,9 @@ pub fn check_decl(decl: &Decl, decls: Lookup, index: &SymbolIndex) -> Vec<Diagno
                 let source = body.str("source").and_then(decls);
                 let Some(source) = source else { break 'checks };
                 let cols = columns(&source);
-                let col_names = || cols.keys().map(String::as_str).collect::<Vec<_>>();
+                let col_names = || cols.keys().copied().collect::<Vec<_>>();
                 let unknown_column = |column: &str| {
-                    let suggestion = did_you_mean(column, cols.keys().map(String::as_str));
+                    let suggestion = did_you_mean(column, cols.keys().copied());
                     Some(match suggestion {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("columns of `{}`: {}", source.name, col_names().join(", ")),
@@ -485,7 +486,7 @@ pub fn check_decl(decl: &Decl, decls: Lookup, index: &SymbolIndex) -> Vec<Diagno
                 for (fname, f) in body.named("feature") {
                     if let Some(Value::Aggregate { function, column }) = f.value.get("aggregate") {
                         let span = f.value.span_of("aggregate").unwrap_or(f.span);
-                        match cols.get(column) {
+                        match cols.get(column.as_str()) {
                             None => err(
                                 "plinth::column::unknown",
                                 span,
@@ -566,7 +567,7 @@ pub fn check_decl(decl: &Decl, decls: Lookup, index: &SymbolIndex) -> Vec<Diagno
             "model" => {
                 let inputs = list(body, "inputs");
                 let mut input_refs = Vec::new();
-                for item in &inputs {
+                for item in inputs {
                     if let Value::FeatureRef(r) = &item.value {
                         feature_exists(decls, r, item.span, &mut err);
                         input_refs.push(r.clone());
@@ -602,9 +603,9 @@ pub fn check_decl(decl: &Decl, decls: Lookup, index: &SymbolIndex) -> Vec<Diagno
                                     ),
                                 );
                             }
-                            if let Some(ftype) =
-                                decls(&r.view).and_then(|v| features(&v).get(&r.feature).cloned())
-                                && loses_precision(&ftype, dtype)
+                            if let Some(ftype) = decls(&r.view).and_then(|v| {
+                                features(&v).get(r.feature.as_str()).map(|t| t.to_string())
+                            }) && loses_precision(&ftype, dtype)
                             {
                                 diags_warn(
                                     &mut err,
@@ -638,14 +639,21 @@ pub fn check_decl(decl: &Decl, decls: Lookup, index: &SymbolIndex) -> Vec<Diagno
                 // Each environment's effective body is checked again: an override may
                 // break what the base satisfied.
                 for (env, over) in body.named("env") {
+                    let in_env = format!(" (in `{env}`)");
+                    // An override of none of the fields the checks read (most set only
+                    // `replicas`) leaves them as the base has them: check the base
+                    // again instead of copying it.
+                    if over
+                        .value
+                        .fields
+                        .keys()
+                        .all(|k| !SERVICE_CHECKED.contains(&k))
+                    {
+                        service_checks(body, model, &in_env, decls, &mut err);
+                        continue;
+                    }
                     let effective = merge(body, &over.value);
-                    service_checks(
-                        &effective,
-                        model,
-                        &format!(" (in `{env}`)"),
-                        decls,
-                        &mut err,
-                    );
+                    service_checks(&effective, model, &in_env, decls, &mut err);
                 }
             }
             "batch_job" => resources_check(body, "resources", &mut err),
@@ -746,7 +754,7 @@ fn feature_exists(
     }
     {
         let feats = features(&view);
-        let suggestion = did_you_mean(&r.feature, feats.keys().map(String::as_str));
+        let suggestion = did_you_mean(&r.feature, feats.keys().copied());
         err(
             "plinth::feature::unknown",
             span,
@@ -756,7 +764,7 @@ fn feature_exists(
                 None => format!(
                     "features of `{}`: {}",
                     r.view,
-                    feats.keys().cloned().collect::<Vec<_>>().join(", ")
+                    feats.keys().copied().collect::<Vec<_>>().join(", ")
                 ),
             }),
         );
@@ -778,6 +786,16 @@ fn resources_check(
         );
     }
 }
+
+/// The fields of a service that `service_checks` reads.
+const SERVICE_CHECKED: [&str; 6] = [
+    "runtime",
+    "model",
+    "batching",
+    "resources",
+    "slo",
+    "monitor",
+];
 
 fn service_checks(
     body: &Rec,
@@ -878,8 +896,8 @@ fn dependencies(decl: &Decl) -> Vec<String> {
         }
         "model" => {
             for item in list(body, "inputs") {
-                if let Value::FeatureRef(r) = item.value {
-                    deps.insert(r.view);
+                if let Value::FeatureRef(r) = &item.value {
+                    deps.insert(r.view.clone());
                 }
             }
         }
@@ -1121,7 +1139,7 @@ fn derive(
             }
             let pii: Vec<String> = read
                 .iter()
-                .filter(|c| cols.get(*c).is_some_and(|(_, p)| *p))
+                .filter(|c| cols.get(c.as_str()).is_some_and(|(_, p)| *p))
                 .map(|c| format!("{}.{c}", source.name))
                 .collect();
             let source_class = source.body.str("classification").map(level);
