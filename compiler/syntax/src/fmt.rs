@@ -281,6 +281,19 @@ impl<'a> Printer<'a> {
         self.at_line_start = true;
     }
 
+    /// Whether `end_line` would put a doc-shaped comment (`///`, not `////`) on a
+    /// line of its own: it splits the comments after a `//` one, one per line.
+    fn pending_splits_doc(&self) -> bool {
+        let mut after_line_comment = false;
+        for text in &self.pending {
+            if after_line_comment && text.starts_with("///") && !text.starts_with("////") {
+                return true;
+            }
+            after_line_comment |= text.starts_with("//");
+        }
+        false
+    }
+
     /// The offset of the first token at or after `pos`.
     fn skip_trivia(&self, mut pos: usize) -> usize {
         while let Some((_, end)) = lexer::trivia(self.src, pos) {
@@ -316,6 +329,16 @@ impl<'a> Printer<'a> {
     fn body(&mut self, body: &Body) {
         let open = body.span.start as usize;
         let close = (body.span.end as usize).saturating_sub(1);
+        self.comments_before(open);
+        if self.pending_splits_doc() {
+            // Split off the `{` line, a `///` comment would land right before the first
+            // entry and read back as its doc; before a `{` of its own it stays what it
+            // was, a comment documenting nothing.
+            if self.out.ends_with(' ') {
+                self.out.pop();
+            }
+            self.end_line();
+        }
         self.token(Span::new(open, open + 1), "{");
         if body.entries.is_empty() && !self.has_comments(body.span) {
             self.token(Span::new(close, close + 1), "}");

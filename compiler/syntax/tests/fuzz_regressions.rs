@@ -30,3 +30,23 @@ fn comments_on_one_line_stay_on_it() {
         Some("/*:*/ /// d\nteam t {}\n")
     );
 }
+
+/// Found by fuzzing: a `///` line before a value's `{` documents nothing (the `{` is not
+/// an entry), so it is a plain comment. The formatter had split it off the `{` line
+/// after another comment, onto a line of its own before the first entry inside the
+/// braces, where it read back as that entry's doc.
+#[test]
+fn an_orphan_doc_before_a_brace_stays_an_orphan() {
+    for text in [
+        "source s {\n  nd: kide/// ee:0\n  ///Dct it\n { te: count_d}}\n",
+        "team t /// a\n///b\n{\n  email: \"a@b.c\"\n}\n",
+        "team t {\n  resources // a\n  /// b\n  { cpu: 1 }\n}\n",
+    ] {
+        round_trips(text);
+    }
+    assert_eq!(
+        plinth_syntax::format("source s {\n  nd: kide/// ee:0\n  ///Dct it\n { te: count_d}}\n")
+            .as_deref(),
+        Some("source s {\n  nd: kide /// ee:0\n  ///Dct it\n  {\n    te: count_d\n  }\n}\n")
+    );
+}
