@@ -6,8 +6,8 @@
 //! memoized; the sum is what `recheck` reports as its cold check.
 
 use plinth_check::db::{
-    DeclName, check_file, duplicate_diagnostics, file_diagnostics, file_links, file_symbols,
-    graph_diagnostics, merged_decl, symbol_index,
+    check_file, duplicate_diagnostics, file_diagnostics, file_links, file_symbols,
+    graph_diagnostics, symbol_index,
 };
 use plinth_check::{Db, diagnostics, load, parse_file};
 use std::time::Instant;
@@ -64,12 +64,6 @@ fn main() {
     phase("check_file", &mut || {
         for f in &inputs {
             let _ = check_file(&db, ws, *f);
-        }
-    });
-    phase("merged_decl", &mut || {
-        let names: Vec<String> = symbol_index(&db, ws).symbols.keys().cloned().collect();
-        for n in names {
-            let _ = merged_decl(&db, ws, DeclName::new(&db, n));
         }
     });
     phase("file_diagnostics", &mut || {

@@ -146,7 +146,20 @@ pub fn merged_decl<'db>(
     let Some(decl) = decl_of(db, ws, name) else {
         return Merged::default();
     };
-    let unmerged = |n: &str| decl_of(db, ws, DeclName::new(db, n));
+    // Merging reads each profile of the chain several times (the chain, then each
+    // parent's own chain, then its body): fetch each name once, itself not at all.
+    let fetched: std::cell::RefCell<Vec<(String, Option<Arc<Decl>>)>> = Default::default();
+    let unmerged = |n: &str| {
+        if n == decl.name {
+            return Some(decl.clone());
+        }
+        if let Some((_, d)) = fetched.borrow().iter().find(|(k, _)| k == n) {
+            return d.clone();
+        }
+        let d = decl_of(db, ws, DeclName::new(db, n));
+        fetched.borrow_mut().push((n.to_string(), d.clone()));
+        d
+    };
     let (decl, diagnostics) = merge_decl(&decl, &unmerged);
     Merged {
         decl: Some(decl),
@@ -167,14 +180,24 @@ fn own_decls<'a>(
     })
 }
 
+/// The declarations of `file` with their profiles merged, in file order: read by both
+/// `file_diagnostics` and `file_links`, so each declaration's name is interned and its
+/// `merged_decl` fetched once per file, not once per reader (salsa's interning is a
+/// hash lookup with a cache miss or two, a sizeable part of a cold check).
+#[salsa::tracked(returns(ref))]
+fn file_merged(db: &dyn salsa::Database, ws: Workspace, file: File) -> Vec<Merged> {
+    own_decls(db, ws, file)
+        .map(|d| merged_decl(db, ws, DeclName::new(db, d.name.as_str())).clone())
+        .collect()
+}
+
 /// Checks of the declarations in `file` that read other declarations (merged).
 #[salsa::tracked(returns(ref))]
 pub fn file_diagnostics(db: &dyn salsa::Database, ws: Workspace, file: File) -> Vec<Diagnostic> {
     let index = symbol_index(db, ws);
     let lookup = |n: &str| merged_decl(db, ws, DeclName::new(db, n)).decl.clone();
     let mut diags = Vec::new();
-    for decl in own_decls(db, ws, file) {
-        let merged = merged_decl(db, ws, DeclName::new(db, decl.name.as_str()));
+    for merged in file_merged(db, ws, file) {
         diags.extend(merged.diagnostics.iter().cloned());
         if let Some(m) = &merged.decl {
             diags.extend(check_decl(m, &lookup, index));
@@ -186,13 +209,9 @@ pub fn file_diagnostics(db: &dyn salsa::Database, ws: Workspace, file: File) -> 
 /// The graph links of the declarations in `file`.
 #[salsa::tracked(returns(ref))]
 pub fn file_links(db: &dyn salsa::Database, ws: Workspace, file: File) -> Vec<Links> {
-    own_decls(db, ws, file)
-        .filter_map(|d| {
-            merged_decl(db, ws, DeclName::new(db, d.name.as_str()))
-                .decl
-                .as_deref()
-                .map(links)
-        })
+    file_merged(db, ws, file)
+        .iter()
+        .filter_map(|m| m.decl.as_deref().map(links))
         .collect()
 }
 
