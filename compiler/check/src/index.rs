@@ -67,8 +67,9 @@ pub fn enum_values(decl: &ast::Decl) -> Vec<String> {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SymbolIndex {
-    /// By name; a hash map because it is read for every reference.
-    pub symbols: HashMap<String, Symbol>,
+    /// By name; a hash map because it is read for every reference, with the Fx hasher
+    /// (no output depends on its order: readers sort or build ordered maps).
+    pub symbols: HashMap<String, Symbol, rustc_hash::FxBuildHasher>,
     /// Enum name to its values, in order (rank = position).
     pub enums: BTreeMap<String, Vec<String>>,
     /// Names declared more than once (reported by `db::duplicate_diagnostics`).

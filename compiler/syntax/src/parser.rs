@@ -33,6 +33,7 @@ pub(crate) fn parse(text: &str) -> Parse {
         docs: Vec::new(),
         diagnostics: Vec::new(),
         entries: Vec::new(),
+        segments: Vec::new(),
         depth: 0,
         eof_reported: false,
         in_enum: false,
@@ -63,6 +64,8 @@ struct Parser<'a> {
     /// moves them out when it closes, so every body's vector is allocated once, at its
     /// final size, instead of growing (and being shrunk) entry by entry.
     entries: Vec<Entry>,
+    /// The segments of the path being parsed (paths do not nest).
+    segments: Vec<Ident>,
     diagnostics: Vec<Diagnostic>,
     depth: u32,
     /// The end of the file was already reported as closing something too early.
@@ -321,7 +324,18 @@ impl<'a> Parser<'a> {
 
     /// `a.b.c` whose first segment is the token `first` (already consumed).
     fn path_from(&mut self, first: Token) -> Path {
-        let mut segments = vec![self.ident(first)];
+        let head = self.ident(first);
+        if self.peek().kind != TokenKind::Dot {
+            return Path {
+                span: head.span,
+                segments: vec![head],
+            };
+        }
+        // Segments gather on a reused stack and move out at their final size: a path
+        // of two (`std.tier1_online`, `view.feature`) had grown its vector twice.
+        let mut segments = std::mem::take(&mut self.segments);
+        segments.clear();
+        segments.push(head);
         while self.peek().kind == TokenKind::Dot {
             let dot = self.bump();
             let t = self.peek();
@@ -339,8 +353,11 @@ impl<'a> Parser<'a> {
             .first()
             .map_or(first.start, |s| s.span.start as usize);
         let end = segments.last().map_or(first.end, |s| s.span.end as usize);
+        let mut exact = Vec::with_capacity(segments.len());
+        exact.append(&mut segments);
+        self.segments = segments;
         Path {
-            segments,
+            segments: exact,
             span: Span::new(start, end),
         }
     }
