@@ -89,9 +89,18 @@ pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Arc<Decl>>;
 /// The analysis lowering reads: merged declarations and the derived facts. Diagnostics
 /// are not here; `db::diagnostics` collects them per file.
 pub fn analyze(index: &SymbolIndex, decls: Decls) -> Analysis {
+    let all: Vec<Links> = decls.values().map(|d| links(d)).collect();
+    analyze_linked(index, decls, all.iter().collect())
+}
+
+/// [`analyze`] with every declaration's links already at hand (the database has them
+/// from checking), in any order.
+pub fn analyze_linked(index: &SymbolIndex, decls: Decls, mut all: Vec<&Links>) -> Analysis {
+    // Name order, as `decls`: the graph's nodes are added in this order.
+    all.sort_by(|a, b| a.name.cmp(&b.name));
     // Independent passes over the same declarations: one core each.
     let (facts, field_spans) = rayon::join(
-        || derive_facts(index, &decls),
+        || derive_facts(index, &decls, &all),
         || {
             decls
                 .iter()
@@ -1044,9 +1053,8 @@ pub fn check_graph<'a>(all: impl Iterator<Item = &'a Links> + Clone) -> Vec<Diag
 
 /// Derived facts of every declaration in dependency order; members of a cycle (an
 /// error reported elsewhere) get none.
-fn derive_facts(index: &SymbolIndex, decls: &Decls) -> BTreeMap<String, Facts> {
-    let all: Vec<Links> = decls.values().map(|d| links(d)).collect();
-    let Graph { graph, .. } = build_graph(all.iter());
+fn derive_facts(index: &SymbolIndex, decls: &Decls, all: &[&Links]) -> BTreeMap<String, Facts> {
+    let Graph { graph, .. } = build_graph(all.iter().copied());
     let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
     let order = petgraph::algo::toposort(&graph, None).unwrap_or_default();
     for node in order {

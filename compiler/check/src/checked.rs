@@ -2,6 +2,7 @@
 //! values, with spans kept. Lowering turns this into the IR per environment; the
 //! semantic diff and hover read it directly.
 
+use plinth_ir::model::FieldSpansBuilder;
 use plinth_ir::{Bytes, Date, Decimal, Duration, FeatureRef, FieldSpans, Millicores};
 use plinth_syntax::Span;
 
@@ -233,15 +234,14 @@ impl Rec {
 
     /// Every field path (`resources.gpu`) with its span, for `Origin::fields`.
     pub fn field_spans(&self) -> FieldSpans {
-        let mut out = FieldSpans::default();
+        let mut out = FieldSpansBuilder::default();
         self.collect_field_spans(&mut String::new(), &mut out);
-        out.shrink_to_fit();
-        out
+        out.finish()
     }
 
     /// Adds the spans under `path` (the fields' prefix, reused as the buffer each
     /// path is built in, so no path is allocated on its own).
-    fn collect_field_spans(&self, path: &mut String, out: &mut FieldSpans) {
+    fn collect_field_spans(&self, path: &mut String, out: &mut FieldSpansBuilder) {
         for (name, field) in &self.fields {
             let prefix = path.len();
             if prefix > 0 {

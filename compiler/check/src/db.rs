@@ -1,7 +1,9 @@
 //! The salsa database: source files are inputs; parsing, symbol collection, checking
 //! and lowering are tracked queries, so an edit re-runs only what depends on it.
 
-use crate::analysis::{Analysis, Links, analyze, check_decl, check_graph, links, merge_decl};
+use crate::analysis::{
+    Analysis, Links, analyze_linked, check_decl, check_graph, links, merge_decl,
+};
 use crate::checked::Decl;
 use crate::index::{Symbol, SymbolIndex, build_index, file_symbols_of};
 use crate::typeck::{FileCheck, check_file_bodies};
@@ -253,7 +255,13 @@ pub fn analysis(db: &dyn salsa::Database, ws: Workspace) -> Analysis {
             merged.decl.clone().map(|d| (name.clone(), d))
         })
         .collect();
-    analyze(index, decls)
+    // The graph's links were derived while checking; lowering reuses them.
+    let all: Vec<&Links> = ws
+        .files(db)
+        .iter()
+        .flat_map(|f| file_links(db, ws, *f).iter())
+        .collect();
+    analyze_linked(index, decls, all)
 }
 
 /// The platform model for one environment; `None` when it is not declared or the spec

@@ -103,6 +103,62 @@ impl FieldSpans {
     }
 }
 
+/// Builds a [`FieldSpans`] from many paths at once: the paths are recorded in any
+/// order and sorted once in [`finish`](Self::finish), where `FieldSpans::set` keeps
+/// its entries sorted on every call (a binary search and a shift per path, a third of
+/// the analysis lowering reads at 5,000 services). Same result as the calls one by one.
+#[derive(Default)]
+pub struct FieldSpansBuilder {
+    text: String,
+    /// Path range in `text`, span, and whether it replaces an earlier span (`set`) or
+    /// only fills a missing one (`insert_if_absent`), in call order.
+    ops: Vec<(u32, u32, Span, bool)>,
+}
+
+impl FieldSpansBuilder {
+    fn push(&mut self, path: &str, span: Span, replace: bool) {
+        let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let start = clamp(self.text.len());
+        self.text.push_str(path);
+        self.ops
+            .push((start, clamp(self.text.len()), span, replace));
+    }
+
+    /// As [`FieldSpans::set`].
+    pub fn set(&mut self, path: &str, span: Span) {
+        self.push(path, span, true);
+    }
+
+    /// As [`FieldSpans::insert_if_absent`].
+    pub fn insert_if_absent(&mut self, path: &str, span: Span) {
+        self.push(path, span, false);
+    }
+
+    pub fn finish(self) -> FieldSpans {
+        let FieldSpansBuilder { text, mut ops } = self;
+        let path = |op: &(u32, u32, Span, bool)| text.get(op.0 as usize..op.1 as usize);
+        // Stable: the calls on one path stay in call order.
+        ops.sort_by(|a, b| path(a).cmp(&path(b)));
+        let mut entries: Vec<(u32, u32, Span)> = Vec::with_capacity(ops.len());
+        let mut last: Option<&(u32, u32, Span, bool)> = None;
+        for op in &ops {
+            let same = last.is_some_and(|l| path(l) == path(op));
+            match entries.last_mut() {
+                Some(entry) if same => {
+                    if op.3 {
+                        entry.2 = op.2;
+                    }
+                }
+                _ => entries.push((op.0, op.1, op.2)),
+            }
+            last = Some(op);
+        }
+        let mut out = FieldSpans { text, entries };
+        out.shrink_to_fit();
+        out
+    }
+}
+
 /// Equal when the same paths have the same spans, whatever order built them.
 impl PartialEq for FieldSpans {
     fn eq(&self, other: &Self) -> bool {
@@ -523,4 +579,55 @@ pub struct Waiver {
     pub approved_by: String,
     pub expires: Date,
     pub origin: Origin,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The builder gives what the same calls on a `FieldSpans` give, one by one:
+    /// unsorted paths, prefixes, a path set twice (the last wins) and
+    /// `insert_if_absent` before and after a `set`.
+    #[test]
+    fn the_builder_matches_one_call_at_a_time() {
+        let span = |n: usize| Span::new(n, n + 1);
+        let calls: [(&str, usize, bool); 9] = [
+            ("resources", 1, true),
+            ("resources.gpu", 2, true),
+            ("column.b", 3, true),
+            ("column.a", 4, true),
+            ("column", 5, false),
+            ("column.b", 6, true),
+            ("slo", 7, false),
+            ("slo", 8, false),
+            ("a", 9, true),
+        ];
+        let mut one_by_one = FieldSpans::default();
+        let mut builder = FieldSpansBuilder::default();
+        for (path, n, replace) in calls {
+            if replace {
+                one_by_one.set(path, span(n));
+                builder.set(path, span(n));
+            } else {
+                one_by_one.insert_if_absent(path, span(n));
+                builder.insert_if_absent(path, span(n));
+            }
+        }
+        let built = builder.finish();
+        assert_eq!(built, one_by_one);
+        assert_eq!(
+            built.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            [
+                "a",
+                "column",
+                "column.a",
+                "column.b",
+                "resources",
+                "resources.gpu",
+                "slo"
+            ]
+        );
+        assert_eq!(built.get("column.b"), Some(&span(6)));
+        assert_eq!(built.get("slo"), Some(&span(7)));
+    }
 }
