@@ -185,32 +185,36 @@ fn respan(rec: &Rec, span: Span) -> Rec {
 
 /// `over` on top of `base`: blocks and named blocks merge field by field.
 pub fn merge(base: &Rec, over: &Rec) -> Rec {
-    let mut out = base.clone();
+    merge_owned(base.clone(), over)
+}
+
+/// [`merge`] into a `base` the caller no longer needs, so it is not copied first.
+fn merge_owned(base: Rec, over: &Rec) -> Rec {
+    let mut out = base;
     out.errored.extend(over.errored.iter().cloned());
     for (k, f) in &over.fields {
-        let merged = match (out.fields.get(k), f) {
-            (Some(Field::Block(a)), Field::Block(b)) => Field::Block(Spanned {
-                value: merge(&a.value, &b.value),
-                span: b.span,
-            }),
-            (Some(Field::Named(a)), Field::Named(b)) => {
-                let mut items = a.clone();
+        match (out.fields.get_mut(k), f) {
+            (Some(Field::Block(a)), Field::Block(b)) => {
+                let value = std::mem::take(&mut a.value);
+                a.value = merge_owned(value, &b.value);
+                a.span = b.span;
+            }
+            (Some(Field::Named(items)), Field::Named(b)) => {
                 for (name, block) in b {
                     match items.iter_mut().find(|(n, _)| n == name) {
                         Some((_, existing)) => {
+                            let value = std::mem::take(&mut existing.value);
                             *existing = Spanned {
-                                value: merge(&existing.value, &block.value),
+                                value: merge_owned(value, &block.value),
                                 span: block.span,
                             };
                         }
                         None => items.push((name.clone(), block.clone())),
                     }
                 }
-                Field::Named(items)
             }
-            _ => f.clone(),
-        };
-        out.fields.insert(k, merged);
+            _ => out.fields.insert(k, f.clone()),
+        }
     }
     out
 }
@@ -280,7 +284,7 @@ pub fn merge_decl(decl: &Arc<Decl>, unmerged: Lookup) -> (Arc<Decl>, Vec<Diagnos
         let mut full = Rec::default();
         for p in parent_chain.iter().chain(std::iter::once(parent)) {
             if let Some(pd) = unmerged(p) {
-                full = merge(&full, &pd.body);
+                full = merge_owned(full, &pd.body);
             }
         }
         let mut clash = Vec::new();
@@ -312,10 +316,10 @@ pub fn merge_decl(decl: &Arc<Decl>, unmerged: Lookup) -> (Arc<Decl>, Vec<Diagnos
                 .entry(k.to_string())
                 .or_insert_with(|| parent.clone());
         }
-        base = merge(&base, &full);
+        base = merge_owned(base, &full);
     }
     let mut merged = (**decl).clone();
-    merged.body = merge(&respan(&base, decl.name_span), &decl.body);
+    merged.body = merge_owned(respan(&base, decl.name_span), &decl.body);
     chain.dedup();
     merged.profiles = chain;
     (Arc::new(merged), diags)

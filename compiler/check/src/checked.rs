@@ -101,6 +101,11 @@ impl FieldMap {
             .map(|(_, f)| f)
     }
 
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Field> {
+        let i = self.position(key).ok()?;
+        self.0.get_mut(i).map(|(_, f)| f)
+    }
+
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_ok()
     }

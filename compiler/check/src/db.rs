@@ -9,7 +9,6 @@ use crate::index::{Symbol, SymbolIndex, build_index, file_symbols_of};
 use crate::typeck::{FileCheck, check_file_bodies};
 use plinth_ir::Platform;
 use plinth_syntax::Diagnostic;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 #[salsa::input(debug)]
@@ -111,8 +110,13 @@ pub struct DeclName<'db> {
     pub text: String,
 }
 
+/// Hashed: every declaration is found through it (`decl_of`), and the paths share
+/// long prefixes that made a tree's string comparisons slow.
 #[salsa::tracked(returns(ref))]
-fn files_by_path(db: &dyn salsa::Database, ws: Workspace) -> BTreeMap<String, File> {
+fn files_by_path(
+    db: &dyn salsa::Database,
+    ws: Workspace,
+) -> std::collections::HashMap<String, File, rustc_hash::FxBuildHasher> {
     ws.files(db)
         .iter()
         .map(|f| (f.path(db).clone(), *f))
