@@ -6,9 +6,14 @@ use plinth_ir::model::FieldSpansBuilder;
 use plinth_ir::{Bytes, Date, Decimal, Duration, FeatureRef, FieldSpans, Millicores};
 use plinth_syntax::Span;
 
+/// Strings, enum values, references and columns are mostly short names: a `SmolStr`
+/// keeps up to 23 bytes inline (no allocation), derefs to `str` and compares with
+/// `&str` and `String` as a `String` does.
+pub type Text = plinth_syntax::ast::Name;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
-    Str(String),
+    Str(Text),
     Bool(bool),
     Int(i64),
     Number(Decimal),
@@ -22,11 +27,11 @@ pub enum Value {
         expr: String,
         interval: Duration,
     },
-    Enum(String),
+    Enum(Text),
     /// A declaration name (std profiles as `std.name`).
-    Ref(String),
+    Ref(Text),
     FeatureRef(FeatureRef),
-    Column(String),
+    Column(Text),
     Aggregate {
         function: String,
         column: String,
@@ -54,7 +59,7 @@ impl Value {
             Value::Percent(p) => format!("{p}%"),
             Value::Date(d) => d.to_string(),
             Value::Cron { expr, .. } => format!("{expr:?}"),
-            Value::Enum(s) | Value::Ref(s) | Value::Column(s) => s.clone(),
+            Value::Enum(s) | Value::Ref(s) | Value::Column(s) => s.to_string(),
             Value::FeatureRef(f) => f.to_string(),
             Value::Aggregate { function, column } => format!("{function}({column})"),
             Value::List(items) => {

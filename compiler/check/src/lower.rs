@@ -65,7 +65,7 @@ fn strings(rec: &Rec, f: &str) -> Vec<String> {
         Some(Value::List(items)) => items
             .iter()
             .filter_map(|i| match &i.value {
-                Value::Str(s) | Value::Enum(s) | Value::Ref(s) => Some(s.clone()),
+                Value::Str(s) | Value::Enum(s) | Value::Ref(s) => Some(s.to_string()),
                 _ => None,
             })
             .collect(),

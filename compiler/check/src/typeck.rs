@@ -613,7 +613,7 @@ impl Cx<'_> {
         }
         match ty {
             Ty::Str => match &expr.kind {
-                ExprKind::Str(s) => Some(Value::Str(s.clone())),
+                ExprKind::Str(s) => Some(Value::Str(s.as_str().into())),
                 _ => self.expected(
                     expr,
                     "a string",
@@ -621,7 +621,7 @@ impl Cx<'_> {
                 ),
             },
             Ty::Email => match &expr.kind {
-                ExprKind::Str(s) if is_email(s) => Some(Value::Str(s.clone())),
+                ExprKind::Str(s) if is_email(s) => Some(Value::Str(s.as_str().into())),
                 ExprKind::Str(s) => {
                     self.error(
                         "plinth::type::email",
@@ -765,7 +765,7 @@ impl Cx<'_> {
             },
             Ty::Enum(name) => self.enum_value(expr, name),
             Ty::Ref(kind) => match &expr.kind {
-                ExprKind::Path(p) => self.reference(p, kind).map(Value::Ref),
+                ExprKind::Path(p) => self.reference(p, kind).map(|r| Value::Ref(r.into())),
                 _ => self.expected(
                     expr,
                     &format!("the name of {} {kind}", kind_article(kind)),
@@ -776,7 +776,7 @@ impl Cx<'_> {
                 ExprKind::Path(p) => {
                     let name = self.resolve_name(p);
                     if self.index.get(&name).is_some() {
-                        Some(Value::Ref(name))
+                        Some(Value::Ref(name.into()))
                     } else {
                         self.unknown_reference(p.span, &name, None);
                         None
@@ -800,7 +800,9 @@ impl Cx<'_> {
                 _ => self.expected(expr, "a feature path `view.feature`", None::<String>),
             },
             Ty::Column => match &expr.kind {
-                ExprKind::Path(p) if p.segments.len() == 1 => Some(Value::Column(p.dotted())),
+                ExprKind::Path(p) if p.segments.len() == 1 => {
+                    Some(Value::Column(p.dotted().into()))
+                }
                 _ => self.expected(expr, "a column name", None::<String>),
             },
             Ty::Aggregate => self.aggregate(expr),
@@ -939,10 +941,10 @@ impl Cx<'_> {
         let name = p.dotted();
         let Some(values) = values else {
             // The stdlib lacks the enum: reported once by the stdlib test, not per use.
-            return Some(Value::Enum(name));
+            return Some(Value::Enum(name.into()));
         };
         if values.contains(&name) {
-            return Some(Value::Enum(name));
+            return Some(Value::Enum(name.into()));
         }
         let suggestion = did_you_mean(&name, values.iter().map(String::as_str));
         let d = self.error(

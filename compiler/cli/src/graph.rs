@@ -42,7 +42,7 @@ pub struct Graph {
 
 fn refs(v: &Value, out: &mut Vec<String>) {
     match v {
-        Value::Ref(r) => out.push(r.clone()),
+        Value::Ref(r) => out.push(r.to_string()),
         Value::FeatureRef(f) => out.push(f.view.clone()),
         Value::List(items) => items.iter().for_each(|i| refs(&i.value, out)),
         _ => {}
