@@ -746,48 +746,57 @@ fn memo_results(
     let roots_of = |i: usize| roots.get(i).and_then(Option::as_ref);
 
     // 1. Each column of each shape resolved for the shape's requests (in order) and
-    // numbered, one column per task.
+    // numbered, one shape per task. A request's columns are resolved together: they
+    // read the same few entities, which then stay in the cache (column after column
+    // over all requests missed it on every entity, the largest cost of the keys).
     let mut tasks = Vec::new();
     for (shape, columns) in &mut memo.columns {
-        let Some(requests) = by_shape.get(shape) else {
-            continue;
-        };
-        for (path, numbers) in columns.paths.iter().zip(columns.numbers.iter_mut()) {
-            tasks.push((*shape, path, numbers, requests));
+        if let Some(requests) = by_shape.get(shape) {
+            tasks.push((*shape, columns, requests));
         }
     }
-    let numbered: Vec<(Shape, Vec<u32>)> = tasks
+    let numbers: BTreeMap<Shape, Vec<Vec<u32>>> = tasks
         .into_par_iter()
-        .map(|(shape, path, numbers, requests)| {
-            // Every request of an environment has the same context: a context path
-            // is resolved and numbered once.
-            let same = path.root == memo::Root::Context;
-            let mut column: Vec<u32> = Vec::with_capacity(requests.len());
+        .map(|(shape, columns, requests)| {
+            let paths = &columns.paths;
+            let mut out: Vec<Vec<u32>> = paths
+                .iter()
+                .map(|_| Vec::with_capacity(requests.len()))
+                .collect();
+            let mut hints: Vec<Vec<usize>> = paths.iter().map(|_| Vec::new()).collect();
             for &i in requests {
-                if same && let Some(&n) = column.first() {
+                let roots = roots_of(i);
+                for (((path, numbers), column), hints) in paths
+                    .iter()
+                    .zip(columns.numbers.iter_mut())
+                    .zip(out.iter_mut())
+                    .zip(hints.iter_mut())
+                {
+                    // Every request of an environment has the same context: a context
+                    // path is resolved and numbered once.
+                    if path.root == memo::Root::Context
+                        && let Some(&n) = column.first()
+                    {
+                        column.push(n);
+                        continue;
+                    }
+                    let n = match roots.map(|r| memo::resolve_hinted(path, r, index, None, hints)) {
+                        None => UNKEYED,
+                        Some(seen) => match numbers.get(&seen) {
+                            Some(n) => *n,
+                            None => {
+                                let n = u32::try_from(numbers.len()).unwrap_or(UNKEYED);
+                                numbers.insert(seen, n);
+                                n
+                            }
+                        },
+                    };
                     column.push(n);
-                    continue;
                 }
-                let n = match roots_of(i).map(|r| memo::resolve(path, r, index, None)) {
-                    None => UNKEYED,
-                    Some(seen) => match numbers.get(&seen) {
-                        Some(n) => *n,
-                        None => {
-                            let n = u32::try_from(numbers.len()).unwrap_or(UNKEYED);
-                            numbers.insert(seen, n);
-                            n
-                        }
-                    },
-                };
-                column.push(n);
             }
-            (shape, column)
+            (shape, out)
         })
         .collect();
-    let mut numbers: BTreeMap<Shape, Vec<Vec<u32>>> = BTreeMap::new();
-    for (shape, column) in numbered {
-        numbers.entry(shape).or_default().push(column);
-    }
     let columns = &memo.columns;
 
     // 2. Keys, one policy per task: each policy's requests in order, its first
