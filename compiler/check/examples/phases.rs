@@ -12,6 +12,8 @@ use plinth_check::db::{
 use plinth_check::{Db, diagnostics, load, parse_file};
 use std::time::Instant;
 
+mod common;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -20,20 +22,7 @@ fn main() {
         eprintln!("usage: phases DIR");
         std::process::exit(2);
     };
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "plinth"))
-        .filter_map(|p| {
-            Some((
-                p.file_name()?.to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).ok()?,
-            ))
-        })
-        .collect();
-    files.sort();
+    let files = common::read_workspace(&dir);
     let db = Db::default();
     let total = Instant::now();
     let ws = load(&db, files);

@@ -9,6 +9,8 @@
 
 use plinth_check::{Db, diagnostics, load};
 
+mod common;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use salsa::Setter;
@@ -19,20 +21,7 @@ fn main() {
         eprintln!("usage: recheck DIR");
         std::process::exit(2);
     };
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "plinth"))
-        .filter_map(|p| {
-            Some((
-                p.file_name()?.to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).ok()?,
-            ))
-        })
-        .collect();
-    files.sort();
+    let files = common::read_workspace(&dir);
     let mut db = Db::default();
     let start = Instant::now();
     let ws = load(&db, files.clone());
