@@ -106,14 +106,23 @@ fn collect_cedar(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Resu
 
 /// The platform of every declared environment (none when the spec has errors).
 pub fn platforms(checked: &Checked) -> Vec<Arc<Platform>> {
+    use rayon::prelude::*;
     let analysis = plinth_check::db::analysis(&checked.db, checked.ws);
-    analysis
+    let names: Vec<String> = analysis
         .of_kind("environment")
-        .filter_map(|d| {
-            let name = EnvName::new(&checked.db, d.name.clone());
-            platform(&checked.db, checked.ws, name).clone()
+        .map(|d| d.name.clone())
+        .collect();
+    // Environments lower independently: each on its own core, through its own handle
+    // on the database (the platforms are memoized there for `build`).
+    let ws = checked.ws;
+    let lowered: Vec<Option<Arc<Platform>>> = names
+        .into_par_iter()
+        .map_with(checked.db.clone(), |db, name| {
+            let name = EnvName::new(db, name);
+            platform(db, ws, name).clone()
         })
-        .collect()
+        .collect();
+    lowered.into_iter().flatten().collect()
 }
 
 /// Load the selected packs and evaluate them over every environment; with

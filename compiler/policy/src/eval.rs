@@ -448,26 +448,28 @@ type Answer = (bool, Vec<String>, Vec<String>);
 /// The shape of a request: action, principal type, resource type.
 type Shape = (&'static str, &'static str, &'static str);
 
-/// One request as Cedar's uids.
+/// One request, its Cedar uids made only when Cedar is asked (few requests are: most
+/// verdicts are memoized).
 struct Prepared<'a> {
     shape: Shape,
     /// `(type, name)` of the principal and resource.
     principal_key: (&'static str, &'a str),
     resource_key: (&'static str, &'a str),
-    principal: EntityUid,
-    action: EntityUid,
-    resource: EntityUid,
     context: &'a Context,
 }
 
 impl Prepared<'_> {
-    fn request(&self) -> Result<Request, String> {
+    fn request(
+        &self,
+        types: &Cache,
+        schema: Option<&cedar_policy::Schema>,
+    ) -> Result<Request, String> {
         Request::new(
-            self.principal.clone(),
-            self.action.clone(),
-            self.resource.clone(),
+            types.uid(self.principal_key.0, self.principal_key.1)?,
+            types.uid("Action", self.shape.0)?,
+            types.uid(self.resource_key.0, self.resource_key.1)?,
             self.context.clone(),
-            None,
+            schema,
         )
         .map_err(|e| e.to_string())
     }
@@ -478,13 +480,14 @@ impl Prepared<'_> {
 fn plain_results(
     packs: &Packs,
     authorizer: &Authorizer,
+    types: &Cache,
     prepared: Vec<Result<Prepared<'_>, String>>,
     entities: &Entities,
 ) -> Vec<Result<Answer, String>> {
     prepared
         .into_par_iter()
         .map(|r| {
-            let request = r?.request()?;
+            let request = r?.request(types, None)?;
             let response = authorizer.is_authorized(&request, &packs.set, entities);
             let allowed = response.decision() == CedarDecision::Allow;
             let reasons = response
@@ -637,7 +640,7 @@ fn decide(
     index: &memo::Index,
     stores: &Stores,
 ) -> Verdict {
-    let request = match r.request() {
+    let request = match r.request(types, None) {
         Ok(r) => r,
         Err(e) => return Verdict::Failed(vec![e]),
     };
@@ -1269,36 +1272,24 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             .iter()
             .map(|r| {
                 let shape = (r.action, r.principal.0, r.resource.0);
-                let principal = types.uid(r.principal.0, &r.principal.1)?;
-                let action = types.uid("Action", r.action)?;
-                let resource = types.uid(r.resource.0, &r.resource.1)?;
                 let context = contexts
                     .get(r.action)
                     .ok_or_else(|| format!("no context for `{}`", r.action))?;
-                if validated.insert(shape) {
-                    Request::new(
-                        principal.clone(),
-                        action.clone(),
-                        resource.clone(),
-                        context.clone(),
-                        Some(&packs.schema),
-                    )
-                    .map_err(|e| e.to_string())?;
-                }
-                Ok(Prepared {
+                let prepared = Prepared {
                     shape,
                     principal_key: (r.principal.0, r.principal.1.as_str()),
                     resource_key: (r.resource.0, r.resource.1.as_str()),
-                    principal,
-                    action,
-                    resource,
                     context,
-                })
+                };
+                if validated.insert(shape) {
+                    prepared.request(&types, Some(&packs.schema))?;
+                }
+                Ok(prepared)
             })
             .collect();
         lap(&mut outcome, &mut clock, "contexts and requests");
         let results: Vec<Result<Answer, String>> = match &plain_entities {
-            Some(entities) => plain_results(packs, &authorizer, prepared, entities),
+            Some(entities) => plain_results(packs, &authorizer, &types, prepared, entities),
             None => {
                 let (results, laps) = memo_results(
                     packs,
