@@ -800,6 +800,7 @@ fn memo_results(
             (shape, out)
         })
         .collect();
+    lap("memo columns");
     let columns = &memo.columns;
 
     // 2. Keys, one policy per task: each policy's requests in order, its first
