@@ -43,8 +43,8 @@ pub fn price_table(checked: &Checked) -> Result<PriceTable, Box<Diagnostic>> {
 pub fn with_policy(platform: Arc<Platform>, summary: Option<&PolicySummary>) -> Arc<Platform> {
     match summary {
         Some(s) => {
-            // Copies the platform only when it is shared (salsa's); one that
-            // `with_grants` just copied is changed in place.
+            // Copies the platform only when it is shared (salsa's, for `report`);
+            // `build`'s own platforms are changed in place.
             let mut platform = platform;
             Arc::make_mut(&mut platform).policy = s.clone();
             platform
