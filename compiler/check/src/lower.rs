@@ -138,8 +138,24 @@ fn origin(analysis: &Analysis, decl: &Decl, overridden: Option<&Rec>) -> Origin 
 
 /// Deployed to `env`: listed in `environments`, or every environment when not given.
 fn deployed_to(decl: &Decl, env: &str) -> bool {
-    let envs = strings(&decl.body, "environments");
-    envs.is_empty() || envs.iter().any(|e| e == env)
+    match decl.body.get("environments") {
+        Some(Value::List(items)) => {
+            let mut names = items.iter().filter_map(|i| match &i.value {
+                Value::Str(s) | Value::Enum(s) | Value::Ref(s) => Some(s),
+                _ => None,
+            });
+            // As `strings` reads the list: no names means every environment.
+            let mut any = false;
+            for name in &mut names {
+                if name == env {
+                    return true;
+                }
+                any = true;
+            }
+            !any
+        }
+        _ => true,
+    }
 }
 
 /// The body with `env NAME { }` overrides for `env` applied; borrowed when there are none.
