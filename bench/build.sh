@@ -55,10 +55,10 @@ for n in "${sizes[@]}"; do
       log=$(mktemp)
       PLINTH_TIMINGS=1 /usr/bin/time -f 'TIME %e %U %S %M' "$bin" "${args[@]}" >/dev/null 2>"$log" || {
         tail -20 "$log" >&2; echo "error: plinth build failed" >&2; exit 1; }
-      # "render kubernetes:   12.3 ms (20 ms CPU)" -> wall and CPU, summed over targets.
+      # "render kubernetes:   12.3 ms (20 ms CPU, peak 440 MB)" -> wall and CPU, summed over targets.
       sum() {
         grep -E "^ *$1 $phase: " "$log" \
-          | sed -E 's/.*: +([0-9.]+) ms(.*\(([0-9]+) ms CPU\))?.*/\1 \3/' \
+          | sed -E 's/.*: +([0-9.]+) ms(.*\(([0-9]+) ms CPU[^)]*\))?.*/\1 \3/' \
           | awk '{w+=$1; c+=$2} END {printf "%.1f %.0f", w, c}'
       }
       read -r rw rc <<<"$(sum render)"

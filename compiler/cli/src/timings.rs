@@ -1,6 +1,7 @@
 //! `PLINTH_TIMINGS=1`: how long each phase takes, on stderr, for the benchmarks in
 //! `bench/`. One line per phase: wall time, and the process's CPU time (all threads)
-//! where Linux reports it, since on a shared machine CPU time is the steadier figure.
+//! where Linux reports it, since on a shared machine CPU time is the steadier figure,
+//! and the peak resident memory so far (which phase raises the process's peak).
 
 use std::time::Instant;
 
@@ -33,10 +34,13 @@ impl Stopwatch {
         let wall = self.wall.elapsed().as_secs_f64() * 1000.0;
         let cpu = cpu_ms();
         match self.cpu.zip(cpu) {
-            Some((before, now)) => line(
-                name,
-                &format!("{wall:>7.1} ms ({:.0} ms CPU)", now - before),
-            ),
+            Some((before, now)) => {
+                let peak = peak_mb().map_or(String::new(), |mb| format!(", peak {mb} MB"));
+                line(
+                    name,
+                    &format!("{wall:>7.1} ms ({:.0} ms CPU{peak})", now - before),
+                );
+            }
             None => line(name, &format!("{wall:>7.1} ms")),
         }
         self.wall = Instant::now();
@@ -59,4 +63,12 @@ fn cpu_ms() -> Option<f64> {
     let utime: f64 = fields.next()?.parse().ok()?;
     let stime: f64 = fields.next()?.parse().ok()?;
     Some((utime + stime) * 10.0)
+}
+
+/// The process's peak resident memory so far, in MB (`VmHWM` of `/proc/self/status`).
+fn peak_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
 }
