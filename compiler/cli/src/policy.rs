@@ -321,11 +321,12 @@ pub fn summaries(
     run: &PolicyRun,
     today: Date,
 ) -> std::collections::BTreeMap<String, plinth_ir::PolicySummary> {
+    use rayon::prelude::*;
     match (&run.packs, &run.outcome) {
         (Some(packs), Some(outcome)) => outcome
             .decisions
-            .keys()
-            .map(|env| {
+            .par_iter()
+            .map(|(env, _)| {
                 let summary = plinth_policy::summary(packs, outcome, env, today);
                 (env.clone(), summary)
             })
@@ -336,42 +337,39 @@ pub fn summaries(
 
 /// For `plinth build`: the same evaluation as `plinth check` (today's date).
 pub fn gate(checked: &Checked, today: Date) -> Gate {
+    use rayon::prelude::*;
     let mut run = run_with(checked, today, false, false, Lowering::Owned);
+    let mut clock = crate::timings::Stopwatch::start();
     let mut sources = checked.sources.clone();
     run.add_sources(&mut sources);
-    let logs = run
+    // Per environment, on all cores: the decision log's text and the grants.
+    let (logs, grants) = run
         .outcome
         .as_ref()
         .map(|o| {
             o.decisions
-                .iter()
+                .par_iter()
                 .map(|(env, decisions)| {
-                    let mut text = String::new();
+                    let mut text = Vec::with_capacity(decisions.len() * 320);
                     for d in decisions {
-                        text.push_str(&d.log_line());
-                        text.push('\n');
+                        d.write_log_line(&mut text);
+                        text.push(b'\n');
                     }
-                    (env.clone(), text)
+                    let text = String::from_utf8(text).unwrap_or_default();
+                    let grants = plinth_policy::grants(decisions);
+                    ((env.clone(), text), (env.clone(), grants))
                 })
-                .collect()
+                .unzip()
         })
         .unwrap_or_default();
-    let grants = run
-        .outcome
-        .as_ref()
-        .map(|o| {
-            o.decisions
-                .iter()
-                .map(|(env, decisions)| (env.clone(), plinth_policy::grants(decisions)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let summaries = summaries(&run, today);
+    clock.lap("decision logs, grants, summaries");
     Gate {
         diagnostics: run.diagnostics(),
         sources,
         logs,
         grants,
-        summaries: summaries(&run, today),
+        summaries,
         platforms: std::mem::take(&mut run.platforms),
     }
 }

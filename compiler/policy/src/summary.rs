@@ -3,12 +3,16 @@
 
 use crate::{Blame, Outcome, Packs};
 use plinth_ir::{Date, PolicyDecision, PolicyFinding, PolicySummary};
+use std::collections::HashMap;
 
 /// The summary of environment `env`: its decisions, and per (policy, blamed
 /// declaration) one finding for each forbid rule that determined a Deny.
 pub fn summary(packs: &Packs, outcome: &Outcome, env: &str, today: Date) -> PolicySummary {
     let decisions = outcome.decisions.get(env).map(Vec::as_slice).unwrap_or(&[]);
     let mut findings: Vec<PolicyFinding> = Vec::new();
+    // (policy, kind, name) → its finding: a workspace with many violations must not
+    // search them all for each decision.
+    let mut seen: HashMap<(&str, &str, &str), usize> = HashMap::new();
     for d in decisions {
         for id in &d.determining {
             let Some(rule) = packs.rule(id).filter(|r| r.forbid) else {
@@ -18,9 +22,9 @@ pub fn summary(packs: &Packs, outcome: &Outcome, env: &str, today: Date) -> Poli
                 Blame::Resource => &d.resource,
                 Blame::Principal => &d.principal,
             };
-            if let Some(f) = findings
-                .iter_mut()
-                .find(|f| f.policy == *id && f.kind == *kind && f.name == *name)
+            if let Some(f) = seen
+                .get(&(id.as_str(), kind.as_str(), name.as_str()))
+                .and_then(|&i| findings.get_mut(i))
             {
                 if !f.actions.contains(&d.action) {
                     f.actions.push(d.action.clone());
@@ -28,6 +32,7 @@ pub fn summary(packs: &Packs, outcome: &Outcome, env: &str, today: Date) -> Poli
                 }
                 continue;
             }
+            seen.insert((id, kind, name), findings.len());
             findings.push(PolicyFinding {
                 kind: kind.clone(),
                 name: name.clone(),
