@@ -208,7 +208,11 @@ fn main() -> ExitCode {
                 check,
                 today: today.as_deref(),
             };
-            build::build(&checked, &args)
+            let code = build::build(&checked, &args);
+            // The process ends here: freeing the database's memos one by one would
+            // only delay the exit (the OS takes the memory back at once).
+            std::mem::forget(checked);
+            code
         }
         Command::Fmt { dir, check } => fmt(&dir, check),
         Command::Schema { cedar: false } => schema(),
@@ -267,7 +271,10 @@ pub struct Checked {
 }
 
 pub fn load_and_check(dir: &Path) -> Checked {
-    check_loaded(workspace::load(dir))
+    let mut clock = timings::Stopwatch::start();
+    let loaded = workspace::load(dir);
+    clock.lap("read files");
+    check_loaded(loaded)
 }
 
 /// Checks a workspace whose files were already read (the language server passes the
@@ -289,10 +296,13 @@ pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
         print_phase_timings(&db, ws);
     }
     plinth_check::prefetch(&db, ws);
+    let mut clock = timings::Stopwatch::start();
     diags.extend(diagnostics(&db, ws));
     diags.extend(artifacts::check(&db, ws, &loaded.root));
+    clock.lap("diagnostics and artifacts");
     // Every command after this lowers or reads checked records, never a tree.
     plinth_check::release_trees(&mut db);
+    clock.lap("release parse trees");
     Checked {
         db,
         ws,
