@@ -181,7 +181,11 @@ fn long<S: Sink>(sink: &S, n: u64) -> S::Value {
 }
 
 /// The attributes to build; `None` builds all (for `explain` and schema validation).
-pub type Keep<'a> = Option<&'a BTreeSet<String>>;
+pub type Keep<'a> = Option<&'a AttrNames>;
+
+/// A set of attribute names.
+pub type AttrNames =
+    std::collections::HashSet<String, std::hash::BuildHasherDefault<crate::memo::FxHasher>>;
 
 /// Collects attributes and the first value Cedar cannot represent.
 struct Builder<'a, S: Sink> {
@@ -191,7 +195,7 @@ struct Builder<'a, S: Sink> {
     attrs: Vec<(&'a str, S::Value)>,
     errors: &'a mut Vec<EntityError>,
     /// Only these attributes are needed (policies read nothing else); `None`: all.
-    keep: Option<&'a BTreeSet<String>>,
+    keep: Keep<'a>,
 }
 
 impl<'a, S: Sink> Builder<'a, S> {

@@ -9,7 +9,7 @@ use cedar_policy::{
 };
 use miette::Diagnostic as _;
 use plinth_syntax::{Diagnostic, Severity, Span};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 /// Diagnostic codes of the policy engine (documented in [`crate::codes`]).
@@ -65,8 +65,9 @@ pub struct Packs {
     /// Every file read, for rendering diagnostics that point into them.
     pub files: Vec<PolicyFile>,
     /// Every attribute name any policy reads (`resource.replicas.min` gives `replicas`
-    /// and `min`): entities sent to Cedar carry only these (see `eval`).
-    pub referenced: BTreeSet<String>,
+    /// and `min`): entities sent to Cedar carry only these (see `eval`). Hashed: the
+    /// entity builder asks about every attribute of every entity.
+    pub referenced: crate::entities::AttrNames,
     /// Every policy of `set`, in its order, with what it reads (see `memo`).
     pub(crate) analyzed: Vec<Analyzed>,
 }
@@ -200,7 +201,7 @@ pub fn load(
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags);
     }
-    let mut referenced = BTreeSet::new();
+    let mut referenced = crate::entities::AttrNames::default();
     for p in set.policies() {
         match p.to_json() {
             Ok(est) => collect_attrs(&est, &mut referenced),
@@ -245,7 +246,7 @@ pub fn load(
 }
 
 /// Every `"attr"` of the policy's JSON form: the attributes it reads or tests with `has`.
-fn collect_attrs(value: &serde_json::Value, out: &mut BTreeSet<String>) {
+fn collect_attrs(value: &serde_json::Value, out: &mut crate::entities::AttrNames) {
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
