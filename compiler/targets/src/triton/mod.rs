@@ -33,12 +33,15 @@
 mod tests;
 
 use crate::names::model_repository_uri;
-use crate::{Emit, OutputFile, Target};
-use handlebars::Handlebars;
+use crate::{Collect, Emit, FileSink, Target};
+use handlebars::{Context, Handlebars};
 use plinth_ir::{Model, Platform, Service, Tensor};
 use plinth_syntax::Diagnostic;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
 
 pub const CODE_DTYPE: &str = "plinth::triton::dtype";
 pub const CODE_NAME: &str = "plinth::triton::name";
@@ -58,16 +61,38 @@ impl Target for Triton {
     }
 
     fn emit(&self, platform: &Platform) -> Emit {
-        let mut emit = Emit::default();
+        let files = Collect::default();
+        let diagnostics = match self.emit_to(platform, &files) {
+            Ok(diagnostics) => diagnostics,
+            // Unreachable: collecting in memory does not fail.
+            Err(e) => vec![
+                Diagnostic::error(
+                    CODE_INTERNAL,
+                    platform.environment.origin.span,
+                    format!("could not collect the Triton files: {e}"),
+                )
+                .with_file(&platform.environment.origin.file),
+            ],
+        };
+        Emit {
+            files: files.into_files(),
+            diagnostics,
+        }
+    }
+
+    /// Models are independent: each is rendered on whichever core is free, into two
+    /// buffers its worker reuses, and its two files go to the sink at once, so the
+    /// repository (20,000 files at 5,000 services in two environments) is never all in
+    /// memory. Diagnostics come back in model name order, whatever the scheduling.
+    fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
         let handlebars = match handlebars() {
             Ok(h) => h,
             Err(e) => {
-                emit.diagnostics.push(Diagnostic::error(
+                return Ok(vec![Diagnostic::error(
                     CODE_INTERNAL,
                     plinth_syntax::Span::default(),
                     format!("the Triton config template does not compile: {e}"),
-                ));
-                return emit;
+                )]);
             }
         };
         // Services by model, in name order (the map is sorted by service name).
@@ -77,38 +102,63 @@ impl Target for Triton {
                 by_model.entry(&service.model).or_default().push(service);
             }
         }
-        for (model_name, services) in by_model {
-            let Some(model) = platform.models.get(model_name) else {
-                continue; // the checker reports unknown references
-            };
-            match model_config(platform, model, &services) {
-                Ok(view) => match handlebars.render("config", &view) {
-                    Ok(text) => {
-                        let dir = format!("model_repository/{}", model.name);
-                        emit.files.push(OutputFile {
-                            path: format!("{dir}/config.pbtxt"),
-                            contents: text,
-                        });
-                        emit.files.push(OutputFile {
-                            path: format!("{dir}/{VERSION}/README.md"),
-                            contents: version_readme(platform, model, &view),
-                        });
-                    }
-                    Err(e) => emit.diagnostics.push(
-                        Diagnostic::error(
-                            CODE_INTERNAL,
-                            model.origin.span,
-                            format!("cannot render the Triton config of `{}`: {e}", model.name),
-                        )
-                        .with_file(&model.origin.file),
-                    ),
+        let models: Vec<(&Model, Vec<&Service>)> = by_model
+            .into_iter()
+            // The checker reports unknown references.
+            .filter_map(|(name, services)| Some((platform.models.get(name)?, services)))
+            .collect();
+        let diagnostics: Vec<Vec<Diagnostic>> = models
+            .par_iter()
+            .map_init(
+                || (Vec::with_capacity(4096), String::with_capacity(1024)),
+                |(config, readme), (model, services)| {
+                    let view = match model_config(platform, model, services) {
+                        Ok(view) => view,
+                        Err(diags) => return Ok(diags),
+                    };
+                    config.clear();
+                    let text = match render_config(&handlebars, &view, config) {
+                        Ok(text) => text,
+                        Err(e) => {
+                            return Ok(vec![
+                                Diagnostic::error(
+                                    CODE_INTERNAL,
+                                    model.origin.span,
+                                    format!(
+                                        "cannot render the Triton config of `{}`: {e}",
+                                        model.name
+                                    ),
+                                )
+                                .with_file(&model.origin.file),
+                            ]);
+                        }
+                    };
+                    let dir = format!("model_repository/{}", model.name);
+                    sink.write(&format!("{dir}/config.pbtxt"), text)?;
+                    readme.clear();
+                    version_readme(readme, platform, model, &view);
+                    sink.write(&format!("{dir}/{VERSION}/README.md"), readme)?;
+                    Ok(Vec::new())
                 },
-                Err(diags) => emit.diagnostics.extend(diags),
-            }
-        }
-        emit.files.sort_by(|a, b| a.path.cmp(&b.path));
-        emit
+            )
+            .collect::<io::Result<_>>()?;
+        Ok(diagnostics.into_iter().flatten().collect())
     }
+}
+
+/// `config.pbtxt` of one model, rendered into `buf` (cleared by the caller).
+/// Handlebars reads its data as JSON, so the typed view becomes one `Context`; the
+/// output goes straight into the reused buffer rather than a fresh string per model.
+fn render_config<'b>(
+    handlebars: &Handlebars<'_>,
+    view: &ModelConfig<'_>,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b str, String> {
+    let context = Context::wraps(view).map_err(|e| e.to_string())?;
+    handlebars
+        .render_with_context_to_write("config", &context, &mut *buf)
+        .map_err(|e| e.to_string())?;
+    std::str::from_utf8(buf).map_err(|e| e.to_string())
 }
 
 /// The template registry: strict mode, pbtxt escaping, no HTML escaping.
@@ -126,6 +176,13 @@ pub fn handlebars() -> Result<Handlebars<'static>, handlebars::TemplateError> {
 /// so the output is plain ASCII that Triton's C++ parser and Python's `text_format` read
 /// back as exactly `text`.
 pub fn escape_pbtxt(text: &str) -> String {
+    // Handlebars calls this for every value; most need no escape: copy them whole.
+    if text
+        .bytes()
+        .all(|b| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\')
+    {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
@@ -135,34 +192,39 @@ pub fn escape_pbtxt(text: &str) -> String {
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
             0x20..=0x7e => out.push(char::from(byte)),
-            _ => out.push_str(&format!("\\{byte:03o}")),
+            // Writing into a `String` cannot fail.
+            _ => {
+                let _ = write!(out, "\\{byte:03o}");
+            }
         }
     }
     out
 }
 
+/// The template's data: borrowed from the platform, so building it copies no names
+/// (handlebars converts it to its JSON context once, in [`render_config`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ModelConfig {
+pub struct ModelConfig<'a> {
     /// For the header comment.
-    pub source: String,
-    pub model: String,
-    pub version: String,
+    pub source: &'a str,
+    pub model: &'a str,
+    pub version: &'a str,
     pub services: String,
-    pub environment: String,
-    pub name: String,
+    pub environment: &'a str,
+    pub name: &'a str,
     pub platform: Option<&'static str>,
     pub backend: Option<&'static str>,
     pub default_model_filename: &'static str,
     pub max_batch_size: u32,
-    pub inputs: Vec<TensorConfig>,
-    pub outputs: Vec<TensorConfig>,
+    pub inputs: Vec<TensorConfig<'a>>,
+    pub outputs: Vec<TensorConfig<'a>>,
     pub dynamic_batching: Option<DynamicBatching>,
     pub instance_group: InstanceGroup,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct TensorConfig {
-    pub name: String,
+pub struct TensorConfig<'a> {
+    pub name: &'a str,
     /// `TYPE_INT64`, ...
     pub data_type: &'static str,
     /// `1, 16`: the list's inside.
@@ -250,11 +312,11 @@ fn join<T: ToString>(items: &[T]) -> String {
         .join(", ")
 }
 
-fn model_config(
-    platform: &Platform,
-    model: &Model,
+fn model_config<'a>(
+    platform: &'a Platform,
+    model: &'a Model,
     services: &[&Service],
-) -> Result<ModelConfig, Vec<Diagnostic>> {
+) -> Result<ModelConfig<'a>, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let origin = &model.origin;
     let Some((first, others)) = services.split_first() else {
@@ -308,7 +370,7 @@ fn model_config(
         );
         return Err(diags);
     };
-    let mut tensors = |list: &[Tensor], kind: &str| -> Vec<TensorConfig> {
+    let mut tensors = |list: &'a [Tensor], kind: &str| -> Vec<TensorConfig<'a>> {
         list.iter()
             .filter_map(|t| {
                 let Some(data_type) = data_type(&t.dtype) else {
@@ -332,7 +394,7 @@ fn model_config(
                     return None;
                 };
                 Some(TensorConfig {
-                    name: t.name.clone(),
+                    name: &t.name,
                     data_type,
                     dims: if t.dims.is_empty() {
                         "1".to_string()
@@ -352,12 +414,12 @@ fn model_config(
     let (max_batch_size, dynamic_batching, instance_group) = settings;
     let names: Vec<String> = services.iter().map(|s| format!("`{}`", s.name)).collect();
     Ok(ModelConfig {
-        source: origin.file.clone(),
-        model: model.name.clone(),
-        version: model.version.clone(),
+        source: &origin.file,
+        model: &model.name,
+        version: &model.version,
         services: names.join(", "),
-        environment: platform.environment.name.clone(),
-        name: model.name.clone(),
+        environment: &platform.environment.name,
+        name: &model.name,
         platform: platform_name,
         backend,
         default_model_filename,
@@ -378,11 +440,14 @@ fn is_repository_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// `1/README.md`: what belongs in the version folder, and where it is published.
-fn version_readme(platform: &Platform, model: &Model, view: &ModelConfig) -> String {
+/// `1/README.md`: what belongs in the version folder, and where it is published;
+/// appended to `out`.
+fn version_readme(out: &mut String, platform: &Platform, model: &Model, view: &ModelConfig) {
     let uri = model_repository_uri(&platform.environment, &model.name);
     let file = view.default_model_filename;
-    format!(
+    // Writing into a `String` cannot fail.
+    let _ = write!(
+        out,
         "# `{name}` version {VERSION}\n\
          \n\
          Generated by plinth from `{source}`. This folder holds the model itself, which plinth\n\
@@ -396,5 +461,5 @@ fn version_readme(platform: &Platform, model: &Model, view: &ModelConfig) -> Str
         source = model.origin.file,
         version = model.version,
         artifact = model.artifact,
-    )
+    );
 }
