@@ -92,6 +92,35 @@ pub trait FileSink: Sync {
 pub struct Collect(std::sync::Mutex<Vec<OutputFile>>);
 
 impl Collect {
+    /// [`Target::emit`] of a target that renders through [`Target::emit_to`]: its
+    /// files collected and sorted. `internal` is the target's code for the (unreachable)
+    /// case of a sink error, reported at the environment.
+    pub fn emit(
+        target: &(impl Target + ?Sized),
+        platform: &plinth_ir::Platform,
+        internal: &str,
+    ) -> Emit {
+        let files = Collect::default();
+        let diagnostics = match target.emit_to(platform, &files) {
+            Ok(diagnostics) => diagnostics,
+            Err(e) => {
+                let origin = &platform.environment.origin;
+                vec![
+                    Diagnostic::error(
+                        internal,
+                        origin.span,
+                        format!("could not collect the {} files: {e}", target.name()),
+                    )
+                    .with_file(&origin.file),
+                ]
+            }
+        };
+        Emit {
+            files: files.into_files(),
+            diagnostics,
+        }
+    }
+
     pub fn into_files(self) -> Vec<OutputFile> {
         let mut files = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
         files.sort_by(|a, b| a.path.cmp(&b.path));

@@ -6,7 +6,8 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-pub type Tags = BTreeMap<String, String>;
+/// Tag keys are this target's own fixed names (`plinth:team`, ...).
+pub type Tags = BTreeMap<&'static str, String>;
 /// Resources of one type by local name.
 pub type Named<T> = BTreeMap<String, T>;
 

@@ -56,25 +56,30 @@ pub mod json;
 #[cfg(test)]
 mod tests;
 
-use crate::hash::fnv1a64_hex;
+use crate::hash::Fnv1a64;
 use crate::names::{
     access_log_bucket_name, artifact_bucket_name, check_dns1123_label, check_s3_bucket_name,
     iam_role_name, model_repository_prefix, offline_store_bucket_name, offline_store_prefix,
     service_account_name,
 };
-use crate::{Emit, OutputFile, Target};
+use crate::{Collect, Emit, FileSink, Target};
 use iam::{PolicyDocument, Principal, Statement, sid_word};
 use json::*;
-use plinth_ir::{DeclRef, Environment, FeatureView, Grant, Level, Origin, Platform};
+use plinth_ir::{
+    BatchJob, DeclRef, Environment, FeatureView, Grant, Level, Origin, Platform, Service,
+};
 use plinth_syntax::Diagnostic;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io;
 
 /// Diagnostic codes of this target (`name` shared with the other targets).
 pub const CODE_NAME: &str = "plinth::target::name";
 pub const CODE_REGION: &str = "plinth::target::region";
 pub const CODE_ACCOUNT: &str = "plinth::target::account";
 pub const CODE_TAG: &str = "plinth::target::tag";
+const CODE_INTERNAL: &str = "plinth::target::internal";
 
 /// The AWS provider, pinned to a major version.
 pub const AWS_PROVIDER_SOURCE: &str = "hashicorp/aws";
@@ -106,14 +111,16 @@ impl Target for Terraform {
     }
 
     fn emit(&self, platform: &Platform) -> Emit {
+        Collect::emit(self, platform, CODE_INTERNAL)
+    }
+
+    fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
         let ctx = Ctx::new(platform);
         let mut diagnostics = ctx.check();
-        let files = if diagnostics.iter().any(Diagnostic::is_error) {
-            Vec::new()
-        } else {
-            ctx.files(&mut diagnostics)
-        };
-        Emit { files, diagnostics }
+        if !diagnostics.iter().any(Diagnostic::is_error) {
+            diagnostics.extend(ctx.write_files(sink)?);
+        }
+        Ok(diagnostics)
     }
 }
 
@@ -121,8 +128,12 @@ fn error(code: &str, origin: &Origin, field: &str, message: String) -> Diagnosti
     Diagnostic::error(code, origin.field_span(field), message).with_file(&origin.file)
 }
 
+/// FNV-1a of `value`'s compact JSON, hashed as it is serialized (no bytes built).
 fn spec_hash(value: &impl Serialize) -> String {
-    fnv1a64_hex(&serde_json::to_vec(value).unwrap_or_default())
+    let mut hash = Fnv1a64::default();
+    // Cannot fail: the IR serializes without error and the hasher takes every byte.
+    let _ = serde_json::to_writer(&mut hash, value);
+    hash.hex()
 }
 
 /// `${aws_x.name.attr}`
@@ -153,7 +164,16 @@ struct Workload<'a> {
     owner: &'a str,
     classification: &'a Level,
     origin: &'a Origin,
-    ir: serde_json::Value,
+    /// What its `plinth:spec-hash` hashes (with its grants).
+    ir: WorkloadIr<'a>,
+}
+
+/// A workload's declaration, serialized as itself.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WorkloadIr<'a> {
+    Service(&'a Service),
+    BatchJob(&'a BatchJob),
 }
 
 struct Ctx<'a> {
@@ -162,6 +182,10 @@ struct Ctx<'a> {
     region: String,
     artifact_level: Option<Level>,
     offline_level: Option<Level>,
+    /// Services, then batch jobs: every file but the provider's reads them.
+    workloads: Vec<Workload<'a>>,
+    /// The spec hash of the environment, which every shared resource is tagged with.
+    env_hash: String,
 }
 
 impl<'a> Ctx<'a> {
@@ -181,31 +205,13 @@ impl<'a> Ctx<'a> {
             region: p.environment.region.replace('_', "-"),
             artifact_level,
             offline_level: max_level(views.map(|v| &v.classification)).cloned(),
+            workloads: workloads(p),
+            env_hash: spec_hash(&p.environment),
         }
     }
 
     fn online_views(&self) -> impl Iterator<Item = &'a FeatureView> + use<'a> {
         self.p.feature_views.values().filter(|v| v.online)
-    }
-
-    fn workloads(&self) -> Vec<Workload<'a>> {
-        let services = self.p.services.values().map(|s| Workload {
-            kind: "service",
-            name: &s.name,
-            owner: &s.owner,
-            classification: &s.data_classification,
-            origin: &s.origin,
-            ir: serde_json::to_value(s).unwrap_or_default(),
-        });
-        let jobs = self.p.batch_jobs.values().map(|j| Workload {
-            kind: "batch_job",
-            name: &j.name,
-            owner: &j.owner,
-            classification: &j.data_classification,
-            origin: &j.origin,
-            ir: serde_json::to_value(j).unwrap_or_default(),
-        });
-        services.chain(jobs).collect()
     }
 
     /// Every name and value this configuration needs, checked against AWS's rules.
@@ -290,7 +296,7 @@ impl<'a> Ctx<'a> {
                 ).with_help("shorten the feature view's name"));
             }
         }
-        for w in self.workloads() {
+        for w in &self.workloads {
             if let Err(problem) = check_dns1123_label(&service_account_name(w.name)) {
                 out.push(error(
                     CODE_NAME,
@@ -348,16 +354,16 @@ impl<'a> Ctx<'a> {
     ) -> Tags {
         let mut tags = Tags::new();
         if let Some(level) = classification {
-            tags.insert("plinth:classification".to_string(), level.name.clone());
+            tags.insert("plinth:classification", level.name.clone());
         }
         if let Some(team) = team.and_then(|t| self.p.teams.get(t)) {
             if let Some(cc) = &team.cost_center {
-                tags.insert("plinth:cost-center".to_string(), cc.clone());
+                tags.insert("plinth:cost-center", cc.clone());
             }
-            tags.insert("plinth:team".to_string(), team.name.clone());
+            tags.insert("plinth:team", team.name.clone());
         }
-        tags.insert("plinth:declaration".to_string(), declaration);
-        tags.insert("plinth:spec-hash".to_string(), hash);
+        tags.insert("plinth:declaration", declaration);
+        tags.insert("plinth:spec-hash", hash);
         tags
     }
 
@@ -366,40 +372,50 @@ impl<'a> Ctx<'a> {
             None,
             classification,
             format!("environment.{}", self.env.name),
-            spec_hash(self.env),
+            self.env_hash.clone(),
         )
     }
 
-    fn files(&self, diagnostics: &mut Vec<Diagnostic>) -> Vec<OutputFile> {
-        let mut files = Vec::new();
-        let mut add = |path: &str, file: &File| match serde_json::to_string_pretty(file) {
-            Ok(mut text) => {
-                text.push('\n');
-                files.push(OutputFile {
-                    path: path.to_string(),
-                    contents: text,
-                });
-            }
-            Err(e) => diagnostics.push(error(
-                "plinth::target::internal",
-                &self.env.origin,
-                "",
-                format!("cannot serialize {path}: {e}"),
-            )),
-        };
-        add("versions.tf.json", &self.versions());
-        add("providers.tf.json", &self.providers());
-        add("kms.tf.json", &self.kms());
-        add("s3.tf.json", &self.s3());
+    /// Renders the files on all cores (IAM alone is over half the bytes), each into a
+    /// buffer its worker reuses, and hands each to `sink` at once. Returns a
+    /// diagnostic per file that could not be serialized, in file order.
+    fn write_files(&self, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
+        type Build<'c, 'a> = fn(&'c Ctx<'a>) -> File;
+        let mut files: Vec<(&str, Build<'_, 'a>)> = vec![
+            ("versions.tf.json", Ctx::versions),
+            ("providers.tf.json", Ctx::providers),
+            ("kms.tf.json", Ctx::kms),
+            ("s3.tf.json", Ctx::s3),
+        ];
         if self.online_views().next().is_some() {
-            add("dynamodb.tf.json", &self.dynamodb());
+            files.push(("dynamodb.tf.json", Ctx::dynamodb));
         }
-        if !self.workloads().is_empty() {
-            add("iam.tf.json", &self.iam());
+        if !self.workloads.is_empty() {
+            files.push(("iam.tf.json", Ctx::iam));
         }
-        add("outputs.tf.json", &self.outputs());
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        files
+        files.push(("outputs.tf.json", Ctx::outputs));
+        let failed: Vec<Option<Diagnostic>> = files
+            .par_iter()
+            .map_init(Vec::new, |buf, (path, build)| {
+                buf.clear();
+                let written = serde_json::to_writer_pretty(&mut *buf, &build(self))
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| {
+                        buf.push(b'\n');
+                        std::str::from_utf8(buf).map_err(|e| e.to_string())
+                    });
+                match written {
+                    Ok(text) => sink.write(path, text).map(|()| None),
+                    Err(e) => Ok(Some(error(
+                        CODE_INTERNAL,
+                        &self.env.origin,
+                        "",
+                        format!("cannot serialize {path}: {e}"),
+                    ))),
+                }
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(failed.into_iter().flatten().collect())
     }
 
     fn versions(&self) -> File {
@@ -478,8 +494,8 @@ impl<'a> Ctx<'a> {
                     allowed_account_ids: env.account.iter().cloned().collect(),
                     default_tags: DefaultTags {
                         tags: Tags::from([
-                            ("plinth:environment".to_string(), env.name.clone()),
-                            ("plinth:managed-by".to_string(), "plinth".to_string()),
+                            ("plinth:environment", env.name.clone()),
+                            ("plinth:managed-by", "plinth".to_string()),
                         ]),
                     },
                 },
@@ -663,7 +679,7 @@ impl<'a> Ctx<'a> {
             let id = reference("aws_s3_bucket", b.local, "id");
             let arn = reference("aws_s3_bucket", b.local, "arn");
             let mut tags = self.env_tags(b.classification.as_ref());
-            tags.insert("plinth:purpose".to_string(), b.what.to_string());
+            tags.insert("plinth:purpose", b.what.to_string());
             res.aws_s3_bucket.insert(
                 b.local.to_string(),
                 S3Bucket {
@@ -803,7 +819,7 @@ impl<'a> Ctx<'a> {
                 spec_hash(view),
             );
             if let Some(ttl) = view.ttl {
-                tags.insert("plinth:ttl-seconds".to_string(), ttl.seconds().to_string());
+                tags.insert("plinth:ttl-seconds", ttl.seconds().to_string());
             }
             res.aws_dynamodb_table.insert(
                 view.name.clone(),
@@ -971,7 +987,7 @@ impl<'a> Ctx<'a> {
                 .or_default()
                 .push(g);
         }
-        for w in self.workloads() {
+        for w in &self.workloads {
             let grants: Vec<&Grant> = by_principal
                 .get(&(w.kind, w.name))
                 .cloned()
@@ -1070,7 +1086,7 @@ impl<'a> Ctx<'a> {
                 reference("aws_dynamodb_table", &view.name, "name"),
             );
         }
-        for w in self.workloads() {
+        for w in &self.workloads {
             put(
                 format!("iam_role_arn_{}", w.name),
                 format!(
@@ -1087,6 +1103,27 @@ impl<'a> Ctx<'a> {
             ..File::default()
         }
     }
+}
+
+/// Services, then batch jobs, each in name order.
+fn workloads(p: &Platform) -> Vec<Workload<'_>> {
+    let services = p.services.values().map(|s| Workload {
+        kind: "service",
+        name: &s.name,
+        owner: &s.owner,
+        classification: &s.data_classification,
+        origin: &s.origin,
+        ir: WorkloadIr::Service(s),
+    });
+    let jobs = p.batch_jobs.values().map(|j| Workload {
+        kind: "batch_job",
+        name: &j.name,
+        owner: &j.owner,
+        classification: &j.data_classification,
+        origin: &j.origin,
+        ir: WorkloadIr::BatchJob(j),
+    });
+    services.chain(jobs).collect()
 }
 
 /// AWS tag values: at most 256 of letters, digits, spaces and `_ . : / = + - @`.

@@ -61,23 +61,7 @@ impl Target for Triton {
     }
 
     fn emit(&self, platform: &Platform) -> Emit {
-        let files = Collect::default();
-        let diagnostics = match self.emit_to(platform, &files) {
-            Ok(diagnostics) => diagnostics,
-            // Unreachable: collecting in memory does not fail.
-            Err(e) => vec![
-                Diagnostic::error(
-                    CODE_INTERNAL,
-                    platform.environment.origin.span,
-                    format!("could not collect the Triton files: {e}"),
-                )
-                .with_file(&platform.environment.origin.file),
-            ],
-        };
-        Emit {
-            files: files.into_files(),
-            diagnostics,
-        }
+        Collect::emit(self, platform, CODE_INTERNAL)
     }
 
     /// Models are independent: each is rendered on whichever core is free, into two
