@@ -6,8 +6,10 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// Condition operator → condition key → values.
-pub type Conditions = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+/// Condition operator → condition key → values. Operators, keys and actions are this
+/// target's fixed words, borrowed rather than copied into every statement (there are
+/// tens of thousands per environment at 5,000 services).
+pub type Conditions = BTreeMap<&'static str, BTreeMap<&'static str, Vec<String>>>;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -46,7 +48,7 @@ pub struct Statement {
     pub effect: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub principal: Option<Principal>,
-    pub action: Vec<String>,
+    pub action: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resource: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -54,12 +56,16 @@ pub struct Statement {
 }
 
 impl Statement {
-    pub fn allow(sid: impl Into<String>, actions: &[&str], resources: Vec<String>) -> Statement {
+    pub fn allow(
+        sid: impl Into<String>,
+        actions: &[&'static str],
+        resources: Vec<String>,
+    ) -> Statement {
         Statement {
             sid: sid.into(),
             effect: "Allow",
             principal: None,
-            action: actions.iter().map(|a| a.to_string()).collect(),
+            action: actions.to_vec(),
             resource: resources,
             condition: Conditions::new(),
         }
@@ -70,11 +76,16 @@ impl Statement {
         self
     }
 
-    pub fn with_condition(mut self, operator: &str, key: &str, values: Vec<String>) -> Statement {
+    pub fn with_condition(
+        mut self,
+        operator: &'static str,
+        key: &'static str,
+        values: Vec<String>,
+    ) -> Statement {
         self.condition
-            .entry(operator.to_string())
+            .entry(operator)
             .or_default()
-            .insert(key.to_string(), values);
+            .insert(key, values);
         self
     }
 }

@@ -759,7 +759,7 @@ impl<'a> Ctx<'a> {
                     sid: "DenyInsecureTransport".to_string(),
                     effect: "Deny",
                     principal: Some(Principal::Anyone("*")),
-                    action: vec!["s3:*".to_string()],
+                    action: vec!["s3:*"],
                     resource: vec![arn.clone(), format!("{arn}/*")],
                     condition: iam::Conditions::new(),
                 }
