@@ -5,10 +5,10 @@
 //! Values are raw spec strings; the template escapes every one of them for Markdown.
 
 use super::lineage::Upstream;
-use plinth_ir::{BatchJob, PolicyDecision, PolicySummary, Service};
+use plinth_ir::{BatchJob, PolicyDecision, PolicyFinding, PolicySummary, Service, Waiver};
 use plinth_ir::{Model, Monitor, Platform, Resources, Rollout, Slo};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Fact {
@@ -233,6 +233,12 @@ pub struct Index<'a> {
     batch_jobs: BTreeMap<&'a str, Vec<&'a BatchJob>>,
     /// By (Cedar type, name) of the principal or the resource, in decision order.
     decisions: BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a PolicyDecision>>>,
+    /// By (Cedar type, name) of the blamed declaration, in finding order.
+    findings: BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a PolicyFinding>>>,
+    /// The policies of all findings: the forbid rules a decision can be "determined by".
+    forbidding: BTreeSet<&'a str>,
+    /// [`super::scorecard::waivers_in_force`], in waiver order.
+    waivers: Vec<&'a Waiver>,
 }
 
 impl<'a> Index<'a> {
@@ -265,11 +271,34 @@ impl<'a> Index<'a> {
                     .push(d);
             }
         }
+        let mut findings: BTreeMap<&str, BTreeMap<&str, Vec<&PolicyFinding>>> = BTreeMap::new();
+        for f in &policy.findings {
+            findings
+                .entry(f.kind.as_str())
+                .or_default()
+                .entry(f.name.as_str())
+                .or_default()
+                .push(f);
+        }
         Index {
             services,
             batch_jobs,
             decisions,
+            findings,
+            forbidding: policy.findings.iter().map(|f| f.policy.as_str()).collect(),
+            waivers: super::scorecard::waivers_in_force(p, policy)
+                .into_iter()
+                .map(|(w, _)| w)
+                .collect(),
         }
+    }
+
+    /// As `PolicySummary::findings_for`.
+    fn findings_for(&self, kind: &str, name: &str) -> &[&'a PolicyFinding] {
+        self.findings
+            .get(kind)
+            .and_then(|by_name| by_name.get(name))
+            .map_or(&[], Vec::as_slice)
     }
 
     fn services(&self, model: &str) -> &[&'a Service] {
@@ -514,10 +543,11 @@ pub fn card(
         about.push(("BatchJob", j.name.as_str()));
     }
     let names: Vec<&str> = about.iter().map(|(_, n)| *n).collect();
-    let waivers: Vec<WaiverView> = super::scorecard::waivers_in_force(p, policy)
-        .into_iter()
-        .filter(|(w, _)| w.targets.iter().any(|t| names.contains(&t.as_str())))
-        .map(|(w, _)| WaiverView {
+    let waivers: Vec<WaiverView> = index
+        .waivers
+        .iter()
+        .filter(|w| w.targets.iter().any(|t| names.contains(&t.as_str())))
+        .map(|w| WaiverView {
             name: w.name.clone(),
             policy: w.policy.clone(),
             targets: w.targets.join(", "),
@@ -529,7 +559,7 @@ pub fn card(
     let mut findings = Vec::new();
     let mut decisions = Vec::new();
     for (kind, name) in &about {
-        for f in policy.findings_for(kind, name) {
+        for f in index.findings_for(kind, name) {
             findings.push(FindingView {
                 policy: f.policy.clone(),
                 severity: f.severity.to_string(),
@@ -553,7 +583,7 @@ pub fn card(
                 .determining
                 .iter()
                 // Base permits decide every allow; name only the rules that forbid.
-                .filter(|id| policy.findings.iter().any(|f| f.policy == **id))
+                .filter(|id| index.forbidding.contains(id.as_str()))
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(", "),
@@ -614,7 +644,7 @@ pub fn card(
         annex: None,
     };
     if high_risk {
-        card.annex = Some(annex(p, model, &card));
+        card.annex = Some(annex(model, index.services(&model.name), &card));
     }
     card
 }
@@ -634,7 +664,7 @@ pub fn kind_word(kind: &str) -> &'static str {
 
 /// Annex IV items, in the Annex's order. An answerable item with no facts in this spec
 /// moves to the gaps with the field that would answer it.
-fn annex(p: &Platform, model: &Model, card: &Card) -> Annex {
+fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
     let mut answered = Vec::new();
     let mut gaps = Vec::new();
     let mut item = |id: &'static str,
@@ -658,11 +688,6 @@ fn annex(p: &Platform, model: &Model, card: &Card) -> Annex {
         }
     };
     let opt = |label: &str, v: &Option<String>| v.as_ref().map(|v| fact(label, v.clone()));
-    let services: Vec<&plinth_ir::Service> = p
-        .services
-        .values()
-        .filter(|s| s.model == model.name)
-        .collect();
 
     // 1(a)
     let mut facts: Vec<Fact> = [
@@ -695,7 +720,7 @@ fn annex(p: &Platform, model: &Model, card: &Card) -> Annex {
         ),
         fact("Artifact", model.artifact.clone()),
     ];
-    for s in &services {
+    for s in services {
         facts.push(fact(
             &format!("Served by {}", s.name),
             format!(
@@ -892,7 +917,7 @@ fn annex(p: &Platform, model: &Model, card: &Card) -> Annex {
             facts.push(fact("And approved by", t.approvals.join(", ")));
         }
     }
-    for s in &services {
+    for s in services {
         facts.push(fact(
             &format!("New versions reach {} by", s.name),
             rollout_text(&s.rollout),

@@ -307,6 +307,9 @@ fn platform_items(p: &Platform, prices: &PriceTable, notes: &mut Vec<String>) ->
             monthly_max: f64::from(s.max_replicas) * h * HOURS_PER_MONTH,
         });
     }
+    // Counting a cron's runs walks the calendar year; schedules repeat across thousands
+    // of jobs, so each distinct expression is counted once.
+    let mut runs_of: BTreeMap<String, Option<f64>> = BTreeMap::new();
     let mut scheduled = |kind: &'static str,
                          name: &str,
                          team: &str,
@@ -317,8 +320,15 @@ fn platform_items(p: &Platform, prices: &PriceTable, notes: &mut Vec<String>) ->
         let (runs, run_hours, when) = match schedule {
             Some(c) => {
                 let gap_hours = c.interval.millis() as f64 / Duration::HOUR as f64;
-                let runs = runs_per_month(&c.expr)
-                    .unwrap_or_else(|| HOURS_PER_MONTH / gap_hours.max(1.0 / 60.0));
+                let runs = match runs_of.get(c.expr.as_str()) {
+                    Some(runs) => *runs,
+                    None => {
+                        let runs = runs_per_month(&c.expr);
+                        runs_of.insert(c.expr.clone(), runs);
+                        runs
+                    }
+                };
+                let runs = runs.unwrap_or_else(|| HOURS_PER_MONTH / gap_hours.max(1.0 / 60.0));
                 (runs, run_hours.min(gap_hours), format!("`{}`", c.expr))
             }
             None => (1.0, run_hours, "unscheduled".to_string()),
