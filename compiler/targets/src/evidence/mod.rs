@@ -27,13 +27,14 @@ pub mod scorecard;
 #[cfg(test)]
 mod tests;
 
-use crate::{Emit, OutputFile, Target};
+use crate::{Collect, Emit, FileSink, Target};
 use handlebars::Handlebars;
 use plinth_ir::Platform;
 use plinth_syntax::Diagnostic;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::io;
 
 pub const CODE_INTERNAL: &str = "plinth::target::internal";
 
@@ -53,16 +54,57 @@ impl Target for Evidence {
     }
 
     fn emit(&self, platform: &Platform) -> Emit {
-        let mut emit = Emit::default();
-        match files(platform, &self.prices) {
-            Ok(files) => emit.files = files,
-            Err(message) => emit.diagnostics.push(
-                Diagnostic::error(CODE_INTERNAL, platform.environment.origin.span, message)
-                    .with_file(&platform.environment.origin.file),
-            ),
+        let files = Collect::default();
+        let diagnostics = match self.emit_to(platform, &files) {
+            Ok(diagnostics) => diagnostics,
+            // Unreachable: collecting in memory does not fail.
+            Err(e) => vec![internal(
+                platform,
+                format!("could not collect the evidence files: {e}"),
+            )],
+        };
+        // A target that failed has no output, as when its files are staged.
+        let failed = diagnostics.iter().any(Diagnostic::is_error);
+        Emit {
+            files: if failed {
+                Vec::new()
+            } else {
+                files.into_files()
+            },
+            diagnostics,
         }
-        emit.files.sort_by(|a, b| a.path.cmp(&b.path));
-        emit
+    }
+
+    fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
+        match write_files(platform, &self.prices, sink) {
+            Ok(()) => Ok(Vec::new()),
+            Err(Failure::Io(e)) => Err(e),
+            Err(Failure::Render(message)) => Ok(vec![internal(platform, message)]),
+        }
+    }
+}
+
+fn internal(platform: &Platform, message: String) -> Diagnostic {
+    Diagnostic::error(CODE_INTERNAL, platform.environment.origin.span, message)
+        .with_file(&platform.environment.origin.file)
+}
+
+/// Why writing the evidence stopped: the sink failed, or something could not be
+/// rendered (a diagnostic).
+enum Failure {
+    Io(io::Error),
+    Render(String),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Render(message)
     }
 }
 
@@ -82,84 +124,152 @@ pub fn markdown_renderer() -> Result<Handlebars<'static>, String> {
     Ok(hbs)
 }
 
-fn json<T: Serialize>(value: &T) -> Result<String, String> {
-    serde_json::to_string_pretty(value)
-        .map(|mut s| {
-            s.push('\n');
-            s
-        })
-        .map_err(|e| format!("cannot serialize evidence: {e}"))
+/// Pretty JSON with a final newline, serialized from the typed value straight into
+/// `buf` (cleared first).
+fn json_into<T: Serialize>(value: &T, buf: &mut Vec<u8>) -> Result<(), String> {
+    buf.clear();
+    serde_json::to_writer_pretty(&mut *buf, value)
+        .map_err(|e| format!("cannot serialize evidence: {e}"))?;
+    buf.push(b'\n');
+    Ok(())
 }
 
-fn file(path: impl Into<String>, contents: String) -> OutputFile {
-    OutputFile {
-        path: path.into(),
-        contents,
-    }
+/// Renders template `name` with `view` into `buf` (cleared first), so one buffer serves
+/// many renderings.
+fn render_into<T: Serialize>(
+    hbs: &Handlebars<'_>,
+    name: &str,
+    view: &T,
+    buf: &mut Vec<u8>,
+) -> Result<(), handlebars::RenderError> {
+    buf.clear();
+    hbs.render_to_write(name, view, &mut *buf)
 }
 
-/// Every model's card, rendered.
+/// What a buffer filled by [`json_into`] or [`render_into`] holds, as text.
+fn text(buf: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(buf).map_err(|e| format!("rendered evidence is not UTF-8: {e}"))
+}
+
+/// The card of model `m`, rendered into `buf`.
+fn render_card(
+    hbs: &Handlebars<'_>,
+    platform: &Platform,
+    lineage: &lineage::Lineage,
+    index: &card::Index<'_>,
+    m: &plinth_ir::Model,
+    buf: &mut Vec<u8>,
+) -> Result<(), String> {
+    let c = card::card(
+        platform,
+        m,
+        lineage.models.get(&m.name),
+        &platform.policy,
+        index,
+    );
+    render_into(hbs, "model_card", &c, buf)
+        .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))
+}
+
+/// Renders every model's card on all cores, each into a buffer its worker reuses, and
+/// hands each to `each` as soon as it is rendered. A render failure reports the first
+/// model in order, not whichever thread failed first; a failure of `each` stops at once.
+fn for_each_card<E: Send>(
+    hbs: &Handlebars<'_>,
+    platform: &Platform,
+    lineage: &lineage::Lineage,
+    each: impl Fn(&plinth_ir::Model, &str) -> Result<(), E> + Sync,
+) -> Result<Result<(), String>, E> {
+    let index = card::Index::new(platform, &platform.policy);
+    let models: Vec<&plinth_ir::Model> = platform.models.values().collect();
+    let rendered: Vec<Result<(), String>> = models
+        .par_iter()
+        .map_init(
+            || Vec::with_capacity(16 * 1024),
+            |buf, m| match render_card(hbs, platform, lineage, &index, m, buf)
+                .and_then(|()| text(buf))
+            {
+                Ok(card) => each(m, card).map(Ok),
+                Err(message) => Ok(Err(message)),
+            },
+        )
+        .collect::<Result<_, E>>()?;
+    Ok(rendered.into_iter().collect())
+}
+
+/// Every model's card, rendered, in model order (for the HTML report).
 pub fn model_cards(
     hbs: &Handlebars<'_>,
     platform: &Platform,
     lineage: &lineage::Lineage,
 ) -> Result<Vec<(String, String)>, String> {
-    let index = card::Index::new(platform, &platform.policy);
-    // Cards are independent: render them on all cores; `collect` keeps model order.
-    // Results are collected first so that a failure reports the first model in order,
-    // not whichever thread failed first.
-    let models: Vec<&plinth_ir::Model> = platform.models.values().collect();
-    let cards: Vec<Result<(String, String), String>> = models
-        .par_iter()
-        .map(|m| {
-            let c = card::card(
-                platform,
-                m,
-                lineage.models.get(&m.name),
-                &platform.policy,
-                &index,
-            );
-            hbs.render("model_card", &c)
-                .map(|text| (m.name.clone(), text))
-                .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))
-        })
-        .collect();
-    cards.into_iter().collect()
-}
-
-fn files(platform: &Platform, prices: &cost::PriceTable) -> Result<Vec<OutputFile>, String> {
-    let hbs = markdown_renderer()?;
-    let mut out = Vec::new();
-    let lin = lineage::lineage(platform);
-    for (name, text) in model_cards(&hbs, platform, &lin)? {
-        out.push(file(format!("models/{name}.md"), text));
+    let cards = Collect::default();
+    match for_each_card(hbs, platform, lineage, |m, card| cards.write(&m.name, card)) {
+        Ok(rendered) => rendered?,
+        Err(e) => return Err(format!("cannot collect the model cards: {e}")),
     }
-    out.push(file("lineage.json", json(&lin)?));
-    out.push(file("lineage.dot", lineage::dot(&lin)));
-    let score = scorecard::scorecard(platform, &platform.policy);
-    out.push(file("scorecard.json", json(&score)?));
-    out.push(file("scorecard.md", scorecard_markdown(&hbs, &score)?));
-    let estimate = cost::estimate(&[platform], prices);
-    out.push(file("cost.json", json(&estimate.rounded())?));
-    out.push(file(
-        "cost.md",
-        cost_markdown(&hbs, &estimate, Some(&platform.environment.name))?,
-    ));
-    Ok(out)
+    // Sorted by path, which is the model name: model order.
+    Ok(cards
+        .into_files()
+        .into_iter()
+        .map(|f| (f.path, f.contents))
+        .collect())
 }
 
-pub fn scorecard_markdown(
-    hbs: &Handlebars<'_>,
-    score: &scorecard::Scorecard,
-) -> Result<String, String> {
-    let view = serde_json::json!({
-        "environment": score.environment,
-        "policy_evaluated": score.policy_date.is_some(),
-        "rows": scorecard::rows(score),
-        "gaps": scorecard::gaps(score),
-    });
-    hbs.render("scorecard", &view)
-        .map_err(|e| format!("cannot render the scorecard: {e}"))
+/// Writes every evidence file into `sink`: the cards as they are rendered (never all in
+/// memory), then the environment-wide files, each from one reused buffer.
+fn write_files(
+    platform: &Platform,
+    prices: &cost::PriceTable,
+    sink: &dyn FileSink,
+) -> Result<(), Failure> {
+    let hbs = markdown_renderer()?;
+    let lin = lineage::lineage(platform);
+    for_each_card(&hbs, platform, &lin, |m, card| {
+        sink.write(&format!("models/{}.md", m.name), card)
+    })??;
+    let mut buf = Vec::with_capacity(1 << 20);
+    json_into(&lin, &mut buf)?;
+    sink.write("lineage.json", text(&buf)?)?;
+    sink.write("lineage.dot", &lineage::dot(&lin))?;
+    drop(lin);
+    let score = scorecard::scorecard(platform, &platform.policy);
+    json_into(&score, &mut buf)?;
+    sink.write("scorecard.json", text(&buf)?)?;
+    render_into(&hbs, "scorecard", &scorecard_view(&score), &mut buf)
+        .map_err(|e| format!("cannot render the scorecard: {e}"))?;
+    sink.write("scorecard.md", text(&buf)?)?;
+    drop(score);
+    let estimate = cost::estimate(&[platform], prices);
+    json_into(&estimate.rounded(), &mut buf)?;
+    sink.write("cost.json", text(&buf)?)?;
+    render_into(
+        &hbs,
+        "cost",
+        &cost_view(&estimate, Some(&platform.environment.name)),
+        &mut buf,
+    )
+    .map_err(|e| format!("cannot render the cost estimate: {e}"))?;
+    sink.write("cost.md", text(&buf)?)?;
+    Ok(())
+}
+
+/// The template values of the scorecard.
+#[derive(Serialize)]
+struct ScorecardView<'a> {
+    environment: &'a str,
+    policy_evaluated: bool,
+    rows: Vec<scorecard::Row>,
+    gaps: Vec<scorecard::Gap>,
+}
+
+fn scorecard_view(score: &scorecard::Scorecard) -> ScorecardView<'_> {
+    ScorecardView {
+        environment: &score.environment,
+        policy_evaluated: score.policy_date.is_some(),
+        rows: scorecard::rows(score),
+        gaps: scorecard::gaps(score),
+    }
 }
 
 /// The cost table as Markdown; `environment` names the one environment it covers.
@@ -172,8 +282,58 @@ pub fn cost_markdown(
         .map_err(|e| format!("cannot render the cost estimate: {e}"))
 }
 
+/// A sum in the cost table, as text.
+#[derive(Serialize)]
+pub struct CostRow<'a> {
+    name: &'a str,
+    min: String,
+    max: String,
+}
+
+/// A team's row: its cost center and bar widths besides the sums.
+#[derive(Serialize)]
+pub struct CostTeamRow<'a> {
+    name: &'a str,
+    cost_center: &'a str,
+    min: String,
+    max: String,
+    bar_min: String,
+    bar_max: String,
+}
+
+#[derive(Serialize)]
+pub struct CostItemRow<'a> {
+    environment: &'a str,
+    kind: &'static str,
+    name: &'a str,
+    team: &'a str,
+    basis: &'a str,
+    min: String,
+    max: String,
+}
+
 /// The template values of a cost report: money as text, bar widths in percent.
-pub fn cost_view(report: &cost::CostReport, environment: Option<&str>) -> serde_json::Value {
+#[derive(Serialize)]
+pub struct CostView<'a> {
+    environment: Option<&'a str>,
+    currency: &'a str,
+    vcpu_hour: String,
+    gib_hour: String,
+    accelerators: String,
+    training_run_hours: String,
+    batch_run_hours: String,
+    materialization_run_minutes: String,
+    teams: Vec<CostTeamRow<'a>>,
+    environments: Vec<CostRow<'a>>,
+    cost_centers: Vec<CostRow<'a>>,
+    items: Vec<CostItemRow<'a>>,
+    total_min: String,
+    total_max: String,
+    notes: &'a [String],
+}
+
+/// The template values of a cost report.
+pub fn cost_view<'a>(report: &'a cost::CostReport, environment: Option<&'a str>) -> CostView<'a> {
     use cost::money;
     let prices = &report.prices;
     let widest = report
@@ -189,55 +349,70 @@ pub fn cost_view(report: &cost::CostReport, environment: Option<&str>) -> serde_
         }
     };
     // The cost center of a team's first item, looked up once per team (a scan of all
-    // items per team is quadratic: 5,000 teams × 15,000 items).
+    // items per team is quadratic: 5,000 teams × 15,500 items).
     let mut first_cc: BTreeMap<&str, Option<&str>> = BTreeMap::new();
     for i in &report.items {
         first_cc
             .entry(i.team.as_str())
             .or_insert(i.cost_center.as_deref());
     }
-    let team_cc = |team: &str| {
-        first_cc
-            .get(team)
-            .copied()
-            .flatten()
-            .unwrap_or("(none)")
-            .to_string()
+    let sums = |totals: &'a BTreeMap<String, cost::CostTotal>| {
+        totals
+            .iter()
+            .map(|(name, t)| CostRow {
+                name,
+                min: money(t.monthly_min),
+                max: money(t.monthly_max),
+            })
+            .collect()
     };
-    serde_json::json!({
-        "environment": environment,
-        "currency": prices.currency,
-        "vcpu_hour": prices.vcpu_hour.to_string(),
-        "gib_hour": prices.gib_hour.to_string(),
-        "accelerators": prices.accelerator_hour.iter().map(|(k, v)| format!("{v} ({k})")).collect::<Vec<_>>().join(", "),
-        "training_run_hours": prices.training_run_hours.to_string(),
-        "batch_run_hours": prices.batch_run_hours.to_string(),
-        "materialization_run_minutes": prices.materialization_run_minutes.to_string(),
-        "teams": report.by_team.iter().map(|(name, t)| serde_json::json!({
-            "name": name,
-            "cost_center": team_cc(name),
-            "min": money(t.monthly_min),
-            "max": money(t.monthly_max),
-            "bar_min": bar(t.monthly_min),
-            "bar_max": bar(t.monthly_max),
-        })).collect::<Vec<_>>(),
-        "environments": report.by_environment.iter().map(|(name, t)| serde_json::json!({
-            "name": name, "min": money(t.monthly_min), "max": money(t.monthly_max),
-        })).collect::<Vec<_>>(),
-        "cost_centers": report.by_cost_center.iter().map(|(name, t)| serde_json::json!({
-            "name": name, "min": money(t.monthly_min), "max": money(t.monthly_max),
-        })).collect::<Vec<_>>(),
-        "items": report.items.iter().map(|i| serde_json::json!({
-            "environment": i.environment,
-            "kind": i.kind,
-            "name": i.name,
-            "team": i.team,
-            "basis": i.basis,
-            "min": money(i.monthly_min),
-            "max": money(i.monthly_max),
-        })).collect::<Vec<_>>(),
-        "total_min": money(report.total.monthly_min),
-        "total_max": money(report.total.monthly_max),
-        "notes": report.notes,
-    })
+    CostView {
+        environment,
+        currency: &prices.currency,
+        vcpu_hour: prices.vcpu_hour.to_string(),
+        gib_hour: prices.gib_hour.to_string(),
+        accelerators: prices
+            .accelerator_hour
+            .iter()
+            .map(|(k, v)| format!("{v} ({k})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        training_run_hours: prices.training_run_hours.to_string(),
+        batch_run_hours: prices.batch_run_hours.to_string(),
+        materialization_run_minutes: prices.materialization_run_minutes.to_string(),
+        teams: report
+            .by_team
+            .iter()
+            .map(|(name, t)| CostTeamRow {
+                name,
+                cost_center: first_cc
+                    .get(name.as_str())
+                    .copied()
+                    .flatten()
+                    .unwrap_or("(none)"),
+                min: money(t.monthly_min),
+                max: money(t.monthly_max),
+                bar_min: bar(t.monthly_min),
+                bar_max: bar(t.monthly_max),
+            })
+            .collect(),
+        environments: sums(&report.by_environment),
+        cost_centers: sums(&report.by_cost_center),
+        items: report
+            .items
+            .iter()
+            .map(|i| CostItemRow {
+                environment: &i.environment,
+                kind: i.kind,
+                name: &i.name,
+                team: &i.team,
+                basis: &i.basis,
+                min: money(i.monthly_min),
+                max: money(i.monthly_max),
+            })
+            .collect(),
+        total_min: money(report.total.monthly_min),
+        total_max: money(report.total.monthly_max),
+        notes: &report.notes,
+    }
 }
