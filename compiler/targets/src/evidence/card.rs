@@ -8,152 +8,158 @@ use super::lineage::Upstream;
 use plinth_ir::{BatchJob, PolicyDecision, PolicyFinding, PolicySummary, Service, Waiver};
 use plinth_ir::{Model, Monitor, Platform, Resources, Rollout, Slo};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A value of the card: mostly a spec string borrowed from the platform, sometimes text
+/// made for the card. Borrowing spares a copy of every string of 5,000 cards, which
+/// handlebars copies once more into its context anyway.
+pub type Text<'a> = Cow<'a, str>;
+
 #[derive(Clone, Debug, Serialize)]
-pub struct Fact {
-    pub label: String,
-    pub value: String,
+pub struct Fact<'a> {
+    pub label: Text<'a>,
+    pub value: Text<'a>,
 }
 
-fn fact(label: &str, value: impl Into<String>) -> Fact {
+fn fact<'a>(label: impl Into<Text<'a>>, value: impl Into<Text<'a>>) -> Fact<'a> {
     Fact {
-        label: label.to_string(),
+        label: label.into(),
         value: value.into(),
     }
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct InputRow {
-    pub feature: String,
-    pub dtype: String,
-    pub derivation: String,
-    pub feature_view: String,
-    pub classification: String,
-    pub source: String,
+pub struct InputRow<'a> {
+    pub feature: Text<'a>,
+    pub dtype: Text<'a>,
+    pub derivation: Text<'a>,
+    pub feature_view: Text<'a>,
+    pub classification: Text<'a>,
+    pub source: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct TensorRow {
-    pub name: String,
-    pub dtype: String,
-    pub shape: String,
-    pub features: String,
+pub struct TensorRow<'a> {
+    pub name: Text<'a>,
+    pub dtype: Text<'a>,
+    pub shape: Text<'a>,
+    pub features: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct SourceRow {
-    pub name: String,
-    pub kind: String,
-    pub classification: String,
-    pub region: String,
-    pub retention: String,
-    pub columns_read: String,
-    pub pii_columns: String,
+pub struct SourceRow<'a> {
+    pub name: Text<'a>,
+    pub kind: Text<'a>,
+    pub classification: Text<'a>,
+    pub region: Text<'a>,
+    pub retention: Text<'a>,
+    pub columns_read: Text<'a>,
+    pub pii_columns: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct ViewRow {
-    pub name: String,
-    pub classification: String,
-    pub schedule: String,
-    pub freshness: String,
-    pub expects: String,
+pub struct ViewRow<'a> {
+    pub name: Text<'a>,
+    pub classification: Text<'a>,
+    pub schedule: Text<'a>,
+    pub freshness: Text<'a>,
+    pub expects: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct TrainingView {
-    pub facts: Vec<Fact>,
-    pub approvals: Vec<String>,
+pub struct TrainingView<'a> {
+    pub facts: Vec<Fact<'a>>,
+    pub approvals: Vec<Text<'a>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct ServingView {
+pub struct ServingView<'a> {
     pub kind: &'static str,
-    pub name: String,
-    pub facts: Vec<Fact>,
-    pub slos: Vec<String>,
-    pub monitors: Vec<String>,
+    pub name: Text<'a>,
+    pub facts: Vec<Fact<'a>>,
+    pub slos: Vec<Text<'a>>,
+    pub monitors: Vec<Text<'a>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct WaiverView {
-    pub name: String,
-    pub policy: String,
-    pub targets: String,
-    pub reason: String,
-    pub approved_by: String,
-    pub expires: String,
+pub struct WaiverView<'a> {
+    pub name: Text<'a>,
+    pub policy: Text<'a>,
+    pub targets: Text<'a>,
+    pub reason: Text<'a>,
+    pub approved_by: Text<'a>,
+    pub expires: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct FindingView {
-    pub policy: String,
-    pub severity: String,
-    pub target: String,
-    pub message: String,
-    pub status: String,
+pub struct FindingView<'a> {
+    pub policy: Text<'a>,
+    pub severity: Text<'a>,
+    pub target: Text<'a>,
+    pub message: Text<'a>,
+    pub status: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct DecisionView {
+pub struct DecisionView<'a> {
     pub verdict: &'static str,
-    pub action: String,
-    pub principal: String,
-    pub resource: String,
-    pub by: String,
+    pub action: Text<'a>,
+    pub principal: Text<'a>,
+    pub resource: Text<'a>,
+    pub by: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct AnnexItem {
+pub struct AnnexItem<'a> {
     pub id: &'static str,
     pub title: &'static str,
-    pub facts: Vec<Fact>,
+    pub facts: Vec<Fact<'a>>,
     /// What the item asks for that the spec does not say.
     pub not_covered: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct AnnexGap {
+pub struct AnnexGap<'a> {
     pub id: &'static str,
     pub title: &'static str,
-    pub why: String,
+    pub why: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Annex {
-    pub answered: Vec<AnnexItem>,
-    pub gaps: Vec<AnnexGap>,
+pub struct Annex<'a> {
+    pub answered: Vec<AnnexItem<'a>>,
+    pub gaps: Vec<AnnexGap<'a>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Card {
-    pub name: String,
-    pub environment: String,
-    pub doc: Option<String>,
-    pub purpose: Option<String>,
-    pub intended_use: Option<String>,
-    pub limitations: Option<String>,
-    pub ownership: Vec<Fact>,
-    pub risk: String,
+pub struct Card<'a> {
+    pub name: Text<'a>,
+    pub environment: Text<'a>,
+    pub doc: Option<Text<'a>>,
+    pub purpose: Option<Text<'a>>,
+    pub intended_use: Option<Text<'a>>,
+    pub limitations: Option<Text<'a>>,
+    pub ownership: Vec<Fact<'a>>,
+    pub risk: Text<'a>,
     pub high_risk: bool,
-    pub data: Vec<Fact>,
-    pub artifact: Vec<Fact>,
-    pub inputs: Vec<InputRow>,
-    pub input_tensors: Vec<TensorRow>,
-    pub output_tensors: Vec<TensorRow>,
-    pub sources: Vec<SourceRow>,
-    pub feature_views: Vec<ViewRow>,
-    pub pii_columns: Vec<String>,
-    pub training: Option<TrainingView>,
-    pub explainability: Option<String>,
-    pub human_oversight: Option<String>,
-    pub serving: Vec<ServingView>,
-    pub waivers: Vec<WaiverView>,
+    pub data: Vec<Fact<'a>>,
+    pub artifact: Vec<Fact<'a>>,
+    pub inputs: Vec<InputRow<'a>>,
+    pub input_tensors: Vec<TensorRow<'a>>,
+    pub output_tensors: Vec<TensorRow<'a>>,
+    pub sources: Vec<SourceRow<'a>>,
+    pub feature_views: Vec<ViewRow<'a>>,
+    pub pii_columns: Vec<Text<'a>>,
+    pub training: Option<TrainingView<'a>>,
+    pub explainability: Option<Text<'a>>,
+    pub human_oversight: Option<Text<'a>>,
+    pub serving: Vec<ServingView<'a>>,
+    pub waivers: Vec<WaiverView<'a>>,
     pub policy_evaluated: bool,
-    pub findings: Vec<FindingView>,
-    pub decisions: Vec<DecisionView>,
-    pub annex: Option<Annex>,
+    pub findings: Vec<FindingView<'a>>,
+    pub decisions: Vec<DecisionView<'a>>,
+    pub annex: Option<Annex<'a>>,
 }
 
 fn resources(r: &Resources) -> String {
@@ -317,24 +323,28 @@ impl<'a> Index<'a> {
     }
 }
 
-pub fn card(
-    p: &Platform,
-    model: &Model,
-    up: Option<&Upstream>,
+pub fn card<'a>(
+    p: &'a Platform,
+    model: &'a Model,
+    up: Option<&'a Upstream>,
     policy: &PolicySummary,
-    index: &Index<'_>,
-) -> Card {
+    index: &Index<'a>,
+) -> Card<'a> {
     let team = p.teams.get(&model.owner);
-    let mut ownership = vec![fact("Team", model.owner.clone())];
+    let mut ownership = vec![fact("Team", Text::from(&model.owner))];
     if let Some(t) = team {
-        ownership.push(fact("Owner contact", t.owner.clone()));
+        ownership.push(fact("Owner contact", Text::from(&t.owner)));
         ownership.push(fact(
             "On-call",
-            t.oncall.clone().unwrap_or_else(|| "not stated".into()),
+            t.oncall
+                .as_deref()
+                .map_or(Text::from("not stated"), Text::from),
         ));
         ownership.push(fact(
             "Cost center",
-            t.cost_center.clone().unwrap_or_else(|| "not stated".into()),
+            t.cost_center
+                .as_deref()
+                .map_or(Text::from("not stated"), Text::from),
         ));
     }
 
@@ -356,33 +366,34 @@ pub fn card(
             })
             .unwrap_or_default();
         inputs.push(InputRow {
-            feature: input.to_string(),
-            dtype: feature.map(|f| f.dtype.clone()).unwrap_or_default(),
-            derivation,
-            feature_view: input.view.clone(),
+            feature: Text::from(input.to_string()),
+            dtype: feature.map(|f| Text::from(&f.dtype)).unwrap_or_default(),
+            derivation: Text::from(derivation),
+            feature_view: Text::from(&input.view),
             classification: view
-                .map(|v| v.classification.name.clone())
+                .map(|v| Text::from(&v.classification.name))
                 .unwrap_or_default(),
-            source: view.map(|v| v.source.clone()).unwrap_or_default(),
+            source: view.map(|v| Text::from(&v.source)).unwrap_or_default(),
         });
     }
-    let tensor = |t: &plinth_ir::Tensor| TensorRow {
-        name: t.name.clone(),
-        dtype: t.dtype.clone(),
-        shape: format!(
+    let tensor = |t: &'a plinth_ir::Tensor| TensorRow {
+        name: Text::from(&t.name),
+        dtype: Text::from(&t.dtype),
+        shape: Text::from(format!(
             "[{}]",
             t.dims
                 .iter()
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
+        )),
+        features: Text::from(
+            t.features
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
-        features: t
-            .features
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
     };
 
     let sources: Vec<SourceRow> = model
@@ -391,39 +402,42 @@ pub fn card(
         .iter()
         .filter_map(|name| p.sources.get(name))
         .map(|s| {
-            let read: Vec<String> = up
+            let read: Vec<&str> = up
                 .map(|u| {
                     u.columns
                         .iter()
                         .filter(|c| c.source == s.name)
-                        .map(|c| c.column.clone())
+                        .map(|c| c.column.as_str())
                         .collect()
                 })
                 .unwrap_or_default();
-            let pii: Vec<String> = s
+            let pii: Vec<&str> = s
                 .columns
                 .iter()
                 .filter(|c| c.pii)
-                .map(|c| c.name.clone())
+                .map(|c| c.name.as_str())
                 .collect();
             SourceRow {
-                name: s.name.clone(),
-                kind: s.kind.clone(),
-                classification: s.classification.name.clone(),
+                name: Text::from(&s.name),
+                kind: Text::from(&s.kind),
+                classification: Text::from(&s.classification.name),
                 region: match (&s.region, s.residency.is_empty()) {
-                    (Some(r), true) => r.clone(),
-                    (Some(r), false) => format!("{r} (residency: {})", s.residency.join(", ")),
-                    (None, false) => format!("residency: {}", s.residency.join(", ")),
-                    (None, true) => "not stated".to_string(),
+                    (Some(r), true) => Text::from(r.as_str()),
+                    (Some(r), false) => {
+                        Text::from(format!("{r} (residency: {})", s.residency.join(", ")))
+                    }
+                    (None, false) => Text::from(format!("residency: {}", s.residency.join(", "))),
+                    (None, true) => Text::from("not stated"),
                 },
-                retention: s
-                    .retention
-                    .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
-                columns_read: read.join(", "),
+                retention: Text::from(
+                    s.retention
+                        .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
+                ),
+                columns_read: Text::from(read.join(", ")),
                 pii_columns: if pii.is_empty() {
-                    "none".to_string()
+                    Text::from("none".to_string())
                 } else {
-                    pii.join(", ")
+                    Text::from(pii.join(", "))
                 },
             }
         })
@@ -434,23 +448,26 @@ pub fn card(
         .iter()
         .filter_map(|name| p.feature_views.get(name))
         .map(|v| ViewRow {
-            name: v.name.clone(),
-            classification: v.classification.name.clone(),
+            name: Text::from(&v.name),
+            classification: Text::from(&v.classification.name),
             schedule: v
                 .schedule
                 .as_ref()
-                .map_or_else(|| "unscheduled".to_string(), |c| c.expr.clone()),
-            freshness: v
-                .freshness
-                .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
+                .map_or_else(|| Text::from("unscheduled"), |c| Text::from(&c.expr)),
+            freshness: Text::from(
+                v.freshness
+                    .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
+            ),
             expects: if v.expects.is_empty() {
-                "none".to_string()
+                Text::from("none".to_string())
             } else {
-                v.expects
-                    .iter()
-                    .map(|e| e.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                Text::from(
+                    v.expects
+                        .iter()
+                        .map(|e| Text::from(&e.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
             },
         })
         .collect();
@@ -461,14 +478,14 @@ pub fn card(
                 "Schedule",
                 t.schedule
                     .as_ref()
-                    .map_or_else(|| "triggered by hand".to_string(), |c| c.expr.clone()),
+                    .map_or_else(|| Text::from("triggered by hand"), |c| Text::from(&c.expr)),
             ),
             fact(
                 "Dataset window",
                 t.dataset_window
                     .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
             ),
-            fact("Image", t.image.clone()),
+            fact("Image", Text::from(&t.image)),
             fact("Resources", resources(&t.resources)),
         ];
         facts.push(fact(
@@ -480,7 +497,7 @@ pub fn card(
         ));
         TrainingView {
             facts,
-            approvals: t.approvals.clone(),
+            approvals: t.approvals.iter().map(Text::from).collect(),
         }
     });
 
@@ -488,16 +505,16 @@ pub fn card(
     for s in index.services(&model.name) {
         serving.push(ServingView {
             kind: "service",
-            name: s.name.clone(),
+            name: Text::from(&s.name),
             facts: vec![
-                fact("Tier", s.tier.clone()),
+                fact("Tier", Text::from(&s.tier)),
                 fact(
                     "Replicas",
                     format!("{}..{}", s.min_replicas, s.max_replicas),
                 ),
                 fact("Resources per replica", resources(&s.resources)),
                 fact("Rollout", rollout_text(&s.rollout)),
-                fact("Exposure", s.expose.clone()),
+                fact("Exposure", Text::from(&s.expose)),
                 fact(
                     "Callers",
                     if s.callers.is_empty() {
@@ -515,18 +532,22 @@ pub fn card(
                     },
                 ),
             ],
-            slos: s.slos.iter().map(slo_text).collect(),
-            monitors: s.monitors.iter().map(monitor_text).collect(),
+            slos: s.slos.iter().map(|x| Text::from(slo_text(x))).collect(),
+            monitors: s
+                .monitors
+                .iter()
+                .map(|x| Text::from(monitor_text(x)))
+                .collect(),
         });
     }
     for j in index.batch_jobs(&model.name) {
         serving.push(ServingView {
             kind: "batch job",
-            name: j.name.clone(),
+            name: Text::from(&j.name),
             facts: vec![
-                fact("Schedule", j.schedule.expr.clone()),
-                fact("Reads", j.input.clone()),
-                fact("Writes", j.output.clone()),
+                fact("Schedule", Text::from(&j.schedule.expr)),
+                fact("Reads", Text::from(&j.input)),
+                fact("Writes", Text::from(&j.output)),
                 fact("Resources", resources(&j.resources)),
             ],
             slos: Vec::new(),
@@ -548,12 +569,12 @@ pub fn card(
         .iter()
         .filter(|w| w.targets.iter().any(|t| names.contains(&t.as_str())))
         .map(|w| WaiverView {
-            name: w.name.clone(),
-            policy: w.policy.clone(),
-            targets: w.targets.join(", "),
-            reason: w.reason.clone(),
-            approved_by: w.approved_by.clone(),
-            expires: w.expires.to_string(),
+            name: Text::from(&w.name),
+            policy: Text::from(&w.policy),
+            targets: Text::from(w.targets.join(", ")),
+            reason: Text::from(&w.reason),
+            approved_by: Text::from(&w.approved_by),
+            expires: Text::from(w.expires.to_string()),
         })
         .collect();
     let mut findings = Vec::new();
@@ -561,14 +582,14 @@ pub fn card(
     for (kind, name) in &about {
         for f in index.findings_for(kind, name) {
             findings.push(FindingView {
-                policy: f.policy.clone(),
-                severity: f.severity.to_string(),
-                target: format!("{} {}", kind_word(kind), f.name),
-                message: f.message.clone(),
+                policy: Text::from(&f.policy),
+                severity: Text::from(&f.severity),
+                target: Text::from(format!("{} {}", kind_word(kind), f.name)),
+                message: Text::from(&f.message),
                 status: match &f.waiver {
-                    Some(w) => format!("waived by {w}"),
-                    None if f.severity == "error" => "violation (blocks the build)".to_string(),
-                    None => "warning".to_string(),
+                    Some(w) => Text::from(format!("waived by {w}")),
+                    None if f.severity == "error" => Text::from("violation (blocks the build)"),
+                    None => Text::from("warning"),
                 },
             });
         }
@@ -576,35 +597,36 @@ pub fn card(
     for d in index.decisions_about("Model", &model.name) {
         decisions.push(DecisionView {
             verdict: if d.allowed { "allow" } else { "deny" },
-            action: d.action.clone(),
-            principal: format!("{} {}", kind_word(&d.principal.0), d.principal.1),
-            resource: format!("{} {}", kind_word(&d.resource.0), d.resource.1),
-            by: d
-                .determining
-                .iter()
-                // Base permits decide every allow; name only the rules that forbid.
-                .filter(|id| index.forbidding.contains(id.as_str()))
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
+            action: Text::from(&d.action),
+            principal: Text::from(format!("{} {}", kind_word(&d.principal.0), d.principal.1)),
+            resource: Text::from(format!("{} {}", kind_word(&d.resource.0), d.resource.1)),
+            by: Text::from(
+                d.determining
+                    .iter()
+                    // Base permits decide every allow; name only the rules that forbid.
+                    .filter(|id| index.forbidding.contains(id.as_str()))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
         });
     }
 
     let high_risk = model.risk.name == "high";
     let mut card = Card {
-        name: model.name.clone(),
-        environment: p.environment.name.clone(),
-        doc: non_empty(&model.doc),
-        purpose: model.purpose.clone(),
-        intended_use: model.intended_use.clone(),
-        limitations: model.limitations.clone(),
+        name: Text::from(&model.name),
+        environment: Text::from(&p.environment.name),
+        doc: (non_empty(&model.doc)).map(Text::from),
+        purpose: model.purpose.as_deref().map(Text::from),
+        intended_use: model.intended_use.as_deref().map(Text::from),
+        limitations: model.limitations.as_deref().map(Text::from),
         ownership,
-        risk: model.risk.name.clone(),
+        risk: Text::from(&model.risk.name),
         high_risk,
         data: vec![
             fact(
                 "Data classification",
-                model.data_classification.name.clone(),
+                Text::from(&model.data_classification.name),
             ),
             fact(
                 "Personal data",
@@ -623,19 +645,19 @@ pub fn card(
                     .clone()
                     .unwrap_or_else(|| "not stated".into()),
             ),
-            fact("Format", model.format.clone()),
-            fact("Version", model.version.clone()),
-            fact("Artifact", model.artifact.clone()),
+            fact("Format", Text::from(&model.format)),
+            fact("Version", Text::from(&model.version)),
+            fact("Artifact", Text::from(&model.artifact)),
         ],
         inputs,
         input_tensors: model.input_tensors.iter().map(tensor).collect(),
         output_tensors: model.output_tensors.iter().map(tensor).collect(),
         sources,
         feature_views,
-        pii_columns: model.lineage.pii_columns.clone(),
+        pii_columns: model.lineage.pii_columns.iter().map(Text::from).collect(),
         training,
-        explainability: model.explainability.clone(),
-        human_oversight: model.human_oversight.clone(),
+        explainability: model.explainability.as_deref().map(Text::from),
+        human_oversight: model.human_oversight.as_deref().map(Text::from),
         serving,
         waivers,
         policy_evaluated: policy.today.is_some(),
@@ -664,19 +686,19 @@ pub fn kind_word(kind: &str) -> &'static str {
 
 /// Annex IV items, in the Annex's order. An answerable item with no facts in this spec
 /// moves to the gaps with the field that would answer it.
-fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
+fn annex<'a>(model: &'a Model, services: &[&'a Service], card: &Card<'a>) -> Annex<'a> {
     let mut answered = Vec::new();
     let mut gaps = Vec::new();
     let mut item = |id: &'static str,
                     title: &'static str,
-                    facts: Vec<Fact>,
+                    facts: Vec<Fact<'a>>,
                     not_covered: Option<&'static str>,
                     missing: &str| {
         if facts.is_empty() {
             gaps.push(AnnexGap {
                 id,
                 title,
-                why: missing.to_string(),
+                why: Text::from(missing.to_string()),
             });
         } else {
             answered.push(AnnexItem {
@@ -687,7 +709,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
             });
         }
     };
-    let opt = |label: &str, v: &Option<String>| v.as_ref().map(|v| fact(label, v.clone()));
+    let opt = |label: &'static str, v: &'a Option<String>| v.as_deref().map(|v| fact(label, v));
 
     // 1(a)
     let mut facts: Vec<Fact> = [
@@ -698,8 +720,8 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
     .flatten()
     .collect();
     if !facts.is_empty() {
-        facts.push(fact("Provider (owner team)", model.owner.clone()));
-        facts.push(fact("Version", model.version.clone()));
+        facts.push(fact("Provider (owner team)", Text::from(&model.owner)));
+        facts.push(fact("Version", Text::from(&model.version)));
     }
     item(
         "1(a)",
@@ -718,11 +740,11 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
                 model.format
             ),
         ),
-        fact("Artifact", model.artifact.clone()),
+        fact("Artifact", Text::from(&model.artifact)),
     ];
     for s in services {
         facts.push(fact(
-            &format!("Served by {}", s.name),
+            format!("Served by {}", s.name),
             format!(
                 "{} runtime; called by {}",
                 s.runtime,
@@ -746,7 +768,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
         .iter()
         .map(|s| {
             fact(
-                &format!("Serving ({})", s.name),
+                format!("Serving ({})", s.name),
                 format!(
                     "{}..{} replicas of {}",
                     s.min_replicas,
@@ -772,7 +794,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
         .as_ref()
         .map(|t| {
             vec![
-                fact("Training image", t.image.clone()),
+                fact("Training image", Text::from(&t.image)),
                 fact(
                     "Pipeline",
                     format!(
@@ -784,7 +806,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
                     "Schedule",
                     t.schedule
                         .as_ref()
-                        .map_or_else(|| "triggered by hand".to_string(), |c| c.expr.clone()),
+                        .map_or_else(|| Text::from("triggered by hand"), |c| Text::from(&c.expr)),
                 ),
             ]
         })
@@ -802,14 +824,14 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
         .iter()
         .map(|t| {
             fact(
-                &format!("Input {}", t.name),
+                format!("Input {}", t.name),
                 format!("{} {} from {}", t.dtype, t.shape, t.features),
             )
         })
         .collect();
     facts.extend(card.output_tensors.iter().map(|t| {
         fact(
-            &format!("Output {}", t.name),
+            format!("Output {}", t.name),
             format!("{} {}", t.dtype, t.shape),
         )
     }));
@@ -862,7 +884,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
         .iter()
         .map(|s| {
             fact(
-                &format!("Source {}", s.name),
+                format!("Source {}", s.name),
                 format!(
                     "{}, {}, region {}, retention {}, PII columns: {}",
                     s.kind, s.classification, s.region, s.retention, s.pii_columns
@@ -875,7 +897,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
     }
     for v in &card.feature_views {
         facts.push(fact(
-            &format!("Data-quality checks on {}", v.name),
+            format!("Data-quality checks on {}", v.name),
             v.expects.clone(),
         ));
     }
@@ -905,7 +927,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
     let mut facts = Vec::new();
     if let Some(t) = &model.training {
         if let Some(c) = &t.schedule {
-            facts.push(fact("Scheduled retraining", c.expr.clone()));
+            facts.push(fact("Scheduled retraining", Text::from(&c.expr)));
         }
         if let Some(e) = &t.evaluation {
             facts.push(fact(
@@ -919,7 +941,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
     }
     for s in services {
         facts.push(fact(
-            &format!("New versions reach {} by", s.name),
+            format!("New versions reach {} by", s.name),
             rollout_text(&s.rollout),
         ));
     }
@@ -957,7 +979,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
         .iter()
         .map(|s| {
             fact(
-                &format!("Exposure of {}", s.name),
+                format!("Exposure of {}", s.name),
                 format!(
                     "{}; network policy admits {}",
                     s.expose,
@@ -1003,7 +1025,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
     .collect();
     for s in &card.serving {
         for m in &s.monitors {
-            facts.push(fact(&format!("Monitor on {}", s.name), m.clone()));
+            facts.push(fact(format!("Monitor on {}", s.name), m.clone()));
         }
     }
     item(
@@ -1016,7 +1038,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
         "the spec states no `limitations` and no monitor",
     );
     // 5
-    let mut facts = vec![fact("Risk level", model.risk.name.clone())];
+    let mut facts = vec![fact("Risk level", Text::from(&model.risk.name))];
     if card.policy_evaluated {
         facts.push(fact(
             "Policy gate",
@@ -1041,10 +1063,10 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
     let mut facts = Vec::new();
     for s in &card.serving {
         for slo in &s.slos {
-            facts.push(fact(&format!("SLO of {}", s.name), slo.clone()));
+            facts.push(fact(format!("SLO of {}", s.name), slo.clone()));
         }
         for m in &s.monitors {
-            facts.push(fact(&format!("Monitor on {}", s.name), m.clone()));
+            facts.push(fact(format!("Monitor on {}", s.name), m.clone()));
         }
     }
     item(
@@ -1100,7 +1122,7 @@ fn annex(model: &Model, services: &[&Service], card: &Card) -> Annex {
         gaps.push(AnnexGap {
             id,
             title,
-            why: why.to_string(),
+            why: Text::from(why.to_string()),
         });
     }
     let order = |id: &str| {

@@ -6,11 +6,18 @@
 /// ASCII punctuation that is never Markdown syntax (CommonMark or GFM) wherever it
 /// stands, so it is left as is for readable cards. Every other ASCII punctuation
 /// character is escaped.
-const MARKDOWN_INERT: &[char] = &[',', ';', '%', '\'', '"', '?', '/'];
+fn markdown_inert(b: u8) -> bool {
+    matches!(b, b',' | b';' | b'%' | b'\'' | b'"' | b'?' | b'/')
+}
 
 /// Whether [`markdown`] backslash-escapes `c`.
 pub fn markdown_special(c: char) -> bool {
-    c.is_ascii_punctuation() && !MARKDOWN_INERT.contains(&c)
+    u8::try_from(c).is_ok_and(markdown_special_byte)
+}
+
+/// [`markdown_special`] of a byte (never true for a byte of a multi-byte character).
+fn markdown_special_byte(b: u8) -> bool {
+    b.is_ascii_punctuation() && !markdown_inert(b)
 }
 
 /// A spec string as Markdown text: ASCII punctuation that can be syntax is backslash-
@@ -31,7 +38,7 @@ pub fn markdown(text: &str) -> String {
             b'\t' => "&#9;",
             _ => "",
         };
-        if entity.is_empty() && !markdown_special(char::from(b)) {
+        if entity.is_empty() && !markdown_special_byte(b) {
             continue;
         }
         out.push_str(text.get(plain..i).unwrap_or_default());
