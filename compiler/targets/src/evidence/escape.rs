@@ -6,7 +6,7 @@
 /// ASCII punctuation that is never Markdown syntax (CommonMark or GFM) wherever it
 /// stands, so it is left as is for readable cards. Every other ASCII punctuation
 /// character is escaped.
-fn markdown_inert(b: u8) -> bool {
+const fn markdown_inert(b: u8) -> bool {
     matches!(b, b',' | b';' | b'%' | b'\'' | b'"' | b'?' | b'/')
 }
 
@@ -16,8 +16,38 @@ pub fn markdown_special(c: char) -> bool {
 }
 
 /// [`markdown_special`] of a byte (never true for a byte of a multi-byte character).
-fn markdown_special_byte(b: u8) -> bool {
+const fn markdown_special_byte(b: u8) -> bool {
     b.is_ascii_punctuation() && !markdown_inert(b)
+}
+
+/// Whether [`markdown`] changes byte `b`: special, or a line break or tab.
+const fn markdown_changes(b: u8) -> bool {
+    matches!(b, b'\n' | b'\r' | b'\t') || markdown_special_byte(b)
+}
+
+/// [`markdown_changes`] of the bytes `base..base + 64` as bits, computed at compile time:
+/// [`markdown`] asks about every byte of millions of values.
+const fn markdown_changes_mask(base: u8) -> u64 {
+    let mut mask = 0;
+    let mut bit = 0;
+    while bit < 64 {
+        if markdown_changes(base + bit) {
+            mask |= 1 << bit;
+        }
+        bit += 1;
+    }
+    mask
+}
+
+const MARKDOWN_CHANGES_LOW: u64 = markdown_changes_mask(0);
+const MARKDOWN_CHANGES_HIGH: u64 = markdown_changes_mask(64);
+
+fn markdown_changes_fast(b: u8) -> bool {
+    match b {
+        0..64 => MARKDOWN_CHANGES_LOW >> b & 1 == 1,
+        64..128 => MARKDOWN_CHANGES_HIGH >> (b - 64) & 1 == 1,
+        _ => false,
+    }
 }
 
 /// A spec string as Markdown text: ASCII punctuation that can be syntax is backslash-
@@ -32,21 +62,18 @@ pub fn markdown(text: &str) -> String {
     // values, almost all of them plain.
     let mut plain = 0;
     for (i, b) in text.bytes().enumerate() {
-        let entity = match b {
-            b'\n' => "&#10;",
-            b'\r' => "&#13;",
-            b'\t' => "&#9;",
-            _ => "",
-        };
-        if entity.is_empty() && !markdown_special_byte(b) {
+        if !markdown_changes_fast(b) {
             continue;
         }
         out.push_str(text.get(plain..i).unwrap_or_default());
-        if entity.is_empty() {
-            out.push('\\');
-            out.push(char::from(b));
-        } else {
-            out.push_str(entity);
+        match b {
+            b'\n' => out.push_str("&#10;"),
+            b'\r' => out.push_str("&#13;"),
+            b'\t' => out.push_str("&#9;"),
+            _ => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
         }
         plain = i + 1;
     }

@@ -61,7 +61,10 @@ pub fn report(
 ) -> Result<String, String> {
     let md = super::markdown_renderer()?;
     let lin = lineage::lineage(platform);
-    let cards = super::model_cards(&md, platform, &lin)?;
+    let mut cards: std::collections::BTreeMap<String, String> =
+        super::model_cards(&md, platform, &lin)?
+            .into_iter()
+            .collect();
     let policy = &platform.policy;
     let index = card::Index::new(platform, policy);
     let models: Vec<ModelEntry> = platform
@@ -77,11 +80,7 @@ pub fn report(
                 purpose: m.purpose.clone(),
                 classification: m.data_classification.name.clone(),
                 card_path: format!("evidence/models/{}.md", m.name),
-                card_markdown: cards
-                    .iter()
-                    .find(|(n, _)| *n == m.name)
-                    .map(|(_, t)| t.clone())
-                    .unwrap_or_default(),
+                card_markdown: cards.remove(&m.name).unwrap_or_default(),
                 findings: c.findings.len(),
                 annex_gaps: c.annex.as_ref().map_or(0, |a| a.gaps.len()),
             }

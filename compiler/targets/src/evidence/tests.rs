@@ -265,6 +265,27 @@ fn graphviz_svg_is_inlined_only_when_inert() {
 }
 
 /// Strings that try to be markup in every format the evidence writes.
+#[test]
+fn markdown_escape_changes_exactly_the_special_bytes() {
+    // The escape decides by a compile-time bit mask; it must agree with the rule.
+    for b in 0..=255u8 {
+        let c = char::from(b);
+        let text = c.to_string();
+        let expected = match c {
+            '\n' => "&#10;".to_string(),
+            '\r' => "&#13;".to_string(),
+            '\t' => "&#9;".to_string(),
+            c if markdown_special(c) => format!("\\{c}"),
+            c => c.to_string(),
+        };
+        assert_eq!(escape::markdown(&text), expected, "byte {b}");
+        assert_eq!(
+            markdown_special(c),
+            c.is_ascii_punctuation() && !",;%'\"?/".contains(c)
+        );
+    }
+}
+
 fn hostile() -> impl Strategy<Value = String> {
     let pieces = prop_oneof![
         Just("<script>alert(1)</script>".to_string()),
