@@ -197,19 +197,17 @@ impl fmt::Display for Ratio {
             return write!(f, "{}", self.to_f64());
         };
         let whole = scaled / scale;
-        let mut frac = format!(
-            "{:0width$}",
-            scaled % scale,
-            width = MAX_FRACTION_DIGITS as usize
-        );
-        while frac.ends_with('0') {
-            frac.pop();
+        // The fraction's digits without trailing zeros, zero-padded on the left.
+        let mut frac = scaled % scale;
+        if frac == 0 {
+            return write!(f, "{whole}");
         }
-        if frac.is_empty() {
-            write!(f, "{whole}")
-        } else {
-            write!(f, "{whole}.{frac}")
+        let mut width = MAX_FRACTION_DIGITS as usize;
+        while frac.is_multiple_of(10) {
+            frac /= 10;
+            width -= 1;
         }
+        write!(f, "{whole}.{frac:0width$}")
     }
 }
 
@@ -245,12 +243,20 @@ pub struct Selector {
 
 impl Selector {
     fn render(&self, extra: &[(&str, String)]) -> String {
-        let mut parts = vec![
-            format!("namespace=\"{}\"", self.namespace),
-            format!("job=\"{}\"", self.job),
-        ];
-        parts.extend(extra.iter().map(|(k, v)| format!("{k}=\"{v}\"")));
-        format!("{{{}}}", parts.join(","))
+        let mut out = String::with_capacity(96);
+        for (i, (key, value)) in [("namespace", &self.namespace), ("job", &self.job)]
+            .into_iter()
+            .chain(extra.iter().map(|(k, v)| (*k, v)))
+            .enumerate()
+        {
+            out.push_str(if i == 0 { "{" } else { "," });
+            out.push_str(key);
+            out.push_str("=\"");
+            out.push_str(value);
+            out.push('"');
+        }
+        out.push('}');
+        out
     }
 }
 
@@ -437,20 +443,26 @@ pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
     }
     let annotations = Arc::new(annotations);
     let budget = budget.to_string();
+    // ` > (14.4 * 0.0005)`: a window pair's threshold, the same for its long and short
+    // window, formatted once for both.
+    let mut threshold = String::with_capacity(32);
     for severity in [Severity::Page, Severity::Ticket] {
         // Written in place: this is the largest text of the rules.
         let mut expr = String::with_capacity(640);
         for w in BURN_WINDOWS.iter().filter(|w| w.severity == severity) {
             let factor = burn_rate_factor(w.budget_share, slo.window(), w.long)?;
+            threshold.clear();
+            let _ = write!(threshold, " > ({factor} * {budget})");
             if !expr.is_empty() {
                 expr.push_str("\nor\n");
             }
-            let _ = write!(
-                expr,
-                "(\n  slo:sli_error:ratio_rate{long}{series} > ({factor} * {budget})\n  and\n  slo:sli_error:ratio_rate{short}{series} > ({factor} * {budget})\n)",
-                long = w.long,
-                short = w.short,
-            );
+            for (window, opening) in [(w.long, "(\n  "), (w.short, "\n  and\n  ")] {
+                expr.push_str(opening);
+                let _ = write!(expr, "slo:sli_error:ratio_rate{window}");
+                expr.push_str(&series);
+                expr.push_str(&threshold);
+            }
+            expr.push_str("\n)");
         }
         let mut alert_labels = (*labels).clone();
         alert_labels.insert("severity".to_string(), severity.as_str().to_string());

@@ -87,6 +87,28 @@ struct Node<'a> {
     at: At,
 }
 
+/// `n` in decimal digits.
+fn push_decimal(out: &mut String, n: u64) {
+    // u64::MAX has 20 digits.
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            // The remainder is below 10, so the cast cannot truncate.
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || start == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(start..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
+}
+
 fn pad(out: &mut String, n: usize) {
     const SPACES: &str = "                                ";
     let mut n = n;
@@ -107,11 +129,16 @@ impl<'a> Node<'a> {
         Ok(())
     }
 
-    fn number(self, v: impl fmt::Display) -> Result {
+    /// An integer, in decimal: written digit by digit rather than through `core::fmt`,
+    /// since most of a manifest's numbers (ports, counts, seconds) are small.
+    fn number(self, negative: bool, magnitude: u64) -> Result {
         if self.at == At::Key {
             self.out.push(' ');
         }
-        let _ = write!(self.out, "{v}");
+        if negative {
+            self.out.push('-');
+        }
+        push_decimal(self.out, magnitude);
         self.out.push('\n');
         Ok(())
     }
@@ -249,8 +276,9 @@ impl SeqSer<'_> {
     }
 }
 
-/// Map keys are strings (or anything that serializes as one).
-struct KeySer<'a>(&'a mut String);
+/// Map keys are strings (or anything that serializes as one), written as the map's next
+/// key straight from the borrowed text: no `String` per key.
+struct KeySer<'m, 'a>(&'m mut MapSer<'a>);
 
 fn key_error() -> Error {
     Error("mapping keys must be strings".to_string())
@@ -262,7 +290,7 @@ macro_rules! key_unsupported {
     };
 }
 
-impl ser::Serializer for KeySer<'_> {
+impl ser::Serializer for KeySer<'_, '_> {
     type Ok = ();
     type Error = Error;
     type SerializeSeq = ser::Impossible<(), Error>;
@@ -274,7 +302,7 @@ impl ser::Serializer for KeySer<'_> {
     type SerializeStructVariant = ser::Impossible<(), Error>;
 
     fn serialize_str(self, v: &str) -> Result {
-        self.0.push_str(v);
+        self.0.key(v);
         Ok(())
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result {
@@ -380,7 +408,7 @@ impl<'a> ser::Serializer for Node<'a> {
         self.serialize_i64(i64::from(v))
     }
     fn serialize_i64(self, v: i64) -> Result {
-        self.number(v)
+        self.number(v < 0, v.unsigned_abs())
     }
     fn serialize_u8(self, v: u8) -> Result {
         self.serialize_u64(u64::from(v))
@@ -392,7 +420,7 @@ impl<'a> ser::Serializer for Node<'a> {
         self.serialize_u64(u64::from(v))
     }
     fn serialize_u64(self, v: u64) -> Result {
-        self.number(v)
+        self.number(false, v)
     }
     fn serialize_f32(self, v: f32) -> Result {
         self.serialize_f64(f64::from(v))
@@ -519,10 +547,7 @@ impl ser::SerializeMap for MapSer<'_> {
     type Ok = ();
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result {
-        let mut text = String::new();
-        key.serialize(KeySer(&mut text))?;
-        self.key(&text);
-        Ok(())
+        key.serialize(KeySer(self))
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, v: &T) -> Result {
         self.value(v)
@@ -548,8 +573,13 @@ impl ser::SerializeStruct for MapSer<'_> {
 
 fn write_key(out: &mut String, key: &str) {
     // A key may not contain `:` at all in plain style (`a:b: c` is ambiguous to some
-    // readers), nor be the merge key `<<`.
-    if is_plain(key) && !key.contains(':') && key != "<<" {
+    // readers), nor be the merge key `<<`; a simple word (most keys) has neither.
+    let plain = if is_simple_word(key) {
+        key.len() > 5 || !is_ambiguous(key)
+    } else {
+        is_plain(key) && !key.contains(':') && key != "<<"
+    };
+    if plain {
         out.push_str(key);
     } else {
         write_quoted(out, key);
@@ -575,19 +605,23 @@ fn write_string(out: &mut String, s: &str, content_indent: usize) {
     }
 }
 
+/// The common case of a plain scalar (names, label keys, paths, images): a letter, then
+/// only letters, digits and `_./-`. No indicator, space, colon or `#` can occur, and no
+/// number or timestamp starts with a letter; only a few short words (`no`, `false`,
+/// `nan`, ...) are ambiguous ([`is_ambiguous`]).
+fn is_simple_word(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-'))
+}
+
 /// Whether `s` reads back as the same string when written plain, in block context, by a
 /// YAML 1.1 or 1.2 reader.
 fn is_plain(s: &str) -> bool {
     let bytes = s.as_bytes();
-    // Fast path for the common case (names, label keys, paths, images): a letter, then
-    // only letters, digits and `_./-`. No indicator, space, colon or `#` can occur, and
-    // no number or timestamp starts with a letter; only a few short words (`no`,
-    // `false`, `nan`, ...) are ambiguous.
-    if bytes.first().is_some_and(u8::is_ascii_alphabetic)
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-'))
-    {
+    if is_simple_word(s) {
         return bytes.len() > 5 || !is_ambiguous(s);
     }
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
@@ -700,9 +734,13 @@ fn is_literal_block_safe(s: &str) -> bool {
                 .next()
                 .is_some_and(|b| b != b' ' && b != b'\t')
         })
-        && !s
-            .chars()
-            .any(|c| c != '\n' && (needs_escape(c) || c == '\u{85}'))
+        && (s
+            .bytes()
+            // Printable ASCII and line feeds (PromQL): one pass over the bytes.
+            .all(|b| b == b'\n' || (b' '..=b'~').contains(&b))
+            || !s
+                .chars()
+                .any(|c| c != '\n' && (needs_escape(c) || c == '\u{85}')))
 }
 
 /// `s` double-quoted, escaping `\`, `"` and every character in [`needs_escape`].
