@@ -5,6 +5,7 @@
 
 use super::yaml;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -496,24 +497,77 @@ pub struct RuleGroup {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rule {
+    /// Most record names are constants; the shared SLI recordings name their window.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<String>,
+    pub record: Option<Cow<'static, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
     pub expr: String,
-    /// Shared: the rules of one SLO carry the same labels, its alerts the same annotations.
-    #[serde(skip_serializing_if = "is_empty_shared", serialize_with = "shared_map")]
-    pub labels: Arc<Map>,
-    #[serde(skip_serializing_if = "is_empty_shared", serialize_with = "shared_map")]
-    pub annotations: Arc<Map>,
+    pub labels: RuleLabels,
+    /// Shared (cloned by reference): an SLO's alerts carry the same annotations.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "shared_annotations"
+    )]
+    pub annotations: Option<Arc<AlertAnnotations>>,
 }
 
-fn is_empty_shared(map: &Arc<Map>) -> bool {
-    map.is_empty()
+fn shared_annotations<S: serde::Serializer>(
+    annotations: &Option<Arc<AlertAnnotations>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    annotations.as_deref().serialize(serializer)
 }
 
-fn shared_map<S: serde::Serializer>(map: &Arc<Map>, serializer: S) -> Result<S::Ok, S::Error> {
-    map.as_ref().serialize(serializer)
+/// The labels of one SLO rule, written as a map in sorted key order (`job`, `namespace`,
+/// `plinth_service`, `plinth_slo`, `severity`, `team`), as a `BTreeMap` of them would be.
+/// Typed rather than a map so the rules of a service share their series labels instead
+/// of each building and cloning a map of six strings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleLabels {
+    /// `job`, `namespace` and `plinth_service` of a service's own rules (shared by all of
+    /// them); the shared SLI recordings have none.
+    pub series: Option<Arc<SeriesLabels>>,
+    /// `plinth_slo`: the SLO kind.
+    pub slo: &'static str,
+    /// `severity` and `team` of an alert.
+    pub alert: Option<(&'static str, Arc<str>)>,
+}
+
+/// The labels that identify one service's recorded SLI series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesLabels {
+    pub job: String,
+    pub namespace: String,
+    /// The spec's service name (`fraud_api`).
+    pub service: String,
+}
+
+impl Serialize for RuleLabels {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(series) = &self.series {
+            map.serialize_entry("job", &series.job)?;
+            map.serialize_entry("namespace", &series.namespace)?;
+            map.serialize_entry("plinth_service", &series.service)?;
+        }
+        map.serialize_entry("plinth_slo", self.slo)?;
+        if let Some((severity, team)) = &self.alert {
+            map.serialize_entry("severity", severity)?;
+            map.serialize_entry("team", team.as_ref())?;
+        }
+        map.end()
+    }
+}
+
+/// The annotations of an SLO's alerts; fields in sorted order, as a map's keys.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertAnnotations {
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oncall: Option<String>,
+    pub summary: String,
 }
 
 // ---- Argo Rollouts ----

@@ -1055,13 +1055,16 @@ impl<'a> ServiceContext<'a> {
     }
 
     fn prometheus_rule(&self) -> Option<Manifest<Spec<PrometheusRuleSpec>>> {
-        let ctx = slo::RuleContext {
-            service: &self.service.name,
-            namespace: &self.env.namespace,
-            team: &self.service.owner,
-            oncall: self.team.and_then(|t| t.oncall.as_deref()),
-            selector: self.slo_selector(),
-        };
+        if self.service.slos.is_empty() {
+            return None;
+        }
+        let ctx = slo::RuleContext::new(
+            &self.service.name,
+            &self.env.namespace,
+            &self.service.owner,
+            self.team.and_then(|t| t.oncall.as_deref()),
+            self.slo_selector(),
+        );
         let groups: Vec<RuleGroup> = self
             .service
             .slos

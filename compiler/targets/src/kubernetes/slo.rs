@@ -49,7 +49,10 @@
 //! availability fails above the fast-burn page threshold, latency fails above the
 //! threshold.
 
-use super::api::{AnalysisMetric, Map, MetricProvider, PrometheusMetric, Rule, RuleGroup};
+use super::api::{
+    AlertAnnotations, AnalysisMetric, MetricProvider, PrometheusMetric, Rule, RuleGroup,
+    RuleLabels, SeriesLabels,
+};
 use plinth_ir::{Decimal, Duration, Slo};
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -288,17 +291,6 @@ fn threshold_micros(threshold: Duration) -> u64 {
     threshold.millis().saturating_mul(1000)
 }
 
-/// Labels of a service's own SLO rules and alerts: the identity of its recorded SLI
-/// series (`namespace`, `job`, `plinth_slo`) and the spec's service name.
-fn slo_labels(selector: &Selector, service: &str, kind: &str) -> Map {
-    Map::from([
-        ("job".to_string(), selector.job.clone()),
-        ("namespace".to_string(), selector.namespace.clone()),
-        ("plinth_service".to_string(), service.to_string()),
-        ("plinth_slo".to_string(), kind.to_string()),
-    ])
-}
-
 /// Series selector for the recorded SLI series of one service's SLO.
 fn slo_series(selector: &Selector, kind: &str) -> String {
     format!(
@@ -312,9 +304,37 @@ pub struct RuleContext<'a> {
     /// The spec's service name (`fraud_api`), used in labels and alert names.
     pub service: &'a str,
     pub namespace: &'a str,
-    pub team: &'a str,
+    /// The `team` label of the alerts.
+    pub team: Arc<str>,
     pub oncall: Option<&'a str>,
     pub selector: Selector,
+    /// Labels of every rule and alert of the service: the identity of its recorded SLI
+    /// series (`namespace`, `job`) and the spec's service name.
+    pub series: Arc<SeriesLabels>,
+}
+
+impl<'a> RuleContext<'a> {
+    pub fn new(
+        service: &'a str,
+        namespace: &'a str,
+        team: &str,
+        oncall: Option<&'a str>,
+        selector: Selector,
+    ) -> RuleContext<'a> {
+        let series = Arc::new(SeriesLabels {
+            job: selector.job.clone(),
+            namespace: selector.namespace.clone(),
+            service: service.to_string(),
+        });
+        RuleContext {
+            service,
+            namespace,
+            team: Arc::from(team),
+            oncall,
+            selector,
+            series,
+        }
+    }
 }
 
 /// `fraud_api` + `availability` -> `FraudApiAvailabilityErrorBudgetBurn`.
@@ -339,19 +359,22 @@ fn alert_name(service: &str, kind: &str) -> String {
 /// a group only for the SLO kinds some service uses.
 pub fn shared_sli_groups(namespace: &str, availability: bool, latency: bool) -> Vec<RuleGroup> {
     let selector = format!("{{namespace=\"{namespace}\"}}");
-    let no_annotations = Arc::new(Map::new());
-    let group = |kind: &str, expr: &dyn Fn(Duration) -> String| RuleGroup {
+    let group = |kind: &'static str, expr: &dyn Fn(Duration) -> String| RuleGroup {
         name: format!("{SHARED_RULE_NAME}-{kind}"),
         interval: RULE_INTERVAL,
         rules: SLI_WINDOWS
             .map(Duration)
             .iter()
             .map(|window| Rule {
-                record: Some(format!("slo:sli_error:ratio_rate{window}")),
+                record: Some(format!("slo:sli_error:ratio_rate{window}").into()),
                 alert: None,
                 expr: expr(*window),
-                labels: Arc::new(Map::from([("plinth_slo".to_string(), kind.to_string())])),
-                annotations: Arc::clone(&no_annotations),
+                labels: RuleLabels {
+                    series: None,
+                    slo: kind,
+                    alert: None,
+                },
+                annotations: None,
             })
             .collect(),
     };
@@ -377,18 +400,20 @@ pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
     let kind = slo.kind();
     let objective = slo.objective().shift(2);
     let budget = error_budget(slo)?;
-    // Shared by the recording rules (cloned by reference).
-    let labels = Arc::new(slo_labels(&ctx.selector, ctx.service, kind));
+    let labels = |alert| RuleLabels {
+        series: Some(Arc::clone(&ctx.series)),
+        slo: kind,
+        alert,
+    };
     let series = slo_series(&ctx.selector, kind);
-    let mut rules = Vec::new();
-    let no_annotations = Arc::new(Map::new());
+    let mut rules = Vec::with_capacity(5);
 
-    let record = |name: String, expr: String| Rule {
-        record: Some(name),
+    let record = |name: &'static str, expr: String| Rule {
+        record: Some(name.into()),
         alert: None,
         expr,
-        labels: Arc::clone(&labels),
-        annotations: Arc::clone(&no_annotations),
+        labels: labels(None),
+        annotations: None,
     };
 
     if let Slo::Latency {
@@ -401,7 +426,7 @@ pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
             .selector
             .render(&[("quantile", quantile(*percentile).to_string())]);
         rules.push(record(
-            "slo:latency_slice_error:bool".to_string(),
+            "slo:latency_slice_error:bool",
             format!(
                 "{} > bool {}",
                 latency_quantile(&selector),
@@ -410,38 +435,29 @@ pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
         ));
     }
     rules.push(record(
-        "slo:objective:ratio".to_string(),
+        "slo:objective:ratio",
         format!("vector({objective})"),
     ));
     rules.push(record(
-        "slo:error_budget:ratio".to_string(),
+        "slo:error_budget:ratio",
         format!("vector({budget})"),
     ));
 
     // The page and ticket alerts share their name and annotations.
     let alert = alert_name(ctx.service, kind);
-    let mut annotations = Map::from([
-        (
-            "summary".to_string(),
-            format!(
-                "{service} is burning its {kind} error budget too fast",
-                service = ctx.service
-            ),
+    let annotations = Arc::new(AlertAnnotations {
+        summary: format!(
+            "{service} is burning its {kind} error budget too fast",
+            service = ctx.service
         ),
-        (
-            "description".to_string(),
-            format!(
-                "The {kind} SLO of {service} ({percent}% over {window}) is burning its error budget at a rate that exhausts it before the window ends.",
-                service = ctx.service,
-                percent = slo.objective(),
-                window = days_or_duration(slo.window()),
-            ),
+        description: format!(
+            "The {kind} SLO of {service} ({percent}% over {window}) is burning its error budget at a rate that exhausts it before the window ends.",
+            service = ctx.service,
+            percent = slo.objective(),
+            window = days_or_duration(slo.window()),
         ),
-    ]);
-    if let Some(oncall) = ctx.oncall {
-        annotations.insert("oncall".to_string(), oncall.to_string());
-    }
-    let annotations = Arc::new(annotations);
+        oncall: ctx.oncall.map(str::to_string),
+    });
     let budget = budget.to_string();
     // ` > (14.4 * 0.0005)`: a window pair's threshold, the same for its long and short
     // window, formatted once for both.
@@ -464,15 +480,12 @@ pub fn rule_group(ctx: &RuleContext<'_>, slo: &Slo) -> Option<RuleGroup> {
             }
             expr.push_str("\n)");
         }
-        let mut alert_labels = (*labels).clone();
-        alert_labels.insert("severity".to_string(), severity.as_str().to_string());
-        alert_labels.insert("team".to_string(), ctx.team.to_string());
         rules.push(Rule {
             record: None,
             alert: Some(alert.clone()),
             expr,
-            labels: Arc::new(alert_labels),
-            annotations: Arc::clone(&annotations),
+            labels: labels(Some((severity.as_str(), Arc::clone(&ctx.team)))),
+            annotations: Some(Arc::clone(&annotations)),
         });
     }
 
