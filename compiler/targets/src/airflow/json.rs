@@ -14,16 +14,24 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 use std::io;
 
 /// Pretty JSON of `value` with no Jinja delimiter in it.
-pub fn jinja_inert_json(value: &serde_json::Value) -> String {
+pub fn jinja_inert_json<T: Serialize + ?Sized>(value: &T) -> String {
     let mut out = Vec::new();
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut out, JinjaInert(PrettyFormatter::new()));
-    // Serializing a `Value` into a Vec cannot fail; an empty document would fail loudly
-    // downstream (the DAG test suite parses every PLINTH_SPEC).
-    if value.serialize(&mut ser).is_err() {
+    // An empty document would fail loudly downstream (the DAG test suite parses every
+    // PLINTH_SPEC).
+    if write_jinja_inert_json(value, &mut out).is_err() {
         return String::new();
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`jinja_inert_json`], appended to `out` (a buffer the caller reuses). Serializing the
+/// typed documents of this target into memory cannot fail; the error is serde's.
+pub fn write_jinja_inert_json<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, JinjaInert(PrettyFormatter::new()));
+    value.serialize(&mut ser)
 }
 
 struct JinjaInert<'a>(PrettyFormatter<'a>);

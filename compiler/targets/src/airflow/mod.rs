@@ -28,24 +28,27 @@
 
 pub mod json;
 pub mod python;
+pub mod spec;
 #[cfg(test)]
 mod tests;
 
 use crate::names::{artifact_bucket_name, check_dns1123_label};
-use crate::{Emit, OutputFile, Target};
-use handlebars::Handlebars;
-use json::jinja_inert_json;
+use crate::{Collect, Emit, FileSink, Target};
+use handlebars::{Context, Handlebars, Output, RenderContext, Renderable};
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 use plinth_ir::{
-    BatchJob, Bytes, Duration, Environment, FeatureView, Millicores, Model, Origin, Platform,
-    Resources, Source, Training,
+    BatchJob, Bytes, Duration, FeatureView, Millicores, Model, Origin, Platform, Resources,
+    Training,
 };
 use plinth_syntax::Diagnostic;
-use python::{check_identifier, comment, python_str, timedelta};
+use python::{
+    check_identifier, comment, push_dict, push_list, push_python_str, python_str, timedelta,
+};
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::{Value, json};
+use spec::{EvaluationDoc, ExpectDoc, ModelDoc, SourceDoc, Spec, ViewDoc};
+use std::io;
 
 /// Diagnostic codes of this target (shared meanings with the Kubernetes target).
 pub const CODE_NAME: &str = "plinth::target::name";
@@ -59,6 +62,7 @@ pub const DEFAULT_MEMORY: Bytes = Bytes(2 << 30);
 const MAX_AIRFLOW_KEY: usize = 250;
 
 const TEMPLATE: &str = include_str!("../../../../targets/airflow/dag.py.hbs");
+const TEMPLATE_NAME: &str = "dag.py";
 
 pub struct Airflow;
 
@@ -68,10 +72,27 @@ impl Target for Airflow {
     }
 
     fn emit(&self, platform: &Platform) -> Emit {
-        let mut emit = Emit::default();
+        let files = Collect::default();
+        let diagnostics = match self.emit_to(platform, &files) {
+            Ok(diagnostics) => diagnostics,
+            // Unreachable: collecting in memory does not fail.
+            Err(e) => vec![error(
+                CODE_INTERNAL,
+                &platform.environment.origin,
+                "",
+                format!("could not collect the Airflow files: {e}"),
+            )],
+        };
+        Emit {
+            files: files.into_files(),
+            diagnostics,
+        }
+    }
+
+    fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
         let env = &platform.environment;
         if let Err(problem) = check_dns1123_label(&env.namespace) {
-            emit.diagnostics.push(error(
+            return Ok(vec![error(
                 CODE_NAME,
                 &env.origin,
                 "namespace",
@@ -79,76 +100,118 @@ impl Target for Airflow {
                     "namespace `{}` of environment `{}` is not a valid Kubernetes namespace for Airflow's pods: {problem}",
                     env.namespace, env.name
                 ),
-            ));
-            return emit;
+            )]);
         }
         let bucket = artifact_bucket_name(env);
         if let Err(why) = check_bucket(&bucket) {
-            emit.diagnostics.push(error(
+            return Ok(vec![error(
                 CODE_NAME,
                 &env.origin,
                 "account",
-                format!("the artifact bucket `{bucket}` of environment `{}` is not a valid S3 bucket name: {why}", env.name),
-            ));
-            return emit;
+                format!(
+                    "the artifact bucket `{bucket}` of environment `{}` is not a valid S3 bucket name: {why}",
+                    env.name
+                ),
+            )]);
         }
-        let renderer = match renderer() {
+        let renderer = match Renderer::new(platform) {
             Ok(r) => r,
             Err(message) => {
-                emit.diagnostics
-                    .push(Diagnostic::error(CODE_INTERNAL, env.origin.span, message));
-                return emit;
+                return Ok(vec![Diagnostic::error(
+                    CODE_INTERNAL,
+                    env.origin.span,
+                    message,
+                )]);
             }
         };
         let ctx = Ctx { platform, bucket };
-        let mut dags = Vec::new();
+        let mut pipelines = Vec::new();
         for model in platform.models.values() {
             if let Some(training) = &model.training {
-                dags.push(ctx.training_dag(model, training));
+                pipelines.push(Pipeline::Training(model, training));
             }
         }
         for view in platform.feature_views.values() {
             if view.schedule.is_some() {
-                dags.push(ctx.materialization_dag(view));
+                pipelines.push(Pipeline::Materialization(view));
             }
         }
         for job in platform.batch_jobs.values() {
-            dags.push(ctx.scoring_dag(job));
+            pipelines.push(Pipeline::Scoring(job));
         }
-        // Rendering (handlebars) is most of this target's time and each DAG is
-        // independent: render on all cores; `collect` keeps the order above.
-        let rendered: Vec<Result<OutputFile, Vec<Diagnostic>>> = dags
-            .into_par_iter()
-            .map(|dag| dag.and_then(|d| render(&renderer, env, &d)))
-            .collect();
-        for result in rendered {
-            match result {
-                Ok(file) => emit.files.push(file),
-                Err(diagnostics) => emit.diagnostics.extend(diagnostics),
-            }
-        }
-        emit.files.sort_by(|a, b| a.path.cmp(&b.path));
-        emit
+        // DAGs are independent: render them on all cores, each into buffers its worker
+        // reuses, and hand each file to the sink at once, so no DAG outlives its
+        // rendering. `collect` keeps the order above for the diagnostics.
+        let diagnostics: Vec<Vec<Diagnostic>> = pipelines
+            .par_iter()
+            .map_init(Scratch::default, |scratch, pipeline| {
+                let rendered = ctx
+                    .dag(*pipeline)
+                    .and_then(|dag| renderer.render(&dag, scratch));
+                match rendered {
+                    Ok(()) => {
+                        sink.write(&scratch.path, &scratch.out)?;
+                        Ok(Vec::new())
+                    }
+                    Err(diagnostics) => Ok(diagnostics),
+                }
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(diagnostics.into_iter().flatten().collect())
     }
+}
+
+/// What one DAG file is generated from.
+#[derive(Clone, Copy)]
+enum Pipeline<'a> {
+    Training(&'a Model, &'a Training),
+    Materialization(&'a FeatureView),
+    Scoring(&'a BatchJob),
+}
+
+/// One worker's buffers, reused from one DAG to the next.
+#[derive(Default)]
+struct Scratch {
+    /// A `PLINTH_SPEC` document.
+    json: Vec<u8>,
+    /// The file.
+    out: String,
+    path: String,
 }
 
 fn error(code: &str, origin: &Origin, field: &str, message: String) -> Diagnostic {
     Diagnostic::error(code, origin.field_span(field), message).with_file(&origin.file)
 }
 
-fn renderer() -> Result<Handlebars<'static>, String> {
-    let mut hbs = Handlebars::new();
-    hbs.set_strict_mode(true);
-    // Every value is already a Python fragment built in Rust (see `python`); HTML
-    // escaping would corrupt it.
-    hbs.register_escape_fn(handlebars::no_escape);
-    hbs.register_template_string("dag.py", TEMPLATE)
-        .map_err(|e| format!("the Airflow DAG template does not compile: {e}"))?;
-    Ok(hbs)
+/// The compiled DAG template and what every DAG of the environment shares.
+struct Renderer {
+    hbs: Handlebars<'static>,
+    /// The environment's name, for a comment.
+    environment: String,
+    /// The namespace as a Python literal.
+    namespace: String,
 }
 
-/// One DAG before rendering: raw values in the spec's words; [`render`] turns them into
-/// Python fragments.
+impl Renderer {
+    fn new(platform: &Platform) -> Result<Renderer, String> {
+        let mut hbs = Handlebars::new();
+        hbs.set_strict_mode(true);
+        // Every value is already a Python fragment built in Rust (see `python`); HTML
+        // escaping would corrupt it.
+        hbs.register_escape_fn(handlebars::no_escape);
+        hbs.register_template_string(TEMPLATE_NAME, TEMPLATE)
+            .map_err(|e| format!("the Airflow DAG template does not compile: {e}"))?;
+        let env = &platform.environment;
+        Ok(Renderer {
+            hbs,
+            environment: comment(&env.name),
+            namespace: python_str(&env.namespace),
+        })
+    }
+}
+
+/// One DAG before rendering: raw values in the spec's words; [`Renderer::render`] turns
+/// them into Python fragments.
 struct Dag<'a> {
     dag_id: String,
     origin: &'a Origin,
@@ -159,44 +222,47 @@ struct Dag<'a> {
     title: String,
     description: String,
     /// The declaration's `///` docs.
-    doc: String,
+    doc: &'a str,
     /// Bullet points of `doc_md`.
     facts: Vec<String>,
     /// Cron expression; `None` means triggered by hand.
-    schedule: Option<String>,
+    schedule: Option<&'a str>,
     dagrun_timeout: Duration,
-    owner: String,
+    owner: &'a str,
     retries: u32,
     retry_delay: Duration,
     max_retry_delay: Duration,
     tags: Vec<String>,
-    tasks: Vec<Task>,
+    /// The pod labels of every task.
+    labels: Labels<'a>,
+    tasks: Vec<Task<'a>>,
     /// `(upstream, downstream)` task ids.
     edges: Vec<(String, String)>,
 }
 
-/// One pod.
-struct Task {
-    id: String,
-    /// Fixed prose and identifiers only.
-    comments: Vec<String>,
-    image: String,
-    /// Declaration and field the image was written at, for diagnostics.
-    image_origin: (Origin, &'static str),
-    /// Fixed words, identifiers, numbers and our own Airflow macros: never spec text.
-    arguments: Vec<String>,
-    /// `PLINTH_SPEC`: what the container needs from the spec.
-    spec: Value,
-    resources: Resources,
-    execution_timeout: Duration,
-    /// Overrides the DAG's default.
-    retries: Option<u32>,
-    labels: Vec<(&'static str, String)>,
-}
+type Labels<'a> = [(&'static str, &'a str); 4];
 
 struct Ctx<'a> {
     platform: &'a Platform,
     bucket: String,
+}
+
+/// One pod.
+struct Task<'a> {
+    id: String,
+    /// Fixed prose and identifiers only.
+    comments: Vec<String>,
+    image: &'a str,
+    /// Declaration and field the image was written at, for diagnostics.
+    image_origin: (&'a Origin, &'static str),
+    /// Fixed words, identifiers, numbers and our own Airflow macros: never spec text.
+    arguments: Vec<String>,
+    /// `PLINTH_SPEC`: what the container needs from the spec.
+    spec: Spec<'a>,
+    resources: &'a Resources,
+    execution_timeout: Duration,
+    /// Overrides the DAG's default.
+    retries: Option<u32>,
 }
 
 fn as_of_end() -> String {
@@ -221,22 +287,6 @@ fn lookback(view: &FeatureView) -> Duration {
         .or(view.ttl)
         .or(view.schedule.as_ref().map(|s| s.interval))
         .unwrap_or(Duration(Duration::DAY))
-}
-
-fn source_json(source: Option<&Source>, name: &str) -> Value {
-    match source {
-        Some(s) => json!({
-            "name": s.name,
-            "kind": s.kind,
-            "location": s.location,
-            "event_time": s.columns.iter().find(|c| c.event_time).map(|c| c.name.clone()),
-        }),
-        None => json!({ "name": name }),
-    }
-}
-
-fn decimal(d: plinth_ir::Decimal) -> Value {
-    Value::from(d.to_f64())
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -290,69 +340,34 @@ pub fn check_image(image: &str) -> Result<(), String> {
 }
 
 impl<'a> Ctx<'a> {
+    fn dag(&self, pipeline: Pipeline<'a>) -> Result<Dag<'a>, Vec<Diagnostic>> {
+        match pipeline {
+            Pipeline::Training(model, training) => self.training_dag(model, training),
+            Pipeline::Materialization(view) => self.materialization_dag(view),
+            Pipeline::Scoring(job) => self.scoring_dag(job),
+        }
+    }
+
     /// Where the tasks of one run exchange data: `s3://<artifact bucket>/airflow/<dag>/<run>/`.
     fn workdir(&self, dag_id: &str) -> String {
         format!("s3://{}/airflow/{dag_id}/{{{{ run_id }}}}/", self.bucket)
     }
 
-    fn view_json(&self, view: &FeatureView) -> Value {
-        json!({
-            "name": view.name,
-            "entity": view.entity,
-            "key": view.key,
-            "online": view.online,
-            "ttl_seconds": view.ttl.map(|d| d.seconds()),
-            "source": source_json(self.platform.sources.get(&view.source), &view.source),
-            "features": view.features.iter().map(|f| json!({
-                "name": f.name,
-                "type": f.dtype,
-                "aggregate": f.aggregate.as_ref().map(|a| format!("{}({})", a.function, a.column)),
-                "window_seconds": f.window.map(|w| w.seconds()),
-            })).collect::<Vec<_>>(),
-        })
-    }
-
-    fn expectations_json(&self, views: &[&FeatureView]) -> Value {
-        let mut checks = Vec::new();
-        for view in views {
-            for e in &view.expects {
-                checks.push(json!({
-                    "feature_view": view.name,
-                    "source": view.source,
-                    "name": e.name,
-                    "column": e.column,
-                    "not_null": e.not_null,
-                    "unique": e.unique,
-                    "min": e.min.map(decimal),
-                    "max": e.max.map(decimal),
-                    "max_null_percent": e.max_null_percent.map(decimal),
-                }));
-            }
+    fn view_doc(&self, view: &'a FeatureView) -> Spec<'a> {
+        Spec::FeatureView {
+            feature_view: ViewDoc::new(view, self.platform.sources.get(&view.source)),
         }
-        Value::from(checks)
     }
 
-    fn model_json(&self, model: &Model) -> Value {
-        json!({
-            "name": model.name,
-            "version": model.version,
-            "framework": model.framework,
-            "format": model.format,
-            "artifact": model.artifact,
-            "risk": model.risk.name,
-            "inputs": model.inputs.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        })
-    }
-
-    fn labels(&self, team: &str, kind: &'static str, name: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("app.kubernetes.io/managed-by", "plinth".to_string()),
+    fn labels(&self, team: &'a str, kind: &'static str, name: &'a str) -> Labels<'a> {
+        [
+            ("app.kubernetes.io/managed-by", "plinth"),
             (
                 "plinth.dev/environment",
-                self.platform.environment.name.clone(),
+                self.platform.environment.name.as_str(),
             ),
-            ("plinth.dev/team", team.to_string()),
-            (kind, name.to_string()),
+            ("plinth.dev/team", team),
+            (kind, name),
         ]
     }
 
@@ -369,7 +384,7 @@ impl<'a> Ctx<'a> {
     fn training_dag(
         &self,
         model: &'a Model,
-        training: &Training,
+        training: &'a Training,
     ) -> Result<Dag<'a>, Vec<Diagnostic>> {
         let dag_id = format!("train_{}", model.name);
         let workdir = self.workdir(&dag_id);
@@ -379,7 +394,6 @@ impl<'a> Ctx<'a> {
             .dataset_window
             .unwrap_or(Duration(30 * Duration::DAY));
         let views = self.input_views(model);
-        let labels = self.labels(&model.owner, "plinth.dev/model", &model.name);
         let mut tasks = Vec::new();
         let mut edges = Vec::new();
         let mut missing = Vec::new();
@@ -407,8 +421,8 @@ impl<'a> Ctx<'a> {
                     ),
                     format!("{window} dataset window, from events up to {back} older (its longest window)."),
                 ],
-                image: view_image.clone(),
-                image_origin: (view.origin.clone(), "image"),
+                image: view_image,
+                image_origin: (&view.origin, "image"),
                 arguments: vec![
                     "materialize".to_string(),
                     "--as-of-start".to_string(),
@@ -420,28 +434,26 @@ impl<'a> Ctx<'a> {
                     "--output".to_string(),
                     format!("{features}{}/", view.name),
                 ],
-                spec: json!({ "feature_view": self.view_json(view) }),
-                resources: view.resources.clone(),
+                spec: self.view_doc(view),
+                resources: &view.resources,
                 execution_timeout: Duration(6 * Duration::HOUR),
                 retries: None,
-                labels: labels.clone(),
             });
             edges.push((id, "validate_data".to_string()));
         }
         if !missing.is_empty() {
             return Err(missing);
         }
-        let step = |id: &str, comments: Vec<String>, arguments: Vec<String>, spec: Value| Task {
+        let step = |id: &str, comments: Vec<String>, arguments: Vec<String>, spec: Spec<'a>| Task {
             id: id.to_string(),
             comments,
-            image: training.image.clone(),
-            image_origin: (model.origin.clone(), "training.image"),
+            image: &training.image,
+            image_origin: (&model.origin, "training.image"),
             arguments,
             spec,
-            resources: Resources::default(),
+            resources: &NO_RESOURCES,
             execution_timeout: Duration(Duration::HOUR),
             retries: None,
-            labels: labels.clone(),
         };
         tasks.push(step(
             "validate_data",
@@ -451,7 +463,9 @@ impl<'a> Ctx<'a> {
                 "--input".to_string(),
                 features.clone(),
             ],
-            json!({ "expectations": self.expectations_json(&views) }),
+            Spec::Expectations {
+                expectations: ExpectDoc::all(&views),
+            },
         ));
         let mut train = step(
             "train",
@@ -466,9 +480,12 @@ impl<'a> Ctx<'a> {
                 "--output".to_string(),
                 candidate.clone(),
             ],
-            json!({ "model": self.model_json(model), "dataset_window_seconds": window.seconds() }),
+            Spec::Train {
+                model: ModelDoc::new(model),
+                dataset_window_seconds: window.seconds(),
+            },
         );
-        train.resources = training.resources.clone();
+        train.resources = &training.resources;
         train.execution_timeout = Duration(12 * Duration::HOUR);
         tasks.push(train);
         edges.push(("validate_data".to_string(), "train".to_string()));
@@ -500,10 +517,10 @@ impl<'a> Ctx<'a> {
             "evaluate",
             comments,
             arguments,
-            json!({
-                "model": self.model_json(model),
-                "evaluation": training.evaluation.as_ref().map(|e| json!({ "metric": e.metric, "min": decimal(e.min) })),
-            }),
+            Spec::Evaluate {
+                model: ModelDoc::new(model),
+                evaluation: training.evaluation.as_ref().map(EvaluationDoc::new),
+            },
         );
         evaluate.execution_timeout = Duration(2 * Duration::HOUR);
         evaluate.retries = Some(0);
@@ -527,7 +544,10 @@ impl<'a> Ctx<'a> {
                     "--model".to_string(),
                     candidate.clone(),
                 ],
-                json!({ "model": self.model_json(model), "approvers": training.approvals }),
+                Spec::Approval {
+                    model: ModelDoc::new(model),
+                    approvers: &training.approvals,
+                },
             );
             approval.execution_timeout = Duration(3 * Duration::DAY);
             approval.retries = Some(0);
@@ -542,7 +562,9 @@ impl<'a> Ctx<'a> {
                 model.name
             )],
             vec!["register".to_string(), "--model".to_string(), candidate],
-            json!({ "model": self.model_json(model) }),
+            Spec::Register {
+                model: ModelDoc::new(model),
+            },
         ));
         edges.push((before_register.to_string(), "register".to_string()));
 
@@ -579,11 +601,11 @@ impl<'a> Ctx<'a> {
                 .purpose
                 .clone()
                 .unwrap_or_else(|| format!("Trains model {}", model.name)),
-            doc: model.doc.clone(),
+            doc: &model.doc,
             facts,
-            schedule: training.schedule.as_ref().map(|s| s.expr.clone()),
+            schedule: training.schedule.as_ref().map(|s| s.expr.as_str()),
             dagrun_timeout: Duration(4 * Duration::DAY),
-            owner: model.owner.clone(),
+            owner: &model.owner,
             retries: 2,
             retry_delay: Duration(5 * Duration::MINUTE),
             max_retry_delay: Duration(Duration::HOUR),
@@ -593,6 +615,7 @@ impl<'a> Ctx<'a> {
                 format!("model:{}", model.name),
                 format!("risk:{}", model.risk.name),
             ],
+            labels: self.labels(&model.owner, "plinth.dev/model", &model.name),
             tasks,
             edges,
         })
@@ -620,18 +643,16 @@ impl<'a> Ctx<'a> {
         let deadline = view.freshness.unwrap_or(interval);
         let back = lookback(view);
         let dag_id = format!("materialize_{}", view.name);
-        let labels = self.labels(&view.owner, "plinth.dev/feature-view", &view.name);
-        let pod = |id: &str, comments: Vec<String>, arguments: Vec<String>, spec: Value| Task {
+        let pod = |id: &str, comments: Vec<String>, arguments: Vec<String>, spec: Spec<'a>| Task {
             id: id.to_string(),
             comments,
-            image: image.clone(),
-            image_origin: (view.origin.clone(), "image"),
+            image,
+            image_origin: (&view.origin, "image"),
             arguments,
             spec,
-            resources: view.resources.clone(),
+            resources: &view.resources,
             execution_timeout: deadline,
             retries: None,
-            labels: labels.clone(),
         };
         let window_args = || {
             vec![
@@ -653,7 +674,9 @@ impl<'a> Ctx<'a> {
                     "bad data fails the run instead of reaching the feature store.",
                 ]),
                 arguments,
-                json!({ "expectations": self.expectations_json(&[view]) }),
+                Spec::Expectations {
+                    expectations: ExpectDoc::all(&[view]),
+                },
             ));
             edges.push(("validate_data".to_string(), "materialize".to_string()));
         }
@@ -671,7 +694,7 @@ impl<'a> Ctx<'a> {
                 format!("(the longest feature window), written to the {stores}."),
             ],
             arguments,
-            json!({ "feature_view": self.view_json(view) }),
+            self.view_doc(view),
         ));
         let mut facts = vec![
             format!("Owner: team `{}`", view.owner),
@@ -691,11 +714,11 @@ impl<'a> Ctx<'a> {
             what: format!("feature view `{}`", view.name),
             title: format!("Materialization of feature view `{}`.", view.name),
             description: format!("Materializes feature view {} every {interval}", view.name),
-            doc: view.doc.clone(),
+            doc: &view.doc,
             facts,
-            schedule: view.schedule.as_ref().map(|s| s.expr.clone()),
+            schedule: view.schedule.as_ref().map(|s| s.expr.as_str()),
             dagrun_timeout: deadline,
-            owner: view.owner.clone(),
+            owner: &view.owner,
             retries: 2,
             retry_delay: clamp(
                 interval.millis() / 10,
@@ -709,6 +732,7 @@ impl<'a> Ctx<'a> {
                 format!("feature_view:{}", view.name),
                 format!("classification:{}", view.classification.name),
             ],
+            labels: self.labels(&view.owner, "plinth.dev/feature-view", &view.name),
             tasks,
             edges,
         })
@@ -719,11 +743,11 @@ impl<'a> Ctx<'a> {
         let image = job
             .image
             .as_ref()
-            .map(|i| (i.clone(), (job.origin.clone(), "image")))
+            .map(|i| (i.as_str(), (&job.origin, "image")))
             .or_else(|| {
                 model
                     .and_then(|m| m.training.as_ref().map(|t| (m, t)))
-                    .map(|(m, t)| (t.image.clone(), (m.origin.clone(), "training.image")))
+                    .map(|(m, t)| (t.image.as_str(), (&m.origin, "training.image")))
             });
         let Some((image, image_origin)) = image else {
             return Err(vec![error(
@@ -737,8 +761,9 @@ impl<'a> Ctx<'a> {
             )]);
         };
         let dag_id = format!("score_{}", job.name);
-        let risk = model.map(|m| m.risk.name.clone()).unwrap_or_default();
+        let risk = model.map_or("", |m| m.risk.name.as_str());
         let interval = job.schedule.interval;
+        let sources = &self.platform.sources;
         let task = Task {
             id: "score".to_string(),
             comments: vec![format!(
@@ -754,16 +779,15 @@ impl<'a> Ctx<'a> {
                 "--events-since".to_string(),
                 before_end(interval),
             ],
-            spec: json!({
-                "batch_job": job.name,
-                "model": model.map(|m| self.model_json(m)),
-                "input": source_json(self.platform.sources.get(&job.input), &job.input),
-                "output": source_json(self.platform.sources.get(&job.output), &job.output),
-            }),
-            resources: job.resources.clone(),
+            spec: Spec::Score {
+                batch_job: &job.name,
+                model: model.map(ModelDoc::new),
+                input: SourceDoc::new(sources.get(&job.input), &job.input),
+                output: SourceDoc::new(sources.get(&job.output), &job.output),
+            },
+            resources: &job.resources,
             execution_timeout: interval,
             retries: None,
-            labels: self.labels(&job.owner, "plinth.dev/batch-job", &job.name),
         };
         Ok(Dag {
             dag_id,
@@ -774,7 +798,7 @@ impl<'a> Ctx<'a> {
                 job.name, job.model
             ),
             description: format!("Scores {} with model {}", job.input, job.model),
-            doc: job.doc.clone(),
+            doc: &job.doc,
             facts: vec![
                 format!("Owner: team `{}`", job.owner),
                 format!("Model: `{}` (risk {risk})", job.model),
@@ -782,9 +806,9 @@ impl<'a> Ctx<'a> {
                 format!("Output: `{}`", job.output),
                 format!("Classification: {}", job.data_classification.name),
             ],
-            schedule: Some(job.schedule.expr.clone()),
+            schedule: Some(&job.schedule.expr),
             dagrun_timeout: interval,
-            owner: job.owner.clone(),
+            owner: &job.owner,
             retries: 2,
             retry_delay: Duration(5 * Duration::MINUTE),
             max_retry_delay: Duration(Duration::HOUR),
@@ -795,11 +819,20 @@ impl<'a> Ctx<'a> {
                 format!("risk:{risk}"),
                 format!("batch_job:{}", job.name),
             ],
+            labels: self.labels(&job.owner, "plinth.dev/batch-job", &job.name),
             tasks: vec![task],
             edges: Vec::new(),
         })
     }
 }
+
+/// Resources of a training step other than `train`: the defaults.
+static NO_RESOURCES: Resources = Resources {
+    cpu: None,
+    memory: None,
+    gpu: 0,
+    accelerator: None,
+};
 
 fn clamp(ms: u64, min: u64, max: u64) -> Duration {
     Duration(ms.clamp(min, max))
@@ -807,11 +840,12 @@ fn clamp(ms: u64, min: u64, max: u64) -> Duration {
 
 // ---- rendering ----
 
+/// The template's context: Python fragments (see `python`), laid out by `dag.py.hbs`.
 #[derive(Serialize)]
-struct DagView {
+struct DagView<'v> {
     docstring: String,
     source: String,
-    environment: String,
+    environment: &'v str,
     dag_id: String,
     description: String,
     doc_md: String,
@@ -822,21 +856,13 @@ struct DagView {
     retries: u32,
     retry_delay: String,
     max_retry_delay: String,
-    tags: Vec<String>,
+    /// A list literal.
+    tags: String,
+    namespace: &'v str,
+    /// A dict literal: the labels of every task.
+    labels: String,
     tasks: Vec<TaskView>,
     dependencies: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Pair {
-    key: String,
-    value: String,
-}
-
-#[derive(Serialize)]
-struct EnvView {
-    name: String,
-    value: String,
 }
 
 #[derive(Serialize)]
@@ -845,21 +871,25 @@ struct TaskView {
     var: String,
     task_id: String,
     image: String,
-    namespace: String,
     arguments: Vec<String>,
-    env: Vec<EnvView>,
-    resources: Vec<Pair>,
+    /// The `PLINTH_SPEC` document as a string literal.
+    spec: String,
+    /// A dict literal: requests, and the same limits.
+    resources: String,
     gpu: bool,
-    node_selector: Vec<Pair>,
-    labels: Vec<Pair>,
+    /// A dict literal.
+    node_selector: Option<String>,
     task_retries: Option<String>,
     execution_timeout: String,
 }
 
-fn pair(key: &str, value: &str) -> Pair {
-    Pair {
-        key: python_str(key),
-        value: python_str(value),
+/// Collects handlebars' output in a buffer the worker reuses.
+struct BufferOutput<'s>(&'s mut String);
+
+impl Output for BufferOutput<'_> {
+    fn write(&mut self, seg: &str) -> io::Result<()> {
+        self.0.push_str(seg);
+        Ok(())
     }
 }
 
@@ -954,119 +984,149 @@ fn order(dag: &Dag) -> Result<Vec<(usize, Vec<usize>)>, Box<Diagnostic>> {
         .collect())
 }
 
-fn render(hbs: &Handlebars, env: &Environment, dag: &Dag) -> Result<OutputFile, Vec<Diagnostic>> {
-    let mut errors = Vec::new();
-    for task in &dag.tasks {
-        if let Some(d) = check_task_id(dag, &task.id) {
-            errors.push(d);
+impl Renderer {
+    /// Renders `dag` into `scratch.out`, its path into `scratch.path`.
+    fn render(&self, dag: &Dag, scratch: &mut Scratch) -> Result<(), Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        for task in &dag.tasks {
+            if let Some(d) = check_task_id(dag, &task.id) {
+                errors.push(d);
+            }
+            if let Err(why) = check_image(task.image) {
+                let (origin, field) = task.image_origin;
+                errors.push(error(
+                    CODE_IMAGE,
+                    origin,
+                    field,
+                    format!("image `{}` cannot be used by Airflow: {why}", task.image.escape_default()),
+                ).with_help("write a plain image reference: `registry.example/name:tag` or `...@sha256:<digest>`"));
+            }
         }
-        if let Err(why) = check_image(&task.image) {
-            let (origin, field) = &task.image_origin;
-            errors.push(error(
-                CODE_IMAGE,
-                origin,
-                field,
-                format!("image `{}` cannot be used by Airflow: {why}", task.image.escape_default()),
-            ).with_help("write a plain image reference: `registry.example/name:tag` or `...@sha256:<digest>`"));
+        if dag.dag_id.len() > MAX_AIRFLOW_KEY {
+            errors.push(
+                Diagnostic::error(CODE_NAME, dag.origin.span, format!("{} gives the Airflow DAG id `{}`, longer than Airflow's {MAX_AIRFLOW_KEY} characters", dag.what, dag.dag_id))
+                    .with_file(&dag.origin.file),
+            );
         }
-    }
-    if dag.dag_id.len() > MAX_AIRFLOW_KEY {
-        errors.push(
-            Diagnostic::error(CODE_NAME, dag.origin.span, format!("{} gives the Airflow DAG id `{}`, longer than Airflow's {MAX_AIRFLOW_KEY} characters", dag.what, dag.dag_id))
+        let ordered = order(dag).map_err(|d| vec![*d])?;
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let internal = |message: String| {
+            vec![
+                Diagnostic::error(
+                    CODE_INTERNAL,
+                    dag.origin.span,
+                    format!("cannot render the Airflow DAG of {}: {message}", dag.what),
+                )
                 .with_file(&dag.origin.file),
-        );
-    }
-    let ordered = order(dag).map_err(|d| vec![*d])?;
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let mut tasks = Vec::new();
-    let mut dependencies = Vec::new();
-    for (i, ups) in &ordered {
-        let Some(task) = dag.tasks.get(*i) else {
-            continue;
+            ]
         };
-        let var = |i: &usize| dag.tasks.get(*i).map(|t| t.id.clone()).unwrap_or_default();
-        match ups.as_slice() {
-            [] => {}
-            [one] => dependencies.push(format!("{} >> {}", var(one), task.id)),
-            many => dependencies.push(format!(
-                "[{}] >> {}",
-                many.iter().map(var).collect::<Vec<_>>().join(", "),
-                task.id
-            )),
+        let mut tasks = Vec::with_capacity(ordered.len());
+        let mut dependencies = Vec::new();
+        for (i, ups) in &ordered {
+            let Some(task) = dag.tasks.get(*i) else {
+                continue;
+            };
+            let var = |i: &usize| dag.tasks.get(*i).map_or("", |t| t.id.as_str());
+            match ups.as_slice() {
+                [] => {}
+                [one] => dependencies.push(format!("{} >> {}", var(one), task.id)),
+                many => dependencies.push(format!(
+                    "[{}] >> {}",
+                    many.iter().map(var).collect::<Vec<_>>().join(", "),
+                    task.id
+                )),
+            }
+            scratch.json.clear();
+            json::write_jinja_inert_json(&task.spec, &mut scratch.json)
+                .map_err(|e| internal(e.to_string()))?;
+            let spec = std::str::from_utf8(&scratch.json).map_err(|e| internal(e.to_string()))?;
+            tasks.push(task_view(task, spec));
         }
-        tasks.push(task_view(task, &env.namespace));
-    }
-    let view = DagView {
-        docstring: python_str(&dag.title),
-        source: comment(&dag.what),
-        environment: comment(&env.name),
-        dag_id: python_str(&dag.dag_id),
-        description: python_str(&dag.description),
-        doc_md: python_str(&doc_md(dag)),
-        schedule: dag
-            .schedule
-            .as_deref()
-            .map_or("None".to_string(), python_str),
-        max_active_runs: 1,
-        dagrun_timeout: timedelta(dag.dagrun_timeout),
-        owner: python_str(&dag.owner),
-        retries: dag.retries,
-        retry_delay: timedelta(dag.retry_delay),
-        max_retry_delay: timedelta(dag.max_retry_delay),
-        tags: dag.tags.iter().map(|t| python_str(t)).collect(),
-        tasks,
-        dependencies,
-    };
-    let contents = hbs.render("dag.py", &view).map_err(|e| {
-        vec![
-            Diagnostic::error(
-                CODE_INTERNAL,
-                dag.origin.span,
-                format!("cannot render the Airflow DAG of {}: {e}", dag.what),
+        let mut tags = String::new();
+        push_list(&mut tags, dag.tags.iter().map(String::as_str));
+        let mut labels = String::new();
+        push_dict(&mut labels, dag.labels);
+        let view = DagView {
+            docstring: python_str(&dag.title),
+            source: comment(&dag.what),
+            environment: &self.environment,
+            dag_id: python_str(&dag.dag_id),
+            description: python_str(&dag.description),
+            doc_md: python_str(&doc_md(dag)),
+            schedule: dag.schedule.map_or("None".to_string(), python_str),
+            max_active_runs: 1,
+            dagrun_timeout: timedelta(dag.dagrun_timeout),
+            owner: python_str(dag.owner),
+            retries: dag.retries,
+            retry_delay: timedelta(dag.retry_delay),
+            max_retry_delay: timedelta(dag.max_retry_delay),
+            tags,
+            namespace: &self.namespace,
+            labels,
+            tasks,
+            dependencies,
+        };
+        let context = Context::wraps(&view).map_err(|e| internal(e.to_string()))?;
+        let template = self
+            .hbs
+            .get_template(TEMPLATE_NAME)
+            .ok_or_else(|| internal("the template is not registered".to_string()))?;
+        scratch.out.clear();
+        template
+            .render(
+                &self.hbs,
+                &context,
+                &mut RenderContext::new(template.name.as_ref()),
+                &mut BufferOutput(&mut scratch.out),
             )
-            .with_file(&dag.origin.file),
-        ]
-    })?;
-    Ok(OutputFile {
-        path: format!("dags/{}.py", dag.dag_id),
-        contents,
-    })
+            .map_err(|e| internal(e.to_string()))?;
+        scratch.path.clear();
+        scratch.path.push_str("dags/");
+        scratch.path.push_str(&dag.dag_id);
+        scratch.path.push_str(".py");
+        Ok(())
+    }
 }
 
-fn task_view(task: &Task, namespace: &str) -> TaskView {
+fn task_view(task: &Task, spec: &str) -> TaskView {
     let cpu = task.resources.cpu.unwrap_or(DEFAULT_CPU).to_string();
     let memory = task.resources.memory.unwrap_or(DEFAULT_MEMORY).to_string();
-    let mut resources = vec![pair("cpu", &cpu), pair("memory", &memory)];
     let gpu = task.resources.gpu > 0;
-    let mut node_selector = Vec::new();
+    let gpus = task.resources.gpu.to_string();
+    let mut resources = vec![("cpu", cpu.as_str()), ("memory", memory.as_str())];
+    let mut node_selector = None;
     if gpu {
-        resources.push(pair("nvidia.com/gpu", &task.resources.gpu.to_string()));
+        resources.push(("nvidia.com/gpu", &gpus));
         // The same node label as the Kubernetes target: Karpenter's GPU name.
         if let Some(accelerator) = &task.resources.accelerator {
             let gpu_name = accelerator.strip_prefix("nvidia_").unwrap_or(accelerator);
-            node_selector.push(pair(
-                "karpenter.k8s.aws/instance-gpu-name",
-                &gpu_name.replace('_', "-"),
-            ));
+            let mut selector = String::new();
+            push_dict(
+                &mut selector,
+                [(
+                    "karpenter.k8s.aws/instance-gpu-name",
+                    gpu_name.replace('_', "-").as_str(),
+                )],
+            );
+            node_selector = Some(selector);
         }
     }
+    let mut resource_dict = String::new();
+    push_dict(&mut resource_dict, resources);
+    let mut spec_literal = String::with_capacity(spec.len() + spec.len() / 8);
+    push_python_str(&mut spec_literal, spec);
     TaskView {
         comments: task.comments.iter().map(|c| comment(c)).collect(),
         var: task.id.clone(),
         task_id: python_str(&task.id),
-        image: python_str(&task.image),
-        namespace: python_str(namespace),
+        image: python_str(task.image),
         arguments: task.arguments.iter().map(|a| python_str(a)).collect(),
-        env: vec![EnvView {
-            name: python_str("PLINTH_SPEC"),
-            value: python_str(&jinja_inert_json(&task.spec)),
-        }],
-        resources,
+        spec: spec_literal,
+        resources: resource_dict,
         gpu,
         node_selector,
-        labels: task.labels.iter().map(|(k, v)| pair(k, v)).collect(),
         task_retries: task.retries.map(|r| r.to_string()),
         execution_timeout: timedelta(task.execution_timeout),
     }

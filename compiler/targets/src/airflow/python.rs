@@ -7,7 +7,7 @@
 //! only lays these fragments out, so no spec string can end a literal early or add code.
 
 use plinth_ir::Duration;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// Python's hard keywords (3.8 to 3.14). Soft keywords (`match`, `case`, `type`, `_`) are
 /// valid variable names and are not listed.
@@ -102,11 +102,12 @@ fn push_escaped_char(out: &mut String, c: char) {
         '\n' => out.push_str("\\n"),
         c if must_escape(c) => {
             let code = u32::from(c);
-            if code <= 0xff {
-                out.push_str(&format!("\\x{code:02x}"));
+            // Writing into a `String` cannot fail.
+            let _ = if code <= 0xff {
+                write!(out, "\\x{code:02x}")
             } else {
-                out.push_str(&format!("\\u{code:04x}"));
-            }
+                write!(out, "\\u{code:04x}")
+            };
         }
         c => out.push(c),
     }
@@ -119,22 +120,53 @@ fn push_escaped_char(out: &mut String, c: char) {
 /// the lines readable. In both forms backslashes, the closing quote and every character
 /// of [`must_escape`] (other than the newlines of a triple-quoted literal) are escaped.
 pub fn python_str(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    push_python_str(&mut out, value);
+    out
+}
+
+/// [`python_str`], appended to `out`.
+pub fn push_python_str(out: &mut String, value: &str) {
     if value.contains('\n') {
-        return triple_quoted(value);
+        return push_triple_quoted(out, value);
     }
     let quote = if value.contains('"') && !value.contains('\'') {
-        '\''
+        b'\''
     } else {
-        '"'
+        b'"'
     };
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push(quote);
+    out.push(char::from(quote));
     // Runs of printable ASCII other than `\` and the quote are copied as they are (most
     // strings are one such run); each other character goes through the escaping below.
+    push_runs(
+        out,
+        value,
+        |b| b == quote,
+        |out, c, _| {
+            if c == char::from(quote) {
+                out.push('\\');
+                out.push(c);
+            } else {
+                push_escaped_char(out, c);
+            }
+        },
+    );
+    out.push(char::from(quote));
+}
+
+/// Copies `value` to `out`: runs of printable ASCII (other than `\` and the bytes of
+/// `special`) as they are, every other character through `escape`, which also gets the
+/// text after that character.
+fn push_runs(
+    out: &mut String,
+    value: &str,
+    special: impl Fn(u8) -> bool,
+    escape: impl Fn(&mut String, char, &str),
+) {
     let mut rest = value;
     while let Some(at) = rest
         .bytes()
-        .position(|b| !(0x20..0x7f).contains(&b) || b == b'\\' || char::from(b) == quote)
+        .position(|b| !(0x20..0x7f).contains(&b) || b == b'\\' || special(b))
     {
         // `at` starts a character: every byte before it is ASCII.
         let Some((run, tail)) = rest.split_at_checked(at) else {
@@ -142,36 +174,32 @@ pub fn python_str(value: &str) -> String {
         };
         out.push_str(run);
         let mut chars = tail.chars();
-        match chars.next() {
-            Some(c) if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            Some(c) => push_escaped_char(&mut out, c),
-            None => {}
-        }
+        let Some(c) = chars.next() else {
+            break;
+        };
         rest = chars.as_str();
+        escape(out, c, rest);
     }
     out.push_str(rest);
-    out.push(quote);
-    out
 }
 
-fn triple_quoted(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 6);
+fn push_triple_quoted(out: &mut String, value: &str) {
+    out.reserve(value.len() + 6);
     out.push_str("\"\"\"");
-    let mut chars = value.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
+    push_runs(
+        out,
+        value,
+        |b| b == b'"',
+        |out, c, after| match c {
             '\n' => out.push('\n'),
             // INVARIANT: a `"` followed by another `"` or by the closing `"""` is escaped,
             // so no run of two unescaped quotes exists and the literal cannot end early.
-            '"' if matches!(chars.peek(), None | Some('"')) => out.push_str("\\\""),
-            c => push_escaped_char(&mut out, c),
-        }
-    }
+            '"' if after.is_empty() || after.starts_with('"') => out.push_str("\\\""),
+            '"' => out.push('"'),
+            c => push_escaped_char(out, c),
+        },
+    );
     out.push_str("\"\"\"");
-    out
 }
 
 /// A `# ...` comment line's text: anything that could end the line is replaced, so a
@@ -199,4 +227,30 @@ pub fn timedelta(duration: Duration) -> String {
         }
     }
     format!("timedelta(milliseconds={ms})")
+}
+
+/// A one-line Python list of string literals: `["a", "b"]`.
+pub fn push_list<'s>(out: &mut String, items: impl IntoIterator<Item = &'s str>) {
+    out.push('[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_python_str(out, item);
+    }
+    out.push(']');
+}
+
+/// A one-line Python dict of string literals: `{"a": "b", "c": "d"}`.
+pub fn push_dict<'s>(out: &mut String, pairs: impl IntoIterator<Item = (&'s str, &'s str)>) {
+    out.push('{');
+    for (i, (key, value)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_python_str(out, key);
+        out.push_str(": ");
+        push_python_str(out, value);
+    }
+    out.push('}');
 }
