@@ -181,6 +181,24 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Docs taken for an entry that cannot hold them, kept as plain comments in source
+    /// order (comments after them may already have been read).
+    fn docs_as_comments(&mut self, docs: &[Doc]) {
+        for doc in docs {
+            let text = self.src.get(doc.span.range()).unwrap_or("").to_string();
+            let at = self
+                .comments
+                .partition_point(|c| c.span.start < doc.span.start);
+            self.comments.insert(
+                at,
+                Comment {
+                    span: doc.span,
+                    text,
+                },
+            );
+        }
+    }
+
     fn take_docs(&mut self) -> Vec<Doc> {
         std::mem::take(&mut self.docs)
     }
@@ -678,9 +696,16 @@ impl<'a> Parser<'a> {
                     .help(format!("write `{}: value`", key.text));
                 self.value(&key)
             }
-            // `enum NAME { a, b, c }`: a name alone, ended by `,`, `}` or a new line.
-            TokenKind::Comma | TokenKind::RBrace if self.in_enum => return Some(Entry::Bare(key)),
-            _ if self.in_enum && t.line_start && Self::is_name(t) => return Some(Entry::Bare(key)),
+            // `enum NAME { a, b, c }`: a name alone, ended by `,`, `}` or a new line. A
+            // value has no docs: a `///` before it is a plain comment.
+            TokenKind::Comma | TokenKind::RBrace if self.in_enum => {
+                self.docs_as_comments(&docs);
+                return Some(Entry::Bare(key));
+            }
+            _ if self.in_enum && t.line_start && Self::is_name(t) => {
+                self.docs_as_comments(&docs);
+                return Some(Entry::Bare(key));
+            }
             _ => {
                 self.unexpected(t, &format!("`:` or `{{` after `{}`", key.text))
                     .help("an entry looks like `key: value` or `kind name { ... }`");

@@ -50,3 +50,15 @@ fn an_orphan_doc_before_a_brace_stays_an_orphan() {
         Some("source s {\n  nd: kide /// ee:0\n  ///Dct it\n  {\n    te: count_d\n  }\n}\n")
     );
 }
+
+/// Found by `cargo fuzz run parse` (minimized): a `///` line before a `,` in an enum's
+/// list documents nothing, so it is a plain comment; the formatter printed it twice.
+#[test]
+fn an_orphan_doc_before_a_comma_prints_once() {
+    for text in [
+        "enum f{\n///\n,t}",
+        "enum format { onnx, savedmodelformat { onnx, python }\n\n/// Data }\n, python }\n",
+    ] {
+        round_trips(text);
+    }
+}
