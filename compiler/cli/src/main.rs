@@ -346,10 +346,21 @@ fn fmt(dir: &Path, check_only: bool) -> ExitCode {
     let mut unformatted = Vec::new();
     let mut failed = false;
     for (path, text) in &loaded.files {
-        let Some(formatted) = plinth_syntax::format(text) else {
-            eprintln!("{path}: has syntax errors; run `plinth check` first");
-            failed = true;
-            continue;
+        let formatted = match plinth_syntax::format_checked(text) {
+            Ok(f) => f,
+            Err(plinth_syntax::FormatError::Syntax) => {
+                eprintln!("{path}: has syntax errors; run `plinth check` first");
+                failed = true;
+                continue;
+            }
+            Err(plinth_syntax::FormatError::ChangesMeaning { span }) => {
+                let (line, col) = plinth_syntax::line_col(text, span.start as usize);
+                eprintln!(
+                    "{path}:{line}:{col}: not formatted: the layout would turn this `///` comment into the doc of the next entry; write `//` for a comment that documents nothing"
+                );
+                failed = true;
+                continue;
+            }
         };
         if formatted != *text {
             unformatted.push(path.clone());

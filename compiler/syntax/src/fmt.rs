@@ -21,7 +21,9 @@
 //!   Doc comments print as `/// text`.
 //!
 //! The output parses to the same tree (`dump(parse(format(x))) == dump(parse(x))`) and
-//! formatting is idempotent; both are property-tested.
+//! formatting is idempotent; both are property-tested and fuzzed, and `format` checks
+//! the first on every file: where a layout would change the tree it refuses
+//! ([`FormatError::ChangesMeaning`]) rather than change what the file means.
 
 use crate::ast::{Body, Comment, Doc, Entry, Expr, ExprKind, Item, SourceFile};
 use crate::lexer::{self, Trivia};
@@ -30,13 +32,46 @@ use crate::{Span, parse};
 /// Lines longer than this break their values.
 pub const MAX_WIDTH: usize = 80;
 
-/// Formats `text`; `None` when it has syntax errors.
+/// Formats `text`; `None` when it has syntax errors or cannot be formatted without
+/// changing what it means (see [`format_checked`]).
 pub fn format(text: &str) -> Option<String> {
-    let parse = parse(text);
-    if parse.has_errors() {
-        return None;
+    format_checked(text).ok()
+}
+
+/// Why a file was not formatted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormatError {
+    /// The file does not parse.
+    Syntax,
+    /// The canonical layout would parse differently. The one case known: a `///`
+    /// comment that documents nothing (it follows other code on its line) which the
+    /// layout must put on a line of its own, after a `//` comment, right before an
+    /// entry: it would become that entry's doc. `span` is that comment's.
+    ChangesMeaning { span: Span },
+}
+
+/// Formats `text`, and checks that the result parses to the same tree: a formatter
+/// must never change what a file means, so a layout that would is refused.
+pub fn format_checked(text: &str) -> Result<String, FormatError> {
+    let before = parse(text);
+    if before.has_errors() {
+        return Err(FormatError::Syntax);
     }
-    Some(format_file(text, &parse.file))
+    let out = format_file(text, &before.file);
+    let after = parse(&out);
+    if crate::dump(&after.file) == crate::dump(&before.file) {
+        return Ok(out);
+    }
+    // The first comment of the source missing from the output's comments (in order)
+    // is what changed; otherwise point at the start of the file.
+    let moved = before
+        .file
+        .comments
+        .iter()
+        .enumerate()
+        .find(|(i, c)| after.file.comments.get(*i).is_none_or(|a| a.text != c.text))
+        .map_or(Span::new(0, 0), |(_, c)| c.span);
+    Err(FormatError::ChangesMeaning { span: moved })
 }
 
 /// `value` as a canonical Plinth string literal: `"` and `\` escaped, line break and tab

@@ -19,7 +19,7 @@ mod suggest;
 
 pub use diagnostic::{CodeDoc, Diagnostic, Related, Severity};
 pub use dump::dump;
-pub use fmt::{format, string_literal};
+pub use fmt::{FormatError, format, format_checked, string_literal};
 pub use parser::MAX_DEPTH;
 pub use span::{Span, line_col};
 pub use suggest::did_you_mean;

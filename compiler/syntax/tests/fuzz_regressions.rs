@@ -62,3 +62,27 @@ fn an_orphan_doc_before_a_comma_prints_once() {
         round_trips(text);
     }
 }
+
+/// Found by fuzzing (ten inputs): a `///` that documents nothing (it follows code on
+/// its line) and that the layout must print after a `//` comment goes on a line of its
+/// own right before an entry, where it would read back as that entry's doc. No layout
+/// keeps it a plain comment there, so the formatter refuses, pointing at it.
+#[test]
+fn a_layout_that_would_make_a_doc_is_refused() {
+    let text =
+        "source s {\n  region: a // note\n  /// x\n  .b\n  column c {\n    type: string\n  }\n}\n";
+    let parsed = plinth_syntax::parse(text);
+    assert!(!parsed.has_errors());
+    assert!(plinth_syntax::dump(&parsed.file).contains("(comment \"/// x\")"));
+    let start = text.find("/// x").unwrap();
+    assert_eq!(
+        plinth_syntax::format_checked(text),
+        Err(plinth_syntax::FormatError::ChangesMeaning {
+            span: plinth_syntax::Span::new(start, start + 5)
+        })
+    );
+    round_trips(text);
+    round_trips(
+        "// C\nsource user_events {\nnd: kafkconfidential\n  regionus: _east_1\n  /// Devee:0h }\n  ///Distinct it\n .ature distin4h { te: count_d}\n}",
+    );
+}
