@@ -93,8 +93,9 @@ pub struct Collect(std::sync::Mutex<Vec<OutputFile>>);
 
 impl Collect {
     /// [`Target::emit`] of a target that renders through [`Target::emit_to`]: its
-    /// files collected and sorted. `internal` is the target's code for the (unreachable)
-    /// case of a sink error, reported at the environment.
+    /// files collected and sorted; none when it reported an error, as when its files
+    /// are staged. `internal` is the target's code for the (unreachable) case of a sink
+    /// error, reported at the environment.
     pub fn emit(
         target: &(impl Target + ?Sized),
         platform: &plinth_ir::Platform,
@@ -115,8 +116,13 @@ impl Collect {
                 ]
             }
         };
+        let failed = diagnostics.iter().any(Diagnostic::is_error);
         Emit {
-            files: files.into_files(),
+            files: if failed {
+                Vec::new()
+            } else {
+                files.into_files()
+            },
             diagnostics,
         }
     }

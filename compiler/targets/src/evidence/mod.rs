@@ -54,25 +54,7 @@ impl Target for Evidence {
     }
 
     fn emit(&self, platform: &Platform) -> Emit {
-        let files = Collect::default();
-        let diagnostics = match self.emit_to(platform, &files) {
-            Ok(diagnostics) => diagnostics,
-            // Unreachable: collecting in memory does not fail.
-            Err(e) => vec![internal(
-                platform,
-                format!("could not collect the evidence files: {e}"),
-            )],
-        };
-        // A target that failed has no output, as when its files are staged.
-        let failed = diagnostics.iter().any(Diagnostic::is_error);
-        Emit {
-            files: if failed {
-                Vec::new()
-            } else {
-                files.into_files()
-            },
-            diagnostics,
-        }
+        Collect::emit(self, platform, CODE_INTERNAL)
     }
 
     fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {

@@ -107,21 +107,7 @@ impl Target for Kubernetes {
     }
 
     fn emit(&self, platform: &Platform) -> Emit {
-        let files = Collect::default();
-        let diagnostics = match self.emit_to(platform, &files) {
-            Ok(diagnostics) => diagnostics,
-            // Unreachable: collecting in memory does not fail.
-            Err(e) => vec![error(
-                CODE_INTERNAL,
-                &platform.environment.origin,
-                "",
-                format!("could not collect the Kubernetes files: {e}"),
-            )],
-        };
-        Emit {
-            files: files.into_files(),
-            diagnostics,
-        }
+        Collect::emit(self, platform, CODE_INTERNAL)
     }
 
     fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
