@@ -60,17 +60,20 @@ fn cron(rec: &Rec, f: &str) -> Option<Cron> {
     }
 }
 
+/// The names in list field `f` (strings, enum values, references), without copying.
+fn names<'r>(rec: &'r Rec, f: &str) -> impl Iterator<Item = &'r str> {
+    let items = match rec.get(f) {
+        Some(Value::List(items)) => items.as_slice(),
+        _ => &[],
+    };
+    items.iter().filter_map(|i| match &i.value {
+        Value::Str(s) | Value::Enum(s) | Value::Ref(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
 fn strings(rec: &Rec, f: &str) -> Vec<String> {
-    match rec.get(f) {
-        Some(Value::List(items)) => items
-            .iter()
-            .filter_map(|i| match &i.value {
-                Value::Str(s) | Value::Enum(s) | Value::Ref(s) => Some(s.to_string()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    names(rec, f).map(str::to_string).collect()
 }
 
 fn feature_refs(rec: &Rec, f: &str) -> Vec<FeatureRef> {
@@ -138,24 +141,8 @@ fn origin(analysis: &Analysis, decl: &Decl, overridden: Option<&Rec>) -> Origin 
 
 /// Deployed to `env`: listed in `environments`, or every environment when not given.
 fn deployed_to(decl: &Decl, env: &str) -> bool {
-    match decl.body.get("environments") {
-        Some(Value::List(items)) => {
-            let mut names = items.iter().filter_map(|i| match &i.value {
-                Value::Str(s) | Value::Enum(s) | Value::Ref(s) => Some(s),
-                _ => None,
-            });
-            // As `strings` reads the list: no names means every environment.
-            let mut any = false;
-            for name in &mut names {
-                if name == env {
-                    return true;
-                }
-                any = true;
-            }
-            !any
-        }
-        _ => true,
-    }
+    let mut envs = names(&decl.body, "environments").peekable();
+    envs.peek().is_none() || envs.any(|e| e == env)
 }
 
 /// The body with `env NAME { }` overrides for `env` applied; borrowed when there are none.
