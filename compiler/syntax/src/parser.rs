@@ -172,30 +172,18 @@ impl<'a> Parser<'a> {
 
     /// Docs not followed by a declaration or entry are kept as plain comments.
     fn orphan_docs(&mut self) {
-        for doc in self.docs.drain(..) {
+        let docs = std::mem::take(&mut self.docs);
+        self.docs_as_comments(&docs);
+    }
+
+    /// Docs kept as plain comments (`parse` sorts the comments into source order).
+    fn docs_as_comments(&mut self, docs: &[Doc]) {
+        for doc in docs {
             let text = self.src.get(doc.span.range()).unwrap_or("").to_string();
             self.comments.push(Comment {
                 span: doc.span,
                 text,
             });
-        }
-    }
-
-    /// Docs taken for an entry that cannot hold them, kept as plain comments in source
-    /// order (comments after them may already have been read).
-    fn docs_as_comments(&mut self, docs: &[Doc]) {
-        for doc in docs {
-            let text = self.src.get(doc.span.range()).unwrap_or("").to_string();
-            let at = self
-                .comments
-                .partition_point(|c| c.span.start < doc.span.start);
-            self.comments.insert(
-                at,
-                Comment {
-                    span: doc.span,
-                    text,
-                },
-            );
         }
     }
 
