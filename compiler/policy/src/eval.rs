@@ -195,79 +195,71 @@ fn validated_entities(
     Entities::from_json_value(json, Some(&packs.schema)).map_err(|e| e.to_string())
 }
 
-/// Plinth's light values ([`memo::Attr`]), built straight from the platform model by
-/// the one entity builder (`entities`): no JSON to write and read back, and Cedar's
-/// values ([`cedar_value`]) only for what Cedar evaluates. A decimal Cedar rejects is
-/// found here, so the entity holding it fails as it did in Cedar's own reader.
+/// Plinth's light values ([`memo::Attr`], numbered in [`memo::Values`]), built straight
+/// from the platform model by the one entity builder (`entities`): no JSON to write and
+/// read back, and Cedar's values ([`cedar_value`]) only for what Cedar evaluates. A
+/// decimal Cedar rejects is found here, so the entity holding it fails as it did in
+/// Cedar's own reader.
 struct LightSink<'a> {
     types: &'a Cache,
+    values: &'a memo::Values,
     /// Some decimal was rejected: entities look for it.
     failed: std::sync::atomic::AtomicBool,
 }
 
 impl entities::Sink for LightSink<'_> {
-    type Value = memo::Attr;
+    type Value = memo::Id;
     type Entity = Result<memo::Built, String>;
-    fn string(&self, s: &str) -> memo::Attr {
-        memo::Attr::Str(SmolStr::from(s))
+    fn string(&self, s: &str) -> memo::Id {
+        self.values.intern(memo::Probe::Str(s))
     }
-    fn bool(&self, b: bool) -> memo::Attr {
-        memo::Attr::Bool(b)
+    fn bool(&self, b: bool) -> memo::Id {
+        self.values.intern(memo::Probe::Bool(b))
     }
-    fn long(&self, n: i64) -> memo::Attr {
-        memo::Attr::Long(n)
+    fn long(&self, n: i64) -> memo::Id {
+        self.values.intern(memo::Probe::Long(n))
     }
-    fn set(&self, items: Vec<memo::Attr>) -> memo::Attr {
-        memo::Attr::Set(items.into())
+    fn set(&self, items: Vec<memo::Id>) -> memo::Id {
+        self.values.intern(memo::Probe::Set(&items))
     }
-    fn record(&self, fields: Vec<(&str, memo::Attr)>) -> memo::Attr {
-        memo::Attr::Record(
-            fields
-                .into_iter()
-                .map(|(k, v)| (SmolStr::from(k), v))
-                .collect(),
-        )
+    fn record(&self, fields: Vec<(&str, memo::Id)>) -> memo::Id {
+        self.values.intern(memo::Probe::Record(&fields))
     }
-    fn entity_ref(&self, entity: &'static str, id: &str) -> memo::Attr {
-        memo::Attr::Entity(entity, SmolStr::from(id))
+    fn entity_ref(&self, entity: &'static str, id: &str) -> memo::Id {
+        self.values.intern(memo::Probe::Entity(entity, id))
     }
-    fn decimal(&self, d: plinth_ir::Decimal) -> memo::Attr {
+    fn decimal(&self, d: plinth_ir::Decimal) -> memo::Id {
         // Formatting and checking a decimal took a tenth of building the entities; a
-        // workspace has few distinct ones. Whether Cedar takes a text never changes,
-        // so each thread keeps what it found.
-        thread_local! {
-            static SEEN: std::cell::RefCell<HashMap<plinth_ir::Decimal, memo::Attr>> =
-                std::cell::RefCell::new(HashMap::new());
-        }
-        let attr = SEEN.with(|seen| {
-            if let Some(a) = seen.borrow().get(&d) {
-                return a.clone();
+        // workspace has few distinct ones. Whether Cedar takes a text never changes.
+        let attr = match self.values.decimal(d) {
+            Some(a) => a,
+            None => {
+                let text = entities::cedar_decimal(d).unwrap_or_else(|| "0.0".to_string());
+                let a = match self.types.decimal(&text) {
+                    Ok(_) => memo::Attr::Decimal(SmolStr::from(text)),
+                    Err(e) => memo::Attr::Invalid(e),
+                };
+                self.values.remember_decimal(d, a.clone());
+                a
             }
-            let text = entities::cedar_decimal(d).unwrap_or_else(|| "0.0".to_string());
-            let a = match self.types.decimal(&text) {
-                Ok(_) => memo::Attr::Decimal(SmolStr::from(text)),
-                Err(e) => memo::Attr::Invalid(e),
-            };
-            seen.borrow_mut().insert(d, a.clone());
-            a
-        });
+        };
         if let memo::Attr::Invalid(_) = attr {
             self.failed
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        attr
+        self.values.intern_made(attr)
     }
     fn entity(
         &self,
         entity: &'static str,
         id: &str,
-        attrs: Vec<(&str, memo::Attr)>,
+        attrs: Vec<(&str, memo::Id)>,
         owner: Option<&str>,
     ) -> Self::Entity {
         if self.failed.load(std::sync::atomic::Ordering::Relaxed)
-            && let Some(e) = attrs.iter().find_map(|(_, v)| v.invalid())
+            && let Some(e) = attrs.iter().find_map(|(_, v)| self.values.invalid(*v))
         {
-            return Err(e.to_string());
+            return Err(e);
         }
         let attrs = attrs
             .into_iter()
@@ -283,9 +275,16 @@ impl entities::Sink for LightSink<'_> {
 }
 
 /// Cedar's value of a light value.
-fn cedar_value(types: &Cache, a: &memo::Attr) -> Result<core::ast::Value, String> {
+fn cedar_value(
+    types: &Cache,
+    values: &memo::Read<'_>,
+    id: memo::Id,
+) -> Result<core::ast::Value, String> {
     use core::ast::Value as V;
     use memo::Attr;
+    let a = values
+        .get(id)
+        .ok_or_else(|| format!("internal: no value numbered {id}"))?;
     Ok(match a {
         Attr::Bool(b) => V::from(*b),
         Attr::Long(n) => V::from(*n),
@@ -293,7 +292,7 @@ fn cedar_value(types: &Cache, a: &memo::Attr) -> Result<core::ast::Value, String
         Attr::Set(items) => V::set(
             items
                 .iter()
-                .map(|i| cedar_value(types, i))
+                .map(|i| cedar_value(types, values, *i))
                 .collect::<Result<Vec<_>, String>>()?,
             None,
         ),
@@ -301,7 +300,7 @@ fn cedar_value(types: &Cache, a: &memo::Attr) -> Result<core::ast::Value, String
         Attr::Record(fields) => V::record(
             fields
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), cedar_value(types, v)?)))
+                .map(|(k, v)| Ok((k.clone(), cedar_value(types, values, *v)?)))
                 .collect::<Result<Vec<_>, String>>()?,
             None,
         ),
@@ -313,7 +312,11 @@ fn cedar_value(types: &Cache, a: &memo::Attr) -> Result<core::ast::Value, String
 
 /// Cedar's entity of a built one: the same attributes, the owner team as its only
 /// parent (all its ancestors).
-fn cedar_entity(types: &Cache, b: &memo::Built) -> Result<core::ast::Entity, String> {
+fn cedar_entity(
+    types: &Cache,
+    values: &memo::Read<'_>,
+    b: &memo::Built,
+) -> Result<core::ast::Entity, String> {
     let uid = types.uid(b.entity, &b.id)?;
     let attrs = b
         .attrs()
@@ -321,7 +324,7 @@ fn cedar_entity(types: &Cache, b: &memo::Built) -> Result<core::ast::Entity, Str
         .map(|(k, v)| {
             Ok((
                 k.clone(),
-                core::ast::PartialValue::from(cedar_value(types, v)?),
+                core::ast::PartialValue::from(cedar_value(types, values, *v)?),
             ))
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -348,10 +351,14 @@ fn cedar_entity(types: &Cache, b: &memo::Built) -> Result<core::ast::Entity, Str
 /// maps of every entity) was the largest single-threaded cost. Should the hierarchy
 /// ever get deeper, the check fails and so does every evaluation that needs the store
 /// (closed), with Cedar's error.
-fn full_store(types: &Cache, index: &memo::Index) -> Result<Entities, String> {
+fn full_store(
+    types: &Cache,
+    values: &memo::Read<'_>,
+    index: &memo::Index,
+) -> Result<Entities, String> {
     let mut all: Vec<core::ast::Entity> = index
         .values()
-        .map(|b| cedar_entity(types, b))
+        .map(|b| cedar_entity(types, values, b))
         .collect::<Result<_, String>>()?;
     all.sort_by(|a, b| a.uid().cmp(b.uid()));
     core::entities::Entities::from_entities(
@@ -572,11 +579,11 @@ type Fx = std::hash::BuildHasherDefault<memo::FxHasher>;
 type Verdicts = HashMap<Vec<u32>, Slot, Fx>;
 
 /// The paths the policies of one request shape read, each resolved once per request
-/// however many policies read it, and what was seen there numbered (the same number
-/// for equal values, in every environment), so a policy's key is a few numbers.
+/// however many policies read it, and what was seen there numbered (`Seen::number`:
+/// the same number for equal values, in every environment), so a policy's key is a
+/// few numbers.
 struct Columns {
     paths: Vec<memo::Path>,
-    numbers: Vec<HashMap<memo::Seen, u32, Fx>>,
     /// Per keyed policy (index into `Packs::analyzed`): its paths' columns.
     of_policy: BTreeMap<usize, Vec<usize>>,
 }
@@ -602,17 +609,12 @@ impl Columns {
             }
             of_policy.insert(k, cols);
         }
-        Columns {
-            numbers: paths.iter().map(|_| HashMap::default()).collect(),
-            paths,
-            of_policy,
-        }
+        Columns { paths, of_policy }
     }
 }
 
-/// A column's number for a request whose context is not a record (never in Plinth):
-/// no key, Cedar decides.
-const UNKEYED: u32 = u32::MAX;
+/// A column's number when a request cannot be keyed on it: Cedar decides.
+const UNKEYED: u32 = memo::UNKEYED;
 
 impl Memo {
     fn new(packs: &Packs) -> Memo {
@@ -654,7 +656,12 @@ struct Stores {
 }
 
 impl Stores {
-    fn entity(&self, types: &Cache, b: &memo::Built) -> Result<core::ast::Entity, String> {
+    fn entity(
+        &self,
+        types: &Cache,
+        values: &memo::Read<'_>,
+        b: &memo::Built,
+    ) -> Result<core::ast::Entity, String> {
         let key = (b.entity, b.id.clone());
         // A poisoned lock only means another thread panicked; the map is still valid.
         if let Some(e) = self
@@ -665,7 +672,7 @@ impl Stores {
         {
             return Ok(e.clone());
         }
-        let e = cedar_entity(types, b)?;
+        let e = cedar_entity(types, values, b)?;
         self.converted
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -683,9 +690,10 @@ fn decide(
     policy: &crate::load::Analyzed,
     r: &Prepared<'_>,
     roots: &memo::Roots<'_>,
-    index: &memo::Index,
+    env: memo::Env<'_>,
     stores: &Stores,
 ) -> Verdict {
+    let memo::Env { index, values } = env;
     let request = match r.request(types, None) {
         Ok(r) => r,
         Err(e) => return Verdict::Failed(vec![e]),
@@ -700,12 +708,12 @@ fn decide(
                 }
             }
             for path in paths {
-                memo::resolve(path, roots, index, Some(&mut touched));
+                memo::resolve(path, roots, env, Some(&mut touched));
             }
             touched
                 .iter()
                 .filter_map(|key| index.get(key))
-                .map(|b| stores.entity(types, b))
+                .map(|b| stores.entity(types, values, b))
                 .collect::<Result<Vec<_>, String>>()
                 .and_then(|entities| {
                     core::entities::Entities::from_entities(
@@ -718,7 +726,10 @@ fn decide(
                     .map_err(|e| e.to_string())
                 })
         }
-        None => stores.full.get_or_init(|| full_store(types, index)).clone(),
+        None => stores
+            .full
+            .get_or_init(|| full_store(types, values, index))
+            .clone(),
     };
     let store = match store {
         Ok(s) => s,
@@ -749,10 +760,11 @@ fn memo_results(
     authorizer: &Authorizer,
     memo: &mut Memo,
     prepared: &[Result<Prepared<'_>, String>],
-    index: &memo::Index,
-    context: &memo::Attr,
+    env: memo::Env<'_>,
+    context: memo::Id,
     types: &Cache,
 ) -> (Vec<Result<Answer, String>>, Laps) {
+    let index = env.index;
     let mut clock = std::time::Instant::now();
     let mut laps = Vec::new();
     let mut lap = |phase: &'static str| {
@@ -795,11 +807,11 @@ fn memo_results(
     let roots_of = |i: usize| roots.get(i).and_then(Option::as_ref);
 
     // 1. Each column of each shape resolved for the shape's requests (in order) and
-    // numbered, one shape per task. A request's columns are resolved together: they
+    // numbered (`Seen::number`), one shape per task. A request's columns are resolved together: they
     // read the same few entities, which then stay in the cache (column after column
     // over all requests missed it on every entity, the largest cost of the keys).
     let mut tasks = Vec::new();
-    for (shape, columns) in &mut memo.columns {
+    for (shape, columns) in &memo.columns {
         if let Some(requests) = by_shape.get(shape) {
             tasks.push((*shape, columns, requests));
         }
@@ -815,11 +827,8 @@ fn memo_results(
             let mut hints: Vec<Vec<usize>> = paths.iter().map(|_| Vec::new()).collect();
             for &i in requests {
                 let roots = roots_of(i);
-                for (((path, numbers), column), hints) in paths
-                    .iter()
-                    .zip(columns.numbers.iter_mut())
-                    .zip(out.iter_mut())
-                    .zip(hints.iter_mut())
+                for ((path, column), hints) in
+                    paths.iter().zip(out.iter_mut()).zip(hints.iter_mut())
                 {
                     // Every request of an environment has the same context: a context
                     // path is resolved and numbered once.
@@ -829,18 +838,8 @@ fn memo_results(
                         column.push(n);
                         continue;
                     }
-                    let n = match roots.map(|r| memo::resolve_hinted(path, r, index, None, hints)) {
-                        None => UNKEYED,
-                        Some(seen) => match numbers.get(&seen) {
-                            Some(n) => *n,
-                            None => {
-                                let n = u32::try_from(numbers.len()).unwrap_or(UNKEYED);
-                                numbers.insert(seen, n);
-                                n
-                            }
-                        },
-                    };
-                    column.push(n);
+                    let seen = roots.and_then(|r| memo::resolve_hinted(path, r, env, None, hints));
+                    column.push(seen.map_or(UNKEYED, memo::Seen::number));
                 }
             }
             (shape, out)
@@ -920,7 +919,7 @@ fn memo_results(
         else {
             return Verdict::Failed(vec!["internal: no such policy or request".to_string()]);
         };
-        decide(authorizer, types, policy, r, roots, index, &stores)
+        decide(authorizer, types, policy, r, roots, env, &stores)
     };
     let firsts: Vec<(usize, usize)> = keyed
         .iter()
@@ -1167,6 +1166,8 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
     let authorizer = Authorizer::new();
     let types = Cache::new();
     let mut memo = Memo::new(packs);
+    // Every environment's values, numbered alike.
+    let mut values = memo::Values::default();
 
     for p in platforms {
         let env = &p.environment.name;
@@ -1184,7 +1185,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
         let mut rejected = None;
         // The request context as the memo's keys see it (Cedar gets the same, read from
         // the JSON against the schema).
-        let mut light_context = memo::Attr::Bool(false);
+        let mut light_context = memo::UNKEYED;
         if options.validate_entities {
             json = Some(entities::build(
                 &entities::Json,
@@ -1207,6 +1208,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             }
             let sink = LightSink {
                 types: &types,
+                values: &values,
                 failed: std::sync::atomic::AtomicBool::new(false),
             };
             light_context = entities::context(&sink, &p.environment);
@@ -1343,8 +1345,11 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                     &authorizer,
                     &mut memo,
                     &prepared,
-                    &index,
-                    &light_context,
+                    memo::Env {
+                        index: &index,
+                        values: &values.read(),
+                    },
+                    light_context,
                     &types,
                 );
                 outcome.memo = memo.stats;
@@ -1498,6 +1503,9 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
         // services; a pool thread frees them while this one goes on.
         rayon::spawn(move || drop((plain_entities, index)));
     }
+    // The threads' caches of interned values would outlive them.
+    values.forget_near();
+    rayon::broadcast(|_| values.forget_near());
 
     for (key, f) in found {
         let envs = f
@@ -1814,27 +1822,36 @@ mod tests {
     fn a_deeper_hierarchy_fails_the_closure_check() {
         use crate::entities::Sink;
         let types = Cache::new();
-        let sink = LightSink {
-            types: &types,
-            failed: std::sync::atomic::AtomicBool::new(false),
-        };
-        let index = |entities: Vec<(&'static str, &str, Option<&str>)>| -> memo::Index {
+        let mut values = memo::Values::default();
+        let index = |values: &memo::Values, entities: Vec<(&'static str, &str, Option<&str>)>| {
+            let sink = LightSink {
+                types: &types,
+                values,
+                failed: std::sync::atomic::AtomicBool::new(false),
+            };
             entities
                 .into_iter()
                 .map(|(ty, id, parent)| {
                     let e = sink.entity(ty, id, Vec::new(), parent).unwrap();
                     ((e.entity, e.id.clone()), e)
                 })
-                .collect()
+                .collect::<memo::Index>()
         };
-        let flat = index(vec![("Team", "a", None), ("Service", "s", Some("a"))]);
-        assert!(full_store(&types, &flat).is_ok());
-        let deep = index(vec![
-            ("Team", "b", None),
-            ("Team", "a", Some("b")),
-            ("Service", "s", Some("a")),
-        ]);
-        assert!(full_store(&types, &deep).is_err());
+        let flat = index(
+            &values,
+            vec![("Team", "a", None), ("Service", "s", Some("a"))],
+        );
+        let deep = index(
+            &values,
+            vec![
+                ("Team", "b", None),
+                ("Team", "a", Some("b")),
+                ("Service", "s", Some("a")),
+            ],
+        );
+        let read = values.read();
+        assert!(full_store(&types, &read, &flat).is_ok());
+        assert!(full_store(&types, &read, &deep).is_err());
     }
 
     #[test]

@@ -29,7 +29,6 @@ use cedar_policy_core as core;
 use core::ast::{BinaryOp, Expr, ExprKind, Literal, Var};
 use smol_str::SmolStr;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Where a path starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -186,29 +185,59 @@ pub enum Stop {
 }
 
 /// What a request shows at one path: its part of the key.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Seen {
-    Value(Attr),
+    /// The value there ([`Values`] gives equal values one id).
+    Value(Id),
     /// The answer of `has`.
     Has(bool),
     /// The walk stopped at attribute number `.0`.
     Stopped(usize, Stop),
 }
 
-/// A value as the entity builder wrote it (`entities::Sink`), cheap to build and
-/// compare; Cedar's value is made from it ([`Attr`] → `eval::cedar_value`) only for
-/// the requests Cedar evaluates. Equal `Attr`s make equal Cedar values (the
-/// conversion is a function), so keys over them are sound; they may be finer (a set
-/// in another order), which only costs a miss.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A column's number for a request Cedar must decide on its own (no key).
+pub const UNKEYED: u32 = u32::MAX;
+
+/// Where the numbers that are not value ids start.
+const NOT_A_VALUE: u32 = 0xF000_0000;
+
+impl Seen {
+    /// One number per distinct `Seen`, the same in every environment (ids are those
+    /// of the one [`Values`] of an evaluation), so a key is a few numbers with no
+    /// table to number them. [`UNKEYED`] for what does not fit (more than ~4·10⁹
+    /// values, a path of millions of steps): Cedar then decides.
+    pub fn number(self) -> u32 {
+        match self {
+            Seen::Value(id) if id < NOT_A_VALUE => id,
+            Seen::Value(_) => UNKEYED,
+            Seen::Has(b) => NOT_A_VALUE + u32::from(b),
+            Seen::Stopped(step, stop) => u32::try_from(step)
+                .ok()
+                .and_then(|s| s.checked_mul(4))
+                .and_then(|s| s.checked_add(NOT_A_VALUE + 2 + stop as u32))
+                .filter(|&n| n != UNKEYED)
+                .unwrap_or(UNKEYED),
+        }
+    }
+}
+
+/// A value's number in the [`Values`] of one evaluation: equal values, equal ids.
+pub type Id = u32;
+
+/// A value as the entity builder wrote it (`entities::Sink`), its parts by [`Id`]:
+/// built once per distinct value, compared and hashed as a few words. Cedar's value
+/// is made from it (`eval::cedar_value`) only for the requests Cedar evaluates. Equal
+/// ids make equal Cedar values (the conversion is a function), so keys over them are
+/// sound; they may be finer (a set in another order), which only costs a miss.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attr {
     Bool(bool),
     Long(i64),
     Str(SmolStr),
     /// As built; Cedar's set holds these once each.
-    Set(Arc<[Attr]>),
+    Set(Box<[Id]>),
     /// As built; of a repeated name Cedar keeps the last value.
-    Record(Arc<[(SmolStr, Attr)]>),
+    Record(Box<[(SmolStr, Id)]>),
     /// A reference to `Plinth::<type>::"<id>"`.
     Entity(&'static str, SmolStr),
     /// `decimal("<text>")`.
@@ -217,15 +246,287 @@ pub enum Attr {
     Invalid(String),
 }
 
-impl Attr {
-    /// The first invalid value inside, depth first, in build order.
-    pub fn invalid(&self) -> Option<&str> {
+/// An [`Attr`] as the entity builder hands it over: what [`Values`] looks up before
+/// making (most values are there already: a hit allocates nothing).
+pub enum Probe<'a> {
+    Bool(bool),
+    Long(i64),
+    Str(&'a str),
+    Set(&'a [Id]),
+    Record(&'a [(&'a str, Id)]),
+    Entity(&'static str, &'a str),
+}
+
+impl Probe<'_> {
+    /// The same hash as the [`Attr`] it equals.
+    fn hash(&self) -> u64 {
+        use std::hash::Hasher;
+        let mut h = FxHasher::default();
         match self {
+            Probe::Bool(b) => h.write_u64(u64::from(*b)),
+            Probe::Long(n) => {
+                h.write_u8(1);
+                h.write_u64(*n as u64);
+            }
+            Probe::Str(s) => str_hash(&mut h, 2, s),
+            Probe::Set(items) => {
+                h.write_u8(3);
+                for i in *items {
+                    h.write_u32(*i);
+                }
+            }
+            Probe::Record(fields) => {
+                h.write_u8(4);
+                for (k, v) in *fields {
+                    h.write(k.as_bytes());
+                    h.write_u32(*v);
+                }
+            }
+            Probe::Entity(ty, id) => {
+                h.write(ty.as_bytes());
+                str_hash(&mut h, 5, id);
+            }
+        }
+        h.finish()
+    }
+
+    fn matches(&self, a: &Attr) -> bool {
+        match (self, a) {
+            (Probe::Bool(x), Attr::Bool(y)) => x == y,
+            (Probe::Long(x), Attr::Long(y)) => x == y,
+            (Probe::Str(x), Attr::Str(y)) => *x == y.as_str(),
+            (Probe::Set(x), Attr::Set(y)) => **x == **y,
+            (Probe::Record(x), Attr::Record(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .zip(y.iter())
+                        .all(|((k, v), (l, w))| v == w && *k == l.as_str())
+            }
+            (Probe::Entity(t, x), Attr::Entity(u, y)) => t == u && *x == y.as_str(),
+            _ => false,
+        }
+    }
+
+    fn make(&self) -> Attr {
+        match self {
+            Probe::Bool(b) => Attr::Bool(*b),
+            Probe::Long(n) => Attr::Long(*n),
+            Probe::Str(s) => Attr::Str(SmolStr::from(*s)),
+            Probe::Set(items) => Attr::Set((*items).into()),
+            Probe::Record(fields) => Attr::Record(
+                fields
+                    .iter()
+                    .map(|(k, v)| (SmolStr::from(*k), *v))
+                    .collect(),
+            ),
+            Probe::Entity(ty, id) => Attr::Entity(ty, SmolStr::from(*id)),
+        }
+    }
+}
+
+fn str_hash(h: &mut FxHasher, tag: u8, s: &str) {
+    use std::hash::Hasher;
+    h.write_u8(tag);
+    h.write(s.as_bytes());
+    h.write_u8(0xff);
+}
+
+/// The hash of a value, equal to its [`Probe`]'s.
+fn hash_of(a: &Attr) -> u64 {
+    use std::hash::Hasher;
+    let fields: Vec<(&str, Id)>;
+    let probe = match a {
+        Attr::Bool(b) => Probe::Bool(*b),
+        Attr::Long(n) => Probe::Long(*n),
+        Attr::Str(s) => Probe::Str(s),
+        Attr::Set(items) => Probe::Set(items),
+        Attr::Record(fs) => {
+            fields = fs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            Probe::Record(&fields)
+        }
+        Attr::Entity(ty, id) => Probe::Entity(ty, id),
+        // Never probed for: few, each made once per decimal.
+        Attr::Decimal(text) => {
+            let mut h = FxHasher::default();
+            str_hash(&mut h, 6, text);
+            return h.finish();
+        }
+        Attr::Invalid(e) => {
+            let mut h = FxHasher::default();
+            str_hash(&mut h, 7, e);
+            return h.finish();
+        }
+    };
+    probe.hash()
+}
+
+/// Shards of [`Values`]: entities are built on all cores, each value interned as it
+/// is made; more shards than cores keeps the locks uncontended.
+const SHARDS: usize = 16;
+
+// Its own cache lines: the two cores intern into neighbouring shards.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard {
+    /// Local numbers, hashed by their value.
+    table: hashbrown::HashTable<u32>,
+    values: Vec<Attr>,
+}
+
+/// Every distinct value of one evaluation, numbered: all environments' entities are
+/// built into one, so a value has the same [`Id`] in each (memo keys carry over).
+pub struct Values {
+    /// Tells this evaluation's values from another's in the threads' [`NEAR`] caches.
+    generation: u64,
+    shards: Vec<std::sync::Mutex<Shard>>,
+    /// Each decimal's value as Cedar takes it (or its reason not to).
+    decimals: std::sync::Mutex<HashMap<plinth_ir::Decimal, Attr>>,
+}
+
+impl Default for Values {
+    fn default() -> Values {
+        static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Values {
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            shards: (0..SHARDS).map(|_| Default::default()).collect(),
+            decimals: Default::default(),
+        }
+    }
+}
+
+thread_local! {
+    /// The values this thread interned lately, with their ids and the generation of
+    /// their [`Values`]: most values repeat (`true`, a tier, a replica range), and a
+    /// hit here takes no lock. Each core locking the shared shards for every value
+    /// doubled the cost of building the entities.
+    static NEAR: std::cell::RefCell<(u64, hashbrown::HashTable<(Attr, Id)>)> =
+        const { std::cell::RefCell::new((0, hashbrown::HashTable::new())) };
+}
+
+impl Values {
+    /// The id of the value `p` stands for, numbered when first seen.
+    pub fn intern(&self, p: Probe<'_>) -> Id {
+        self.intern_with(p.hash(), |a| p.matches(a), || p.make())
+    }
+
+    /// The id of `a` (a decimal, or the reason a decimal is invalid).
+    pub fn intern_made(&self, a: Attr) -> Id {
+        self.intern_with(hash_of(&a), |b| *b == a, || a.clone())
+    }
+
+    fn intern_with(
+        &self,
+        hash: u64,
+        matches: impl Fn(&Attr) -> bool,
+        make: impl FnOnce() -> Attr,
+    ) -> Id {
+        NEAR.with(|near| {
+            let mut near = near.borrow_mut();
+            let (generation, table) = &mut *near;
+            if *generation != self.generation {
+                *generation = self.generation;
+                table.clear();
+            }
+            if let Some((_, id)) = table.find(hash, |(b, _)| matches(b)) {
+                return *id;
+            }
+            let made = make();
+            let id = self.intern_shared(&made, hash);
+            table.insert_unique(hash, (made, id), |(b, _)| hash_of(b));
+            id
+        })
+    }
+
+    /// Forgets this evaluation's values in the calling thread's cache.
+    pub fn forget_near(&self) {
+        NEAR.with(|near| {
+            let mut near = near.borrow_mut();
+            if near.0 == self.generation {
+                near.1 = hashbrown::HashTable::new();
+            }
+        });
+    }
+
+    fn intern_shared(&self, a: &Attr, hash: u64) -> Id {
+        // FxHash's high bits are its best mixed.
+        let shard_no = (hash >> 60) as usize % SHARDS;
+        let Some(shard) = self.shards.get(shard_no) else {
+            return UNKEYED;
+        };
+        // A poisoned lock only means another thread panicked; the shard is still valid.
+        let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+        let Shard { table, values } = &mut *guard;
+        let local = match table.find(hash, |&i| values.get(i as usize) == Some(a)) {
+            Some(&i) => i,
+            None => {
+                let i = u32::try_from(values.len()).unwrap_or(u32::MAX);
+                values.push(a.clone());
+                table.insert_unique(hash, i, |&i| values.get(i as usize).map_or(0, hash_of));
+                i
+            }
+        };
+        local
+            .checked_mul(SHARDS as u32)
+            .and_then(|n| n.checked_add(shard_no as u32))
+            .unwrap_or(UNKEYED)
+    }
+
+    /// What [`Values::remember_decimal`] noted for `d`.
+    pub fn decimal(&self, d: plinth_ir::Decimal) -> Option<Attr> {
+        let map = self.decimals.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&d).cloned()
+    }
+
+    pub fn remember_decimal(&self, d: plinth_ir::Decimal, a: Attr) {
+        let mut map = self.decimals.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(d, a);
+    }
+
+    /// The first invalid value inside `id`, depth first, in build order (while
+    /// building: locks as it goes).
+    pub fn invalid(&self, id: Id) -> Option<String> {
+        let (shard, local) = split(id);
+        let a = {
+            let guard = self
+                .shards
+                .get(shard)?
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            guard.values.get(local)?.clone()
+        };
+        match a {
             Attr::Invalid(e) => Some(e),
-            Attr::Set(items) => items.iter().find_map(Attr::invalid),
-            Attr::Record(fields) => fields.iter().find_map(|(_, v)| v.invalid()),
+            Attr::Set(items) => items.iter().find_map(|i| self.invalid(*i)),
+            Attr::Record(fields) => fields.iter().find_map(|(_, v)| self.invalid(*v)),
             _ => None,
         }
+    }
+
+    /// The values to read without locks, while nothing is interned.
+    pub fn read(&mut self) -> Read<'_> {
+        Read {
+            shards: self
+                .shards
+                .iter_mut()
+                .map(|s| &s.get_mut().unwrap_or_else(|e| e.into_inner()).values[..])
+                .collect(),
+        }
+    }
+}
+
+fn split(id: Id) -> (usize, usize) {
+    (id as usize % SHARDS, id as usize / SHARDS)
+}
+
+/// [`Values`], read-only.
+pub struct Read<'a> {
+    shards: Vec<&'a [Attr]>,
+}
+
+impl Read<'_> {
+    pub fn get(&self, id: Id) -> Option<&Attr> {
+        let (shard, local) = split(id);
+        self.shards.get(shard)?.get(local)
     }
 }
 
@@ -235,7 +536,7 @@ impl Attr {
 pub struct Built {
     pub entity: &'static str,
     pub id: SmolStr,
-    attrs: Vec<(SmolStr, Attr)>,
+    attrs: Vec<(SmolStr, Id)>,
     /// The owner team.
     pub parent: Option<SmolStr>,
 }
@@ -244,11 +545,11 @@ impl Built {
     pub fn new(
         entity: &'static str,
         id: SmolStr,
-        mut attrs: Vec<(SmolStr, Attr)>,
+        mut attrs: Vec<(SmolStr, Id)>,
         parent: Option<SmolStr>,
     ) -> Built {
         attrs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut unique: Vec<(SmolStr, Attr)> = Vec::with_capacity(attrs.len());
+        let mut unique: Vec<(SmolStr, Id)> = Vec::with_capacity(attrs.len());
         for (k, v) in attrs {
             match unique.last_mut() {
                 Some(last) if last.0 == k => last.1 = v,
@@ -263,12 +564,12 @@ impl Built {
         }
     }
 
-    pub fn get(&self, attr: &str) -> Option<&Attr> {
+    pub fn get(&self, attr: &str) -> Option<Id> {
         self.attrs
             .binary_search_by(|(k, _)| k.as_str().cmp(attr))
             .ok()
             .and_then(|i| self.attrs.get(i))
-            .map(|(_, v)| v)
+            .map(|(_, v)| *v)
     }
 
     /// [`Built::get`], trying position `*hint` first and leaving there where `attr`
@@ -277,21 +578,21 @@ impl Built {
     /// found for the previous one is almost always right: one string comparison
     /// instead of a binary search's several (the largest cost of the memo's keys).
     /// The hint only chooses where to look first, never the answer.
-    pub fn get_hinted(&self, attr: &str, hint: &mut usize) -> Option<&Attr> {
+    pub fn get_hinted(&self, attr: &str, hint: &mut usize) -> Option<Id> {
         if let Some((k, v)) = self.attrs.get(*hint)
             && k.as_str() == attr
         {
-            return Some(v);
+            return Some(*v);
         }
         let i = self
             .attrs
             .binary_search_by(|(k, _)| k.as_str().cmp(attr))
             .ok()?;
         *hint = i;
-        self.attrs.get(i).map(|(_, v)| v)
+        self.attrs.get(i).map(|(_, v)| *v)
     }
 
-    pub fn attrs(&self) -> &[(SmolStr, Attr)] {
+    pub fn attrs(&self) -> &[(SmolStr, Id)] {
         &self.attrs
     }
 }
@@ -339,12 +640,17 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-/// One request's variables as the paths start from them: the principal and resource
-/// as entity references (their entities looked up once), the context as a record.
+/// One environment's entities and the values they hold: what paths are resolved over.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    pub index: &'a Index,
+    pub values: &'a Read<'a>,
+}
+
+/// One request's variables as the paths start from them: the principal's and
+/// resource's entities (looked up once), the context's value.
 pub struct Roots<'a> {
-    pub principal: Attr,
-    pub resource: Attr,
-    pub context: &'a Attr,
+    pub context: Id,
     pub principal_entity: Option<&'a Built>,
     pub resource_entity: Option<&'a Built>,
 }
@@ -353,32 +659,28 @@ impl<'a> Roots<'a> {
     pub fn new(
         principal: (&'static str, &str),
         resource: (&'static str, &str),
-        context: &'a Attr,
+        context: Id,
         index: &'a Index,
     ) -> Roots<'a> {
-        let principal = (principal.0, SmolStr::from(principal.1));
-        let resource = (resource.0, SmolStr::from(resource.1));
-        let principal_entity = index.get(&principal);
-        let resource_entity = index.get(&resource);
         Roots {
-            principal: Attr::Entity(principal.0, principal.1),
-            resource: Attr::Entity(resource.0, resource.1),
             context,
-            principal_entity,
-            resource_entity,
+            principal_entity: index.get(&(principal.0, SmolStr::from(principal.1))),
+            resource_entity: index.get(&(resource.0, SmolStr::from(resource.1))),
         }
     }
 }
 
 /// Follows `path` the way Cedar's evaluator does (`GetAttr`, `HasAttr`) over the
-/// values Cedar is given, noting every entity it dereferences in `touched`.
+/// values Cedar is given, noting every entity it dereferences in `touched`. `None`
+/// for a path without attributes (never made by [`analyze`]: a bare variable is
+/// opaque), whose value is the variable itself.
 pub fn resolve(
     path: &Path,
     roots: &Roots<'_>,
-    index: &Index,
+    env: Env<'_>,
     touched: Option<&mut Vec<(&'static str, SmolStr)>>,
-) -> Seen {
-    resolve_hinted(path, roots, index, touched, &mut Vec::new())
+) -> Option<Seen> {
+    resolve_hinted(path, roots, env, touched, &mut Vec::new())
 }
 
 /// [`resolve`], with one position hint per step of the path (see
@@ -386,65 +688,81 @@ pub fn resolve(
 pub fn resolve_hinted(
     path: &Path,
     roots: &Roots<'_>,
-    index: &Index,
+    Env { index, values }: Env<'_>,
     mut touched: Option<&mut Vec<(&'static str, SmolStr)>>,
     hints: &mut Vec<usize>,
-) -> Seen {
+) -> Option<Seen> {
+    /// Where the walk is: an entity (looked up; `None`: it does not exist) or a value.
+    enum At<'b> {
+        Entity(Option<&'b Built>),
+        Value(Id),
+    }
     if hints.len() < path.attrs.len() {
         hints.resize(path.attrs.len(), 0);
     }
-    // The entity the first step dereferences, when the root is the principal or
-    // resource: already looked up.
-    let (mut current, mut looked_up): (&Attr, Option<Option<&Built>>) = match path.root {
-        Root::Context => (roots.context, None),
-        Root::Principal => (&roots.principal, Some(roots.principal_entity)),
-        Root::Resource => (&roots.resource, Some(roots.resource_entity)),
+    let mut at = match path.root {
+        Root::Context => At::Value(roots.context),
+        Root::Principal => At::Entity(roots.principal_entity),
+        Root::Resource => At::Entity(roots.resource_entity),
     };
-    let last = path.attrs.len().saturating_sub(1);
+    let last = path.attrs.len().checked_sub(1)?;
     for (step, attr) in path.attrs.iter().enumerate() {
-        let entity = looked_up.take();
-        let found: Option<&Attr> = match current {
-            // Cedar's record keeps the last of a repeated name.
-            Attr::Record(fields) => fields.iter().rev().find(|(k, _)| k == attr).map(|(_, v)| v),
-            Attr::Entity(ty, id) => {
-                let entity = match entity {
-                    Some(e) => e,
-                    None => index.get(&(*ty, id.clone())),
-                };
-                match entity {
-                    None => {
-                        if path.has && step == last {
-                            // Cedar: a missing entity has no attributes.
-                            return Seen::Has(false);
-                        }
-                        return Seen::Stopped(step, Stop::NoEntity);
+        let entity = match at {
+            At::Entity(e) => Some(e),
+            At::Value(id) => match values.get(id) {
+                // Cedar's record keeps the last of a repeated name.
+                Some(Attr::Record(fields)) => {
+                    let found = fields
+                        .iter()
+                        .rev()
+                        .find(|(k, _)| k == attr)
+                        .map(|(_, v)| *v);
+                    at = At::Value(found.unwrap_or(UNKEYED));
+                    if path.has && step == last {
+                        return Some(Seen::Has(found.is_some()));
                     }
-                    Some(entity) => {
-                        if let Some(t) = touched.as_deref_mut()
-                            && !t
-                                .iter()
-                                .any(|(e, i)| *e == entity.entity && *i == entity.id)
-                        {
-                            t.push((entity.entity, entity.id.clone()));
-                        }
-                        match hints.get_mut(step) {
-                            Some(hint) => entity.get_hinted(attr, hint),
-                            None => entity.get(attr),
-                        }
+                    if found.is_none() {
+                        return Some(Seen::Stopped(step, Stop::NoAttribute));
                     }
+                    None
                 }
+                Some(Attr::Entity(ty, id)) => Some(index.get(&(*ty, id.clone()))),
+                _ => return Some(Seen::Stopped(step, Stop::NotARecord)),
+            },
+        };
+        let Some(entity) = entity else {
+            continue;
+        };
+        let Some(entity) = entity else {
+            if path.has && step == last {
+                // Cedar: a missing entity has no attributes.
+                return Some(Seen::Has(false));
             }
-            _ => return Seen::Stopped(step, Stop::NotARecord),
+            return Some(Seen::Stopped(step, Stop::NoEntity));
+        };
+        if let Some(t) = touched.as_deref_mut()
+            && !t
+                .iter()
+                .any(|(e, i)| *e == entity.entity && *i == entity.id)
+        {
+            t.push((entity.entity, entity.id.clone()));
+        }
+        let found = match hints.get_mut(step) {
+            Some(hint) => entity.get_hinted(attr, hint),
+            None => entity.get(attr),
         };
         if path.has && step == last {
-            return Seen::Has(found.is_some());
+            return Some(Seen::Has(found.is_some()));
         }
         match found {
-            Some(v) => current = v,
-            None => return Seen::Stopped(step, Stop::NoAttribute),
+            Some(v) => at = At::Value(v),
+            None => return Some(Seen::Stopped(step, Stop::NoAttribute)),
         }
     }
-    Seen::Value(current.clone())
+    match at {
+        At::Value(id) => Some(Seen::Value(id)),
+        At::Entity(_) => None,
+    }
 }
 
 #[cfg(test)]
