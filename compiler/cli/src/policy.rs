@@ -540,6 +540,16 @@ fn parse_case(path: &str, text: &str, files: Vec<(String, String)>) -> TestCase 
 /// Evaluates one case's spec with its pack (and baseline); `validate_entities` as in
 /// [`Options`]. `Err` when the spec does not check or the packs do not load.
 fn case_outcome(pack: &str, case: &TestCase, validate_entities: bool) -> Result<Outcome, String> {
+    case_outcome_with(pack, case, validate_entities, Vec::new())
+}
+
+/// [`case_outcome`] with the workspace's own policies `extra`.
+fn case_outcome_with(
+    pack: &str,
+    case: &TestCase,
+    validate_entities: bool,
+    extra: Vec<plinth_policy::PolicyFile>,
+) -> Result<Outcome, String> {
     let db = plinth_check::Db::default();
     let ws = plinth_check::load(&db, case.files.clone());
     let spec = plinth_check::diagnostics(&db, ws);
@@ -553,7 +563,7 @@ fn case_outcome(pack: &str, case: &TestCase, validate_entities: bool) -> Result<
     if pack != "baseline" {
         packs_selected.push(pack.to_string());
     }
-    let (packs, load_diags) = plinth_policy::load(&packs_selected, Vec::new(), None);
+    let (packs, load_diags) = plinth_policy::load(&packs_selected, extra, None);
     let Some(packs) = packs else {
         return Err(format!("the packs do not load: {load_diags:?}"));
     };
@@ -755,6 +765,67 @@ service b { model: m  tier: tier1  replicas: 2..6  rollout: blue_green
         );
         // `b`'s verdict of the replica rule (and others) was `a`'s, reused.
         assert!(fast.memo.reused > 0);
+    }
+
+    /// Policies that err or that the memo cannot key go to Cedar request by request,
+    /// and decide exactly as plain Cedar does: a first request whose policy errs says
+    /// nothing about the others of its key.
+    #[test]
+    fn erring_and_opaque_policies_decide_like_plain_cedar() {
+        let spec = "service a { model: m  tier: tier1  replicas: 2..6  rollout: blue_green
+  slo availability { objective: 99.9% }  slo latency { percentile: 99  threshold: 50ms  objective: 99% }
+  monitor drift { feature: fv.n_1h  threshold: 0.2 } }
+service b { model: m  tier: tier1  replicas: 2..6  rollout: blue_green
+  slo availability { objective: 99.9% }  slo latency { percentile: 99  threshold: 50ms  objective: 99% }
+  monitor drift { feature: fv.n_1h  threshold: 0.2 } }
+service c { model: m  tier: tier2  replicas: 1..2  rollout: blue_green
+  slo latency { percentile: 99  threshold: 50ms  objective: 99% } }
+";
+        // An overflow errs on every service; `== principal` makes a policy opaque.
+        let policies = r#"
+@id("local.overflow") @severity("error") @message("m") @help("h")
+forbid (principal, action == Plinth::Action::"deploy", resource is Plinth::Service)
+when { resource.replicas.max + 9223372036854775807 > 0 };
+@id("local.opaque") @severity("error") @message("m") @help("h")
+forbid (principal, action == Plinth::Action::"deploy", resource is Plinth::Service)
+when { resource.owner == principal && resource.tier == "tier2" };
+"#;
+        let prelude = plinth_policy::embedded::FILES
+            .iter()
+            .find(|(p, _)| *p == "policies/baseline/tests/prelude.plinth")
+            .unwrap();
+        let case = TestCase {
+            name: "erring".to_string(),
+            files: vec![
+                (prelude.0.to_string(), prelude.1.to_string()),
+                ("erring.plinth".to_string(), spec.to_string()),
+            ],
+            expected: Vec::new(),
+            today: plinth_policy::parse_date(TEST_TODAY).unwrap(),
+        };
+        let extra = || {
+            vec![plinth_policy::PolicyFile {
+                path: "policies/local.cedar".to_string(),
+                text: policies.to_string(),
+            }]
+        };
+        let plain = case_outcome_with("baseline", &case, true, extra()).unwrap();
+        let fast = case_outcome_with("baseline", &case, false, extra()).unwrap();
+        assert_eq!(plain.decisions, fast.decisions);
+        assert_eq!(plain.diagnostics, fast.diagnostics);
+        for d in fast.decisions["prod"]
+            .iter()
+            .filter(|d| d.action == "deploy" && d.resource.0 == "Service")
+        {
+            assert!(!d.allowed, "{d:?}");
+            assert!(d.errors.iter().any(|e| e.contains("overflow")), "{d:?}");
+            // `c` is owned by its principal and tier 2: the opaque rule fires.
+            assert_eq!(
+                d.determining.contains(&"local.opaque".to_string()),
+                d.resource.1 == "c"
+            );
+        }
+        assert!(fast.memo.unkeyed >= 6, "{:?}", fast.memo);
     }
 
     #[test]

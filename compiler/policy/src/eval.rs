@@ -570,7 +570,37 @@ struct Memo {
     /// The policies that can apply to each request shape.
     sets: BTreeMap<Shape, Scoped>,
     columns: BTreeMap<Shape, Columns>,
+    /// Per request shape, the tuples seen (see `memo_results`).
+    tuples: BTreeMap<Shape, Tuples>,
     stats: MemoStats,
+}
+
+/// The distinct tuples of one request shape, numbered in order of appearance.
+#[derive(Default)]
+struct Tuples {
+    ids: HashMap<Vec<u32>, u32, Fx>,
+    list: Vec<Tuple>,
+}
+
+/// Where each policy's verdict on the requests of one tuple comes from, and their
+/// answer once all are known.
+struct Tuple {
+    /// Per policy of the shape (`Scoped::policies` order).
+    slots: Vec<TupleSlot>,
+    answer: Option<Answer>,
+}
+
+#[derive(Clone, Copy)]
+enum TupleSlot {
+    Known(bool),
+    /// Cedar decides the first request of the key (number `first` of its policy's
+    /// firsts in this environment); `made`: this tuple's first request is that first.
+    Pending {
+        first: usize,
+        made: bool,
+    },
+    /// Cedar decides each request.
+    Unkeyed,
 }
 
 type Fx = std::hash::BuildHasherDefault<memo::FxHasher>;
@@ -622,6 +652,7 @@ impl Memo {
             maps: packs.analyzed.iter().map(|_| BTreeMap::new()).collect(),
             sets: BTreeMap::new(),
             columns: BTreeMap::new(),
+            tuples: BTreeMap::new(),
             stats: MemoStats::default(),
         }
     }
@@ -848,70 +879,104 @@ fn memo_results(
     lap("memo columns");
     let columns = &memo.columns;
 
-    // 2. Keys, one policy per task: each policy's requests in order, its first
-    // request of each new key noted.
-    #[derive(Clone, Copy)]
-    enum Entry {
-        Known(bool),
-        Pending(usize),
-        Unkeyed,
-    }
-    // Per policy: `(request, entry)` in request order, and its firsts by number.
-    type Keyed = (Vec<(usize, Entry)>, Vec<usize>);
-    let keyed: Vec<Keyed> = memo
-        .maps
-        .par_iter_mut()
-        .enumerate()
-        .map(|(k, map)| {
-            let mut entries = Vec::new();
-            let mut firsts = Vec::new();
-            // One buffer for every key; a key is copied only when it is new.
-            let mut key: Vec<u32> = Vec::new();
-            for (shape, requests) in &by_shape {
-                if !sets.get(shape).is_some_and(|s| s.policies.contains(&k)) {
-                    continue;
-                }
-                let cols = columns.get(shape).and_then(|c| c.of_policy.get(&k));
-                let shape_numbers = numbers.get(shape);
-                let map = map.entry(*shape).or_default();
-                for (pos, &i) in requests.iter().enumerate() {
-                    key.clear();
-                    let keyed = match (cols, shape_numbers) {
-                        (Some(cols), Some(shape_numbers)) => cols.iter().all(|&c| {
-                            match shape_numbers.get(c).and_then(|col| col.get(pos)) {
+    // 2. Tuples. A request's tuple is the numbers of all its shape's columns; every
+    // policy's key is part of it, so requests with equal tuples get equal verdicts
+    // from each policy (those that err aside). Keys are looked up, and verdicts
+    // combined, once per distinct tuple: thousands, not the 74,000 requests of a
+    // 5,000-service workspace. A tuple's slots say, per policy of the shape, where
+    // its verdict comes from.
+    let Memo {
+        maps,
+        tuples,
+        stats,
+        ..
+    } = memo;
+    // Per request: its tuple's number within its shape.
+    let mut tuple_of: Vec<u32> = vec![0; prepared.len()];
+    // Per policy: its first request of each key new in this environment.
+    let mut firsts: Vec<Vec<usize>> = vec![Vec::new(); packs.analyzed.len()];
+    // Per shape: how many of this environment's requests each tuple has.
+    let mut counts: BTreeMap<Shape, Vec<usize>> = BTreeMap::new();
+    let mut key: Vec<u32> = Vec::new();
+    let mut policy_key: Vec<u32> = Vec::new();
+    for (shape, requests) in &by_shape {
+        let (Some(scoped), Some(shape_columns)) = (sets.get(shape), columns.get(shape)) else {
+            continue;
+        };
+        let shape_numbers = numbers.get(shape).map_or(&[][..], Vec::as_slice);
+        let known = tuples.entry(*shape).or_default();
+        for (pos, &i) in requests.iter().enumerate() {
+            key.clear();
+            key.extend(
+                shape_numbers
+                    .iter()
+                    .map(|col| col.get(pos).copied().unwrap_or(UNKEYED)),
+            );
+            let t = match known.ids.get(key.as_slice()) {
+                Some(&t) => t,
+                None => {
+                    let t = u32::try_from(known.list.len()).unwrap_or(u32::MAX);
+                    let mut slots = Vec::with_capacity(scoped.policies.len());
+                    for &k in &scoped.policies {
+                        policy_key.clear();
+                        // An opaque policy, or a column without a number: no key.
+                        let keyed = shape_columns.of_policy.get(&k).is_some_and(|cols| {
+                            cols.iter().all(|&c| match key.get(c) {
                                 Some(&n) if n != UNKEYED => {
-                                    key.push(n);
+                                    policy_key.push(n);
                                     true
                                 }
                                 _ => false,
-                            }
-                        }),
-                        // An opaque policy.
-                        _ => false,
-                    };
-                    let entry = if !keyed {
-                        Entry::Unkeyed
-                    } else {
-                        match map.get(key.as_slice()) {
-                            Some(Slot::Known(b)) => Entry::Known(*b),
-                            Some(Slot::Pending(j)) => Entry::Pending(*j),
-                            Some(Slot::Unkeyed) => Entry::Unkeyed,
-                            None => {
-                                map.insert(key.clone(), Slot::Pending(firsts.len()));
-                                firsts.push(i);
-                                Entry::Pending(firsts.len() - 1)
-                            }
-                        }
-                    };
-                    entries.push((i, entry));
+                            })
+                        });
+                        let map = maps.get_mut(k).map(|m| m.entry(*shape).or_default());
+                        let slot = match map {
+                            Some(map) if keyed => match map.get(policy_key.as_slice()) {
+                                Some(Slot::Known(b)) => TupleSlot::Known(*b),
+                                Some(Slot::Pending(j)) => TupleSlot::Pending {
+                                    first: *j,
+                                    made: false,
+                                },
+                                Some(Slot::Unkeyed) => TupleSlot::Unkeyed,
+                                None => {
+                                    let mine = firsts.get_mut(k);
+                                    let j = mine.as_ref().map_or(0, |f| f.len());
+                                    map.insert(policy_key.clone(), Slot::Pending(j));
+                                    mine.into_iter().for_each(|f| f.push(i));
+                                    TupleSlot::Pending {
+                                        first: j,
+                                        made: true,
+                                    }
+                                }
+                            },
+                            _ => TupleSlot::Unkeyed,
+                        };
+                        slots.push(slot);
+                    }
+                    known.ids.insert(key.clone(), t);
+                    known.list.push(Tuple {
+                        slots,
+                        answer: None,
+                    });
+                    t
                 }
+            };
+            if let Some(slot) = tuple_of.get_mut(i) {
+                *slot = t;
             }
-            (entries, firsts)
-        })
-        .collect();
+            let count = counts.entry(*shape).or_default();
+            if count.len() <= t as usize {
+                count.resize(t as usize + 1, 0);
+            }
+            if let Some(n) = count.get_mut(t as usize) {
+                *n += 1;
+            }
+        }
+    }
     lap("memo keys");
 
-    // 2. Cedar decides the first request of each new key, and every unkeyed one.
+    // 3. Cedar decides the first request of each new key, and each request a policy
+    // has no key for.
     let stores = Stores::default();
     let decide_one = |k: usize, i: usize| -> Verdict {
         let (Some(policy), Some(Ok(r)), Some(roots)) =
@@ -921,94 +986,118 @@ fn memo_results(
         };
         decide(authorizer, types, policy, r, roots, env, &stores)
     };
-    let firsts: Vec<(usize, usize)> = keyed
+    // The policies of a request's tuple whose slot is unkeyed and not yet decided.
+    let unkeyed_of = |tuples: &BTreeMap<Shape, Tuples>,
+                      own: &HashMap<(usize, usize), Verdict>,
+                      i: usize,
+                      out: &mut Vec<(usize, usize)>| {
+        if let Some((policies, tuple)) =
+            tuple_of_request(tuples, sets, prepared.get(i), tuple_of.get(i))
+            && tuple.answer.is_none()
+        {
+            for (&k, slot) in policies.iter().zip(&tuple.slots) {
+                if matches!(slot, TupleSlot::Unkeyed) && !own.contains_key(&(k, i)) {
+                    out.push((k, i));
+                }
+            }
+        }
+    };
+    // Round 1: the firsts, and each request a slot of its tuple has no key for.
+    let mut asked: Vec<(usize, usize)> = firsts
         .iter()
         .enumerate()
-        .flat_map(|(k, (_, firsts))| firsts.iter().map(move |i| (k, *i)))
+        .flat_map(|(k, firsts)| firsts.iter().map(move |&i| (k, i)))
         .collect();
-    let unkeyed: Vec<(usize, usize)> = keyed
-        .iter()
-        .enumerate()
-        .flat_map(|(k, (entries, _))| {
-            entries
-                .iter()
-                .filter(|(_, e)| matches!(e, Entry::Unkeyed))
-                .map(move |(i, _)| (k, *i))
-        })
+    let n_firsts = asked.len();
+    let none = HashMap::new();
+    for &i in by_shape.values().flatten() {
+        unkeyed_of(tuples, &none, i, &mut asked);
+    }
+    let mut decided: Vec<Verdict> = asked.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
+    // The verdicts Cedar gave a single request: `(policy, request)`.
+    let mut own: HashMap<(usize, usize), Verdict> = asked
+        .split_off(n_firsts)
+        .into_iter()
+        .zip(decided.split_off(n_firsts))
         .collect();
-    let decided: Vec<Verdict> = firsts.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
     // Per policy, the verdicts of its firsts, by number.
-    let mut first_verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); keyed.len()];
-    for ((k, _), v) in firsts.into_iter().zip(decided) {
+    let mut first_verdicts: Vec<Vec<Verdict>> = vec![Vec::new(); packs.analyzed.len()];
+    for ((k, _), v) in asked.into_iter().zip(decided) {
         if let Some(vs) = first_verdicts.get_mut(k) {
             vs.push(v);
         }
     }
-    let decided: Vec<Verdict> = unkeyed.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
-    // The verdicts Cedar gave a single request: `(policy, request)`.
-    let mut own: HashMap<(usize, usize), Verdict> = unkeyed.into_iter().zip(decided).collect();
-    // A first request that erred says nothing about the others of its key: each goes
-    // to Cedar, now and in later environments.
-    let mut again = Vec::new();
-    for (k, (entries, firsts)) in keyed.iter().enumerate() {
+    // Keys whose first was decided: known from now on, in later environments too. A
+    // first that erred says nothing about the others of its key: each goes to Cedar,
+    // now and later.
+    for (k, map) in maps.iter_mut().enumerate() {
         let verdicts = first_verdicts.get(k).map_or(&[][..], Vec::as_slice);
-        if let Some(map) = memo.maps.get_mut(k) {
-            for slot in map.values_mut().flat_map(HashMap::values_mut) {
-                if let Slot::Pending(j) = *slot {
-                    *slot = match verdicts.get(j) {
-                        Some(Verdict::Satisfied(b)) => Slot::Known(*b),
-                        _ => Slot::Unkeyed,
-                    };
-                }
-            }
-        }
-        for &(i, e) in entries {
-            match e {
-                Entry::Pending(j) => {
-                    let first = firsts.get(j) == Some(&i);
-                    match verdicts.get(j) {
-                        Some(Verdict::Satisfied(_)) if first => memo.stats.first += 1,
-                        Some(Verdict::Satisfied(_)) => memo.stats.reused += 1,
-                        _ if first => memo.stats.unkeyed += 1,
-                        _ => again.push((k, i)),
-                    }
-                }
-                Entry::Unkeyed => memo.stats.unkeyed += 1,
-                Entry::Known(_) => memo.stats.reused += 1,
+        for slot in map.values_mut().flat_map(HashMap::values_mut) {
+            if let Slot::Pending(j) = *slot {
+                *slot = match verdicts.get(j) {
+                    Some(Verdict::Satisfied(b)) => Slot::Known(*b),
+                    _ => Slot::Unkeyed,
+                };
             }
         }
     }
-    memo.stats.unkeyed += again.len();
+    // Each tuple of this environment settled the same way, counted for the stats,
+    // and its answer combined once when every slot is known.
+    for (shape, count) in &counts {
+        let (Some(scoped), Some(known)) = (sets.get(shape), tuples.get_mut(shape)) else {
+            continue;
+        };
+        for (tuple, &n) in known.list.iter_mut().zip(count) {
+            if n == 0 {
+                continue;
+            }
+            for (&k, slot) in scoped.policies.iter().zip(tuple.slots.iter_mut()) {
+                match *slot {
+                    TupleSlot::Known(_) => stats.reused += n,
+                    TupleSlot::Unkeyed => stats.unkeyed += n,
+                    TupleSlot::Pending { first, made } => {
+                        let verdict = first_verdicts.get(k).and_then(|v| v.get(first));
+                        // The first request of the key is in the tuple that made it.
+                        let others = if made { n - 1 } else { n };
+                        match verdict {
+                            Some(Verdict::Satisfied(b)) => {
+                                stats.first += usize::from(made);
+                                stats.reused += others;
+                                *slot = TupleSlot::Known(*b);
+                            }
+                            _ => {
+                                stats.unkeyed += n;
+                                if made
+                                    && let (Some(i), Some(v)) =
+                                        (firsts.get(k).and_then(|f| f.get(first)), verdict)
+                                {
+                                    own.insert((k, *i), v.clone());
+                                }
+                                *slot = TupleSlot::Unkeyed;
+                            }
+                        }
+                    }
+                }
+            }
+            if tuple.answer.is_none() {
+                tuple.answer = combine(packs, &scoped.policies, &tuple.slots);
+            }
+        }
+    }
+    // Round 2: the others of each key whose first erred.
+    let mut again = Vec::new();
+    for &i in by_shape.values().flatten() {
+        unkeyed_of(tuples, &own, i, &mut again);
+    }
     let decided: Vec<Verdict> = again.par_iter().map(|&(k, i)| decide_one(k, i)).collect();
     own.extend(again.into_iter().zip(decided));
     lap("Cedar (first of each key)");
 
-    // 3. Each request's answer from its policies' verdicts, in policy-set order.
-    let mut per_request: Vec<Vec<(usize, Verdict)>> = vec![Vec::new(); prepared.len()];
-    for (k, (entries, firsts)) in keyed.into_iter().enumerate() {
-        let verdicts = first_verdicts.get(k).map_or(&[][..], Vec::as_slice);
-        for (i, e) in entries {
-            let verdict = match e {
-                Entry::Known(b) => Some(Verdict::Satisfied(b)),
-                Entry::Unkeyed => own.remove(&(k, i)),
-                Entry::Pending(j) => match verdicts.get(j) {
-                    Some(Verdict::Satisfied(b)) => Some(Verdict::Satisfied(*b)),
-                    Some(v) if firsts.get(j) == Some(&i) => Some(v.clone()),
-                    _ => own.remove(&(k, i)),
-                },
-            };
-            let verdict = verdict.unwrap_or_else(|| {
-                Verdict::Failed(vec!["internal: a verdict went missing".to_string()])
-            });
-            if let Some(v) = per_request.get_mut(i) {
-                v.push((k, verdict));
-            }
-        }
-    }
+    // 4. Each request's answer: its tuple's, or from its own verdicts.
     let results = prepared
         .iter()
-        .zip(per_request)
-        .map(|(r, verdicts)| {
+        .enumerate()
+        .map(|(i, r)| {
             let r = r.as_ref().map_err(Clone::clone)?;
             let scoped = sets
                 .get(&r.shape)
@@ -1016,26 +1105,77 @@ fn memo_results(
             if let Some(ids) = &scoped.always_allow {
                 return Ok((true, ids.clone(), Vec::new()));
             }
-            // In policy-set order: `keyed` was walked by policy.
-            let (mut forbids, mut permits, mut errors) = (Vec::new(), Vec::new(), Vec::new());
-            for (k, verdict) in verdicts {
-                let Some(policy) = packs.analyzed.get(k) else {
-                    continue;
-                };
-                match verdict {
-                    Verdict::Satisfied(true) if policy.forbid => forbids.push(policy.id.clone()),
-                    Verdict::Satisfied(true) => permits.push(policy.id.clone()),
-                    Verdict::Satisfied(false) => {}
-                    Verdict::Failed(e) => errors.extend(e),
-                }
+            let (_, tuple) = tuple_of_request(tuples, sets, prepared.get(i), tuple_of.get(i))
+                .ok_or_else(|| "internal: a request has no tuple".to_string())?;
+            if let Some(answer) = &tuple.answer {
+                return Ok(answer.clone());
             }
-            let allowed = forbids.is_empty() && !permits.is_empty();
-            let determining = if forbids.is_empty() { permits } else { forbids };
-            Ok((allowed, determining, errors))
+            let verdicts: Vec<(usize, Verdict)> = scoped
+                .policies
+                .iter()
+                .zip(&tuple.slots)
+                .map(|(&k, slot)| {
+                    let v = match slot {
+                        TupleSlot::Known(b) => Some(Verdict::Satisfied(*b)),
+                        _ => own.remove(&(k, i)),
+                    };
+                    let v = v.unwrap_or_else(|| {
+                        Verdict::Failed(vec!["internal: a verdict went missing".to_string()])
+                    });
+                    (k, v)
+                })
+                .collect();
+            Ok(combined(packs, verdicts))
         })
         .collect();
     lap("verdicts combined");
     (results, laps)
+}
+
+/// A request's policies and its tuple.
+fn tuple_of_request<'t>(
+    tuples: &'t BTreeMap<Shape, Tuples>,
+    sets: &'t BTreeMap<Shape, Scoped>,
+    request: Option<&Result<Prepared<'_>, String>>,
+    tuple: Option<&u32>,
+) -> Option<(&'t [usize], &'t Tuple)> {
+    let shape = request?.as_ref().ok()?.shape;
+    let tuple = tuples.get(&shape)?.list.get(*tuple? as usize)?;
+    Some((&sets.get(&shape)?.policies, tuple))
+}
+
+/// Cedar's answer from each policy's verdict, in policy-set order: Deny if a forbid is
+/// satisfied (determined by those), else Allow if a permit is (determined by those),
+/// else Deny; every policy's errors.
+fn combined(packs: &Packs, verdicts: Vec<(usize, Verdict)>) -> Answer {
+    let (mut forbids, mut permits, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    for (k, verdict) in verdicts {
+        let Some(policy) = packs.analyzed.get(k) else {
+            continue;
+        };
+        match verdict {
+            Verdict::Satisfied(true) if policy.forbid => forbids.push(policy.id.clone()),
+            Verdict::Satisfied(true) => permits.push(policy.id.clone()),
+            Verdict::Satisfied(false) => {}
+            Verdict::Failed(e) => errors.extend(e),
+        }
+    }
+    let allowed = forbids.is_empty() && !permits.is_empty();
+    let determining = if forbids.is_empty() { permits } else { forbids };
+    (allowed, determining, errors)
+}
+
+/// A tuple's answer when every policy's verdict on it is known.
+fn combine(packs: &Packs, policies: &[usize], slots: &[TupleSlot]) -> Option<Answer> {
+    let verdicts = policies
+        .iter()
+        .zip(slots)
+        .map(|(&k, slot)| match slot {
+            TupleSlot::Known(b) => Some((k, Verdict::Satisfied(*b))),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(combined(packs, verdicts))
 }
 
 struct Req {
