@@ -310,24 +310,14 @@ fn cedar_value(
     })
 }
 
-/// Cedar's entity of a built one: the same attributes, the owner team as its only
-/// parent (all its ancestors).
+/// Cedar's entity of a built one with the attributes given, the owner team as its
+/// only parent (all its ancestors).
 fn cedar_entity(
     types: &Cache,
-    values: &memo::Read<'_>,
     b: &memo::Built,
+    attrs: Vec<(SmolStr, core::ast::Value)>,
 ) -> Result<core::ast::Entity, String> {
     let uid = types.uid(b.entity, &b.id)?;
-    let attrs = b
-        .attrs()
-        .iter()
-        .map(|(k, v)| {
-            Ok((
-                k.clone(),
-                core::ast::PartialValue::from(cedar_value(types, values, *v)?),
-            ))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
     let parents = b
         .parent
         .iter()
@@ -335,7 +325,9 @@ fn cedar_entity(
         .collect::<Result<std::collections::HashSet<core::ast::EntityUID>, String>>()?;
     Ok(core::ast::Entity::new_with_attr_partial_value(
         uid.into(),
-        attrs,
+        attrs
+            .into_iter()
+            .map(|(k, v)| (k, core::ast::PartialValue::from(v))),
         std::collections::HashSet::new(),
         parents,
         [],
@@ -358,7 +350,14 @@ fn full_store(
 ) -> Result<Entities, String> {
     let mut all: Vec<core::ast::Entity> = index
         .values()
-        .map(|b| cedar_entity(types, values, b))
+        .map(|b| {
+            let attrs = b
+                .attrs()
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), cedar_value(types, values, *v)?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            cedar_entity(types, b, attrs)
+        })
         .collect::<Result<_, String>>()?;
     all.sort_by(|a, b| a.uid().cmp(b.uid()));
     core::entities::Entities::from_entities(
@@ -681,34 +680,54 @@ enum Verdict {
 struct Stores {
     /// Every entity, for opaque policies.
     full: std::sync::OnceLock<Result<Entities, String>>,
-    /// Each entity some request reached, converted once (firsts of many policies
-    /// reach the same service).
-    converted: Mutex<HashMap<(&'static str, SmolStr), core::ast::Entity, Fx>>,
+    /// Cedar's value of each attribute value some request read, converted once: most
+    /// repeat (a tier, a replica range, an SLO), and converting them was most of the
+    /// time Cedar took.
+    converted: Mutex<HashMap<memo::Id, core::ast::Value, Fx>>,
 }
 
 impl Stores {
+    fn value(
+        &self,
+        types: &Cache,
+        values: &memo::Read<'_>,
+        id: memo::Id,
+    ) -> Result<core::ast::Value, String> {
+        // A poisoned lock only means another thread panicked; the map is still valid.
+        if let Some(v) = self
+            .converted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+        {
+            return Ok(v.clone());
+        }
+        let v = cedar_value(types, values, id)?;
+        self.converted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, v.clone());
+        Ok(v)
+    }
+
+    /// Cedar's entity `b` with just the attributes `reads` of it (those it has).
     fn entity(
         &self,
         types: &Cache,
         values: &memo::Read<'_>,
         b: &memo::Built,
+        reads: &[memo::Touched],
     ) -> Result<core::ast::Entity, String> {
-        let key = (b.entity, b.id.clone());
-        // A poisoned lock only means another thread panicked; the map is still valid.
-        if let Some(e) = self
-            .converted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
+        let mut attrs = Vec::new();
+        for (_, _, attr) in reads
+            .iter()
+            .filter(|(ty, id, _)| *ty == b.entity && *id == b.id)
         {
-            return Ok(e.clone());
+            if let Some(v) = b.get(attr) {
+                attrs.push((attr.clone(), self.value(types, values, v)?));
+            }
         }
-        let e = cedar_entity(types, values, b)?;
-        self.converted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, e.clone());
-        Ok(e)
+        cedar_entity(types, b, attrs)
     }
 }
 
@@ -731,20 +750,25 @@ fn decide(
     };
     let store = match &policy.paths {
         Some(paths) => {
-            let mut touched: Vec<(&'static str, SmolStr)> = Vec::new();
-            for (ty, id) in [r.principal_key, r.resource_key] {
-                let key = (ty, SmolStr::from(id));
-                if index.contains_key(&key) && !touched.contains(&key) {
-                    touched.push(key);
+            // What the paths read is all Cedar reads: the entities given are the
+            // principal and the resource (Cedar looks them up) and those the paths
+            // reach, each with just the attributes read.
+            let mut reads: Vec<memo::Touched> = Vec::new();
+            for path in paths {
+                memo::resolve(path, roots, env, Some(&mut reads));
+            }
+            let mut keys: Vec<(&'static str, SmolStr)> = Vec::new();
+            let variables = [r.principal_key, r.resource_key]
+                .into_iter()
+                .map(|(ty, id)| (ty, SmolStr::from(id)));
+            for key in variables.chain(reads.iter().map(|(ty, id, _)| (*ty, id.clone()))) {
+                if !keys.contains(&key) {
+                    keys.push(key);
                 }
             }
-            for path in paths {
-                memo::resolve(path, roots, env, Some(&mut touched));
-            }
-            touched
-                .iter()
+            keys.iter()
                 .filter_map(|key| index.get(key))
-                .map(|b| stores.entity(types, values, b))
+                .map(|b| stores.entity(types, values, b, &reads))
                 .collect::<Result<Vec<_>, String>>()
                 .and_then(|entities| {
                     core::entities::Entities::from_entities(

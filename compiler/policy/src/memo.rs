@@ -670,15 +670,19 @@ impl<'a> Roots<'a> {
     }
 }
 
+/// An attribute a path reads of an entity: `(type, id, attribute)`.
+pub type Touched = (&'static str, SmolStr, SmolStr);
+
 /// Follows `path` the way Cedar's evaluator does (`GetAttr`, `HasAttr`) over the
-/// values Cedar is given, noting every entity it dereferences in `touched`. `None`
+/// values Cedar is given, noting in `touched` every attribute it reads of an entity
+/// (`(type, id, attribute)`: all that Cedar needs of the entities). `None`
 /// for a path without attributes (never made by [`analyze`]: a bare variable is
 /// opaque), whose value is the variable itself.
 pub fn resolve(
     path: &Path,
     roots: &Roots<'_>,
     env: Env<'_>,
-    touched: Option<&mut Vec<(&'static str, SmolStr)>>,
+    touched: Option<&mut Vec<Touched>>,
 ) -> Option<Seen> {
     resolve_hinted(path, roots, env, touched, &mut Vec::new())
 }
@@ -689,7 +693,7 @@ pub fn resolve_hinted(
     path: &Path,
     roots: &Roots<'_>,
     Env { index, values }: Env<'_>,
-    mut touched: Option<&mut Vec<(&'static str, SmolStr)>>,
+    mut touched: Option<&mut Vec<Touched>>,
     hints: &mut Vec<usize>,
 ) -> Option<Seen> {
     /// Where the walk is: an entity (looked up; `None`: it does not exist) or a value.
@@ -743,9 +747,9 @@ pub fn resolve_hinted(
         if let Some(t) = touched.as_deref_mut()
             && !t
                 .iter()
-                .any(|(e, i)| *e == entity.entity && *i == entity.id)
+                .any(|(e, i, a)| *e == entity.entity && *i == entity.id && a == attr)
         {
-            t.push((entity.entity, entity.id.clone()));
+            t.push((entity.entity, entity.id.clone(), attr.clone()));
         }
         let found = match hints.get_mut(step) {
             Some(hint) => entity.get_hinted(attr, hint),
