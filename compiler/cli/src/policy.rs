@@ -567,11 +567,7 @@ fn case_outcome_with(
     let Some(packs) = packs else {
         return Err(format!("the packs do not load: {load_diags:?}"));
     };
-    let analysis = plinth_check::db::analysis(&db, ws);
-    let platforms: Vec<Arc<Platform>> = analysis
-        .of_kind("environment")
-        .filter_map(|d| platform(&db, ws, EnvName::new(&db, d.name.clone())).clone())
-        .collect();
+    let platforms = case_platforms(&db, ws);
     let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();
     Ok(plinth_policy::evaluate(
         &packs,
@@ -583,6 +579,15 @@ fn case_outcome_with(
             validate_entities,
         },
     ))
+}
+
+/// Every environment's platform of a case's workspace.
+fn case_platforms(db: &plinth_check::Db, ws: plinth_check::db::Workspace) -> Vec<Arc<Platform>> {
+    let analysis = plinth_check::db::analysis(db, ws);
+    analysis
+        .of_kind("environment")
+        .filter_map(|d| platform(db, ws, EnvName::new(db, d.name.clone())).clone())
+        .collect()
 }
 
 /// Runs one case; `Err` explains the mismatch.
@@ -826,6 +831,27 @@ when { resource.owner == principal && resource.tier == "tier2" };
             );
         }
         assert!(fast.memo.unkeyed >= 6, "{:?}", fast.memo);
+    }
+
+    /// The evaluator takes the first entity Cedar would reject in this order.
+    #[test]
+    fn entities_are_built_in_type_and_name_order() {
+        for (_, case) in builtin_cases() {
+            let db = plinth_check::Db::default();
+            let ws = plinth_check::load(&db, case.files.clone());
+            for p in case_platforms(&db, ws) {
+                let cross = plinth_policy::entities::CrossEnv::new(&[&p]);
+                let built = plinth_policy::entities::build_all(
+                    &plinth_policy::entities::Json,
+                    &p,
+                    &cross,
+                    &mut Vec::new(),
+                    None,
+                );
+                assert!(built.len() > 3, "{}", case.name);
+                assert!(built.windows(2).all(|w| w[0].0 < w[1].0), "{}", case.name);
+            }
+        }
     }
 
     #[test]

@@ -823,54 +823,101 @@ pub fn build<S: Sink>(
     errors: &mut Vec<EntityError>,
     keep: Keep<'_>,
 ) -> BTreeMap<(&'static str, String), S::Entity> {
-    let mut out = BTreeMap::new();
-    for t in p.teams.values() {
-        out.insert(("Team", t.name.clone()), team(sink, t));
-    }
-    for e in p.environments.values() {
-        out.insert(("Environment", e.name.clone()), environment(sink, e));
-    }
-    // Each declaration's entity depends only on the platform: build them on all cores,
-    // in the same order as one loop would (errors are reported in that order).
-    type Built<E> = ((&'static str, String), E, Vec<EntityError>);
-    fn one<E>(
+    build_all(sink, p, cross, errors, keep)
+        .into_iter()
+        .map(|((entity, name), e)| ((entity, name.to_string()), e))
+        .collect()
+}
+
+/// Every entity of one environment with its `(Cedar type, name)`, in that order
+/// ([`build`]'s), built on all cores. Errors are reported in declaration-kind order
+/// (sources, feature views, models, services, batch jobs).
+pub fn build_all<'p, S: Sink>(
+    sink: &S,
+    p: &'p Platform,
+    cross: &CrossEnv,
+    errors: &mut Vec<EntityError>,
+    keep: Keep<'_>,
+) -> Vec<((&'static str, &'p str), S::Entity)> {
+    // Each declaration's entity depends only on the platform.
+    type Built<'p, E> = ((&'static str, &'p str), E, Vec<EntityError>);
+    fn one<'p, E>(
         entity: &'static str,
-        name: &str,
+        name: &'p str,
         f: impl FnOnce(&mut Vec<EntityError>) -> E,
-    ) -> Built<E> {
+    ) -> Built<'p, E> {
         let mut errors = Vec::new();
         let value = f(&mut errors);
-        ((entity, name.to_string()), value, errors)
+        ((entity, name), value, errors)
     }
-    let mut items: Vec<Built<S::Entity>> = Vec::new();
-    items.par_extend(
-        p.sources
-            .par_iter()
-            .map(|(_, s)| one("Source", &s.name, |e| source(sink, s, e, keep))),
-    );
-    items.par_extend(p.feature_views.par_iter().map(|(_, v)| {
-        one("FeatureView", &v.name, |e| {
-            feature_view(sink, p, cross, v, e, keep)
+    let teams: Vec<Built<'p, S::Entity>> = p
+        .teams
+        .par_iter()
+        .map(|(_, t)| one("Team", &t.name, |_| team(sink, t)))
+        .collect();
+    let environments: Vec<Built<'p, S::Entity>> = p
+        .environments
+        .par_iter()
+        .map(|(_, e)| one("Environment", &e.name, |_| environment(sink, e)))
+        .collect();
+    let sources: Vec<Built<'p, S::Entity>> = p
+        .sources
+        .par_iter()
+        .map(|(_, s)| one("Source", &s.name, |e| source(sink, s, e, keep)))
+        .collect();
+    let feature_views: Vec<Built<'p, S::Entity>> = p
+        .feature_views
+        .par_iter()
+        .map(|(_, v)| {
+            one("FeatureView", &v.name, |e| {
+                feature_view(sink, p, cross, v, e, keep)
+            })
         })
-    }));
-    items.par_extend(
-        p.models
-            .par_iter()
-            .map(|(_, m)| one("Model", &m.name, |e| model(sink, p, m, e, keep))),
-    );
-    items.par_extend(
-        p.services
-            .par_iter()
-            .map(|(_, s)| one("Service", &s.name, |e| service(sink, p, cross, s, e, keep))),
-    );
-    items.par_extend(p.batch_jobs.par_iter().map(|(_, j)| {
-        one("BatchJob", &j.name, |e| {
-            batch_job(sink, p, cross, j, e, keep)
+        .collect();
+    let models: Vec<Built<'p, S::Entity>> = p
+        .models
+        .par_iter()
+        .map(|(_, m)| one("Model", &m.name, |e| model(sink, p, m, e, keep)))
+        .collect();
+    let services: Vec<Built<'p, S::Entity>> = p
+        .services
+        .par_iter()
+        .map(|(_, s)| one("Service", &s.name, |e| service(sink, p, cross, s, e, keep)))
+        .collect();
+    let batch_jobs: Vec<Built<'p, S::Entity>> = p
+        .batch_jobs
+        .par_iter()
+        .map(|(_, j)| {
+            one("BatchJob", &j.name, |e| {
+                batch_job(sink, p, cross, j, e, keep)
+            })
         })
-    }));
-    for (key, value, errs) in items {
-        errors.extend(errs);
-        out.insert(key, value);
+        .collect();
+    for group in [&sources, &feature_views, &models, &services, &batch_jobs] {
+        for (_, _, errs) in group {
+            errors.extend(errs.iter().cloned());
+        }
+    }
+    // Each group is in name order (the platform's maps are); the groups in type order.
+    let mut out = Vec::with_capacity(
+        teams.len()
+            + environments.len()
+            + sources.len()
+            + feature_views.len()
+            + models.len()
+            + services.len()
+            + batch_jobs.len(),
+    );
+    for group in [
+        batch_jobs,
+        environments,
+        feature_views,
+        models,
+        services,
+        sources,
+        teams,
+    ] {
+        out.extend(group.into_iter().map(|(key, e, _)| (key, e)));
     }
     out
 }

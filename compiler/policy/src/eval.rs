@@ -1376,7 +1376,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 failed: std::sync::atomic::AtomicBool::new(false),
             };
             light_context = entities::context(&sink, &p.environment);
-            let built = entities::build(
+            let built = entities::build_all(
                 &sink,
                 p,
                 &cross,

@@ -368,8 +368,8 @@ const SHARDS: usize = 16;
 #[derive(Default)]
 #[repr(align(128))]
 struct Shard {
-    /// Local numbers, hashed by their value.
-    table: hashbrown::HashTable<u32>,
+    /// Local numbers with their value's hash (kept: growing the table re-hashes).
+    table: hashbrown::HashTable<(u64, u32)>,
     values: Vec<Attr>,
 }
 
@@ -394,12 +394,15 @@ impl Default for Values {
     }
 }
 
+/// `(hash, value, id)` of the values one thread interned.
+type NearTable = hashbrown::HashTable<(u64, Attr, Id)>;
+
 thread_local! {
     /// The values this thread interned lately, with their ids and the generation of
     /// their [`Values`]: most values repeat (`true`, a tier, a replica range), and a
     /// hit here takes no lock. Each core locking the shared shards for every value
     /// doubled the cost of building the entities.
-    static NEAR: std::cell::RefCell<(u64, hashbrown::HashTable<(Attr, Id)>)> =
+    static NEAR: std::cell::RefCell<(u64, NearTable)> =
         const { std::cell::RefCell::new((0, hashbrown::HashTable::new())) };
 }
 
@@ -427,12 +430,12 @@ impl Values {
                 *generation = self.generation;
                 table.clear();
             }
-            if let Some((_, id)) = table.find(hash, |(b, _)| matches(b)) {
+            if let Some((_, _, id)) = table.find(hash, |(_, b, _)| matches(b)) {
                 return *id;
             }
             let made = make();
             let id = self.intern_shared(&made, hash);
-            table.insert_unique(hash, (made, id), |(b, _)| hash_of(b));
+            table.insert_unique(hash, (hash, made, id), |(h, ..)| *h);
             id
         })
     }
@@ -456,12 +459,12 @@ impl Values {
         // A poisoned lock only means another thread panicked; the shard is still valid.
         let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
         let Shard { table, values } = &mut *guard;
-        let local = match table.find(hash, |&i| values.get(i as usize) == Some(a)) {
-            Some(&i) => i,
+        let local = match table.find(hash, |&(_, i)| values.get(i as usize) == Some(a)) {
+            Some(&(_, i)) => i,
             None => {
                 let i = u32::try_from(values.len()).unwrap_or(u32::MAX);
                 values.push(a.clone());
-                table.insert_unique(hash, i, |&i| values.get(i as usize).map_or(0, hash_of));
+                table.insert_unique(hash, (hash, i), |(h, _)| *h);
                 i
             }
         };
