@@ -826,26 +826,31 @@ fn memo_results(
         laps.push((phase, clock.elapsed().as_secs_f64()));
         clock = std::time::Instant::now();
     };
-    for r in prepared.iter().flatten() {
-        let (action, principal, resource) = r.shape;
-        let scoped = memo
-            .sets
-            .entry(r.shape)
-            .or_insert_with(|| scoped_set(packs, action, principal, resource));
-        memo.columns
-            .entry(r.shape)
-            .or_insert_with(|| Columns::new(packs, scoped));
-    }
-    let sets = &memo.sets;
-    // The requests Cedar must be asked about, by shape.
-    let mut by_shape: BTreeMap<Shape, Vec<usize>> = BTreeMap::new();
+    // The requests of each shape, in order (they come grouped by shape).
+    let mut of_shape: Vec<(Shape, Vec<usize>)> = Vec::new();
     for (i, r) in prepared.iter().enumerate() {
-        if let Ok(r) = r
-            && sets.get(&r.shape).is_some_and(|s| s.always_allow.is_none())
-        {
-            by_shape.entry(r.shape).or_default().push(i);
+        let Ok(r) = r else { continue };
+        match of_shape.last_mut() {
+            Some((shape, requests)) if *shape == r.shape => requests.push(i),
+            _ => of_shape.push((r.shape, vec![i])),
         }
     }
+    // The requests Cedar must be asked about, by shape.
+    let mut by_shape: BTreeMap<Shape, Vec<usize>> = BTreeMap::new();
+    for (shape, requests) in of_shape {
+        let (action, principal, resource) = shape;
+        let scoped = memo
+            .sets
+            .entry(shape)
+            .or_insert_with(|| scoped_set(packs, action, principal, resource));
+        memo.columns
+            .entry(shape)
+            .or_insert_with(|| Columns::new(packs, scoped));
+        if scoped.always_allow.is_none() {
+            by_shape.entry(shape).or_default().extend(requests);
+        }
+    }
+    let sets = &memo.sets;
     // Each request's variables, its entities looked up once.
     let roots: Vec<Option<memo::Roots<'_>>> = prepared
         .par_iter()
@@ -1480,7 +1485,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
         // Every request as Cedar's uids; the first request of each shape is validated
         // against the schema (also when Cedar is not asked: it must be a well-typed
         // request).
-        let mut validated: BTreeSet<Shape> = BTreeSet::new();
+        let mut validated: Vec<Shape> = Vec::new();
         let prepared: Vec<Result<Prepared, String>> = reqs
             .iter()
             .map(|r| {
@@ -1494,7 +1499,9 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                     resource_key: (r.resource.0, r.resource.1.as_str()),
                     context,
                 };
-                if validated.insert(shape) {
+                // Requests come grouped by shape: the last one is the likely match.
+                if validated.last() != Some(&shape) && !validated.contains(&shape) {
+                    validated.push(shape);
                     prepared.request(&types, Some(&packs.schema))?;
                 }
                 Ok(prepared)
