@@ -14,7 +14,39 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 
 /// FNV-1a 64 as 16 lowercase hex digits.
 pub fn fnv1a64_hex(bytes: &[u8]) -> String {
-    format!("{:016x}", fnv1a64(bytes))
+    hex(fnv1a64(bytes))
+}
+
+/// How many inputs [`fnv1a64_lanes`] hashes side by side.
+pub const LANES: usize = 4;
+
+/// FNV-1a 64 of [`LANES`] inputs at once, each the same as [`fnv1a64`] of it.
+///
+/// One FNV-1a hash is a chain of dependent steps (an xor and a multiply, about four
+/// cycles a byte) that the CPU cannot overlap; the chains of independent inputs it can.
+/// Hashed side by side over their common length, four inputs cost about as much as one.
+pub fn fnv1a64_lanes(inputs: [&[u8]; LANES]) -> [u64; LANES] {
+    let common = inputs.iter().map(|b| b.len()).min().unwrap_or(0);
+    let [a, b, c, d] = inputs.map(|bytes| bytes.split_at_checked(common).unwrap_or_default());
+    let step = |acc: u64, byte: &u8| (acc ^ u64::from(*byte)).wrapping_mul(PRIME);
+    let mut lanes = [OFFSET_BASIS; LANES];
+    for (((a, b), c), d) in a.0.iter().zip(b.0).zip(c.0).zip(d.0) {
+        let [ha, hb, hc, hd] = &mut lanes;
+        *ha = step(*ha, a);
+        *hb = step(*hb, b);
+        *hc = step(*hc, c);
+        *hd = step(*hd, d);
+    }
+    // The rest of each longer input, one after the other.
+    for (hash, rest) in lanes.iter_mut().zip([a.1, b.1, c.1, d.1]) {
+        *hash = rest.iter().fold(*hash, step);
+    }
+    lanes
+}
+
+/// A hash as 16 lowercase hex digits.
+pub fn hex(hash: u64) -> String {
+    format!("{hash:016x}")
 }
 
 /// FNV-1a 64 as an `io::Write` sink, so a value can be hashed as it is serialized,
@@ -30,7 +62,7 @@ impl Default for Fnv1a64 {
 impl Fnv1a64 {
     /// The hash as 16 lowercase hex digits.
     pub fn hex(&self) -> String {
-        format!("{:016x}", self.0)
+        hex(self.0)
     }
 }
 
@@ -58,6 +90,14 @@ mod tests {
         h.write_all(b"foo").unwrap();
         h.write_all(b"bar").unwrap();
         assert_eq!(h.hex(), fnv1a64_hex(b"foobar"));
+    }
+
+    #[test]
+    fn hashing_side_by_side_equals_hashing_each() {
+        let inputs: [&[u8]; LANES] = [b"foobar", b"", b"a longer input than the others", b"foo"];
+        assert_eq!(fnv1a64_lanes(inputs), inputs.map(fnv1a64));
+        let same: [&[u8]; LANES] = [b"abc"; LANES];
+        assert_eq!(fnv1a64_lanes(same), [fnv1a64(b"abc"); LANES]);
     }
 
     #[test]

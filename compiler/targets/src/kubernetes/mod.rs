@@ -59,7 +59,7 @@ pub mod slo;
 mod tests;
 pub mod yaml;
 
-use crate::hash::Fnv1a64;
+use crate::hash;
 use crate::names::{
     MAX_DNS_LABEL, NameProblem, check_dns1035_label, check_dns1123_label, check_label_value,
     dns_name, iam_role_name, model_repository_uri,
@@ -147,28 +147,20 @@ impl Target for Kubernetes {
         // no service's YAML outlives its rendering. `collect` keeps the platform's
         // (sorted) order for the diagnostics, so they do not depend on scheduling.
         let services: Vec<&Service> = platform.services.values().collect();
-        let rendered: Vec<(bool, Vec<Diagnostic>)> = services
-            .par_iter()
-            .map_init(
-                || String::with_capacity(64 * 1024),
-                |buf, service| match ServiceContext::new(platform, service) {
-                    Ok((ctx, mut warnings)) => {
-                        buf.clear();
-                        match ctx.write_file(buf) {
-                            Ok(()) => {
-                                sink.write(&format!("{}.yaml", service.name), buf)?;
-                                Ok((true, warnings))
-                            }
-                            Err(diagnostic) => {
-                                warnings.push(*diagnostic);
-                                Ok((false, warnings))
-                            }
-                        }
-                    }
-                    Err(diagnostics) => Ok((false, diagnostics)),
-                },
-            )
+        let rendered: Vec<Vec<(bool, Vec<Diagnostic>)>> = services
+            .par_chunks(hash::LANES)
+            .map_init(Worker::default, |worker, chunk| {
+                let hashes = worker.spec_hashes(platform, chunk);
+                chunk
+                    .iter()
+                    .zip(hashes)
+                    .map(|(service, spec_hash)| {
+                        worker.render(platform, service, spec_hash.as_deref(), sink)
+                    })
+                    .collect::<io::Result<Vec<_>>>()
+            })
             .collect::<io::Result<_>>()?;
+        let rendered = rendered.into_iter().flatten();
         let mut rendered_any = false;
         for (written, service_diagnostics) in rendered {
             rendered_any |= written;
@@ -185,6 +177,76 @@ impl Target for Kubernetes {
             }
         }
         Ok(diagnostics)
+    }
+}
+
+/// What one rendering thread reuses from service to service.
+struct Worker {
+    /// The service's file.
+    file: String,
+    /// The spec JSON of each service of a chunk, for [`spec_hash`].
+    specs: [Vec<u8>; hash::LANES],
+}
+
+impl Default for Worker {
+    fn default() -> Worker {
+        Worker {
+            file: String::with_capacity(64 * 1024),
+            specs: Default::default(),
+        }
+    }
+}
+
+impl Worker {
+    /// The spec hash of each service of `chunk` (at most [`hash::LANES`]), hashed side by
+    /// side; `None` for a service whose model is missing (it gets an error instead).
+    fn spec_hashes(
+        &mut self,
+        platform: &Platform,
+        chunk: &[&Service],
+    ) -> [Option<String>; hash::LANES] {
+        let mut present = [false; hash::LANES];
+        for ((spec, service), present) in self.specs.iter_mut().zip(chunk).zip(&mut present) {
+            spec.clear();
+            if let Some(model) = platform.models.get(&service.model) {
+                spec_json(spec, service, model);
+                *present = true;
+            }
+        }
+        let [a, b, c, d] = &self.specs;
+        let hashes = hash::fnv1a64_lanes([a, b, c, d].map(Vec::as_slice));
+        let mut out: [Option<String>; hash::LANES] = Default::default();
+        for ((out, hash), present) in out.iter_mut().zip(hashes).zip(present) {
+            *out = present.then(|| hash::hex(hash));
+        }
+        out
+    }
+
+    /// Renders one service and hands its file to `sink`; whether a file was written, and
+    /// the service's diagnostics.
+    fn render(
+        &mut self,
+        platform: &Platform,
+        service: &Service,
+        spec_hash: Option<&str>,
+        sink: &dyn FileSink,
+    ) -> io::Result<(bool, Vec<Diagnostic>)> {
+        match ServiceContext::new(platform, service, spec_hash) {
+            Ok((ctx, mut warnings)) => {
+                self.file.clear();
+                match ctx.write_file(&mut self.file) {
+                    Ok(()) => {
+                        sink.write(&format!("{}.yaml", service.name), &self.file)?;
+                        Ok((true, warnings))
+                    }
+                    Err(diagnostic) => {
+                        warnings.push(*diagnostic);
+                        Ok((false, warnings))
+                    }
+                }
+            }
+            Err(diagnostics) => Ok((false, diagnostics)),
+        }
     }
 }
 
@@ -213,9 +275,12 @@ struct ServiceContext<'a> {
 
 impl<'a> ServiceContext<'a> {
     /// The context, plus warnings; or every error found in the service.
+    /// `spec_hash` is the service's [`spec_hash`], computed by the caller (`None` only
+    /// when its model is missing).
     fn new(
         platform: &'a Platform,
         service: &'a Service,
+        spec_hash: Option<&str>,
     ) -> Result<(ServiceContext<'a>, Vec<Diagnostic>), Vec<Diagnostic>> {
         let env = &platform.environment;
         let origin = &service.origin;
@@ -351,7 +416,7 @@ impl<'a> ServiceContext<'a> {
         let mut annotations = Map::from([
             (
                 "plinth.dev/spec-hash".to_string(),
-                spec_hash(service, model),
+                spec_hash.map_or_else(|| self::spec_hash(service, model), str::to_string),
             ),
             ("plinth.dev/source".to_string(), origin.file.clone()),
         ]);
@@ -1155,14 +1220,18 @@ fn container_security_context() -> ContainerSecurityContext {
 
 /// A stable fingerprint of what the service's objects are generated from: the service
 /// and its model as IR JSON (spans are not serialized, so moving text does not change it).
+/// [`Worker::spec_hashes`] hashes the same JSON for several services at once.
 fn spec_hash(service: &Service, model: &Model) -> String {
-    // Streamed into the hash: the same value as hashing `serde_json::to_vec`, without
-    // building the JSON.
-    let mut hash = Fnv1a64::default();
-    match serde_json::to_writer(&mut hash, &(service, model)) {
-        Ok(()) => hash.hex(),
-        // Unreachable for IR types (string keys only); hash nothing, as before.
-        Err(_) => Fnv1a64::default().hex(),
+    let mut json = Vec::new();
+    spec_json(&mut json, service, model);
+    hash::fnv1a64_hex(&json)
+}
+
+/// The JSON [`spec_hash`] hashes, appended to `out`.
+fn spec_json(out: &mut Vec<u8>, service: &Service, model: &Model) {
+    // Unreachable for IR types (string keys only); then nothing is hashed, as before.
+    if serde_json::to_writer(&mut *out, &(service, model)).is_err() {
+        out.clear();
     }
 }
 
