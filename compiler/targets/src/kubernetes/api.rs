@@ -18,14 +18,14 @@ fn is_false(b: &bool) -> bool {
 /// One Kubernetes object: `apiVersion`, `kind`, `metadata`, then the kind's own fields
 /// (the body's fields at the top level). Written by [`Manifest::write_yaml`]: the header
 /// and metadata directly, the body through the YAML serializer.
-pub struct Manifest<B> {
+pub struct Manifest<'a, B> {
     pub api_version: &'static str,
     pub kind: &'static str,
-    pub metadata: ObjectMeta,
+    pub metadata: ObjectMeta<'a>,
     pub body: B,
 }
 
-impl<B: Serialize> Manifest<B> {
+impl<B: Serialize> Manifest<'_, B> {
     /// Appends the object as one YAML document (no `---`).
     pub fn write_yaml(&self, out: &mut String) -> Result<(), yaml::Error> {
         yaml::write_entry(out, 0, "apiVersion", self.api_version);
@@ -33,7 +33,7 @@ impl<B: Serialize> Manifest<B> {
         out.push_str("metadata:\n");
         let meta = &self.metadata;
         yaml::write_entry(out, 2, "name", &meta.name);
-        yaml::write_entry(out, 2, "namespace", &meta.namespace);
+        yaml::write_entry(out, 2, "namespace", meta.namespace);
         for (key, entries) in [("labels", &meta.labels), ("annotations", &meta.annotations)] {
             if !entries.is_empty() {
                 out.push_str("  ");
@@ -59,10 +59,12 @@ pub struct Spec<S> {
     pub spec: S,
 }
 
+/// Borrowed where it can be: the objects of a service are built from its context and
+/// written at once, so most of their text is the context's, not a copy.
 #[derive(Clone)]
-pub struct ObjectMeta {
-    pub name: String,
-    pub namespace: String,
+pub struct ObjectMeta<'a> {
+    pub name: Cow<'a, str>,
+    pub namespace: &'a str,
     /// Left out when empty.
     pub labels: Entries,
     /// Left out when empty.
@@ -124,13 +126,15 @@ impl From<Map> for Entries {
 #[serde(untagged)]
 pub enum IntOrString {
     Int(i64),
-    Str(String),
+    /// Named ports and percentages: always constants here.
+    Str(&'static str),
 }
 
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LabelSelector {
-    pub match_labels: Map,
+pub struct LabelSelector<'a> {
+    /// Most selectors are the service's own (borrowed from its context).
+    pub match_labels: Cow<'a, Map>,
 }
 
 // ---- ServiceAccount ----
@@ -144,32 +148,40 @@ pub struct ServiceAccountBody {
 // ---- Pods ----
 
 #[derive(Clone, Serialize)]
-pub struct PodTemplateSpec {
-    pub metadata: TemplateMeta,
-    pub spec: PodSpec,
+pub struct PodTemplateSpec<'a> {
+    pub metadata: TemplateMeta<'a>,
+    pub spec: PodSpec<'a>,
 }
 
 #[derive(Clone, Serialize)]
-pub struct TemplateMeta {
-    pub labels: Map,
-    pub annotations: Map,
+pub struct TemplateMeta<'a> {
+    pub labels: &'a Map,
+    pub annotations: PodAnnotations,
+}
+
+/// The pod template's annotations (a map of one key).
+#[derive(Clone, Serialize)]
+pub struct PodAnnotations {
+    /// The container `kubectl logs` and `exec` pick without `-c`.
+    #[serde(rename = "kubectl.kubernetes.io/default-container")]
+    pub default_container: &'static str,
 }
 
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodSpec {
-    pub service_account_name: String,
+pub struct PodSpec<'a> {
+    pub service_account_name: &'a str,
     pub automount_service_account_token: bool,
     pub enable_service_links: bool,
     pub security_context: PodSecurityContext,
-    pub init_containers: Vec<Container>,
-    pub containers: Vec<Container>,
+    pub init_containers: Vec<Container<'a>>,
+    pub containers: Vec<Container<'a>>,
     pub volumes: Vec<Volume>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub node_selector: Map,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tolerations: Vec<Toleration>,
-    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint<'a>>,
     pub termination_grace_period_seconds: u32,
 }
 
@@ -191,14 +203,14 @@ pub struct SeccompProfile {
 
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Container {
-    pub name: String,
-    pub image: String,
+pub struct Container<'a> {
+    pub name: &'static str,
+    pub image: &'static str,
     pub image_pull_policy: &'static str,
-    pub command: Vec<String>,
-    pub args: Vec<String>,
+    pub command: &'static [&'static str],
+    pub args: Vec<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<EnvVar>,
+    pub env: Vec<EnvVar<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ContainerPort>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -213,9 +225,9 @@ pub struct Container {
 }
 
 #[derive(Clone, Serialize)]
-pub struct EnvVar {
-    pub name: String,
-    pub value: String,
+pub struct EnvVar<'a> {
+    pub name: &'static str,
+    pub value: Cow<'a, str>,
 }
 
 #[derive(Clone, Serialize)]
@@ -241,10 +253,30 @@ pub struct HttpGetAction {
     pub port: IntOrString,
 }
 
-#[derive(Clone, Serialize)]
+/// Requests and limits: the same amounts for both (the Guaranteed QoS class), written
+/// twice from one value.
+#[derive(Clone)]
 pub struct ResourceRequirements {
-    pub requests: Map,
-    pub limits: Map,
+    pub amounts: ResourceAmounts,
+}
+
+impl Serialize for ResourceRequirements {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("ResourceRequirements", 2)?;
+        s.serialize_field("requests", &self.amounts)?;
+        s.serialize_field("limits", &self.amounts)?;
+        s.end()
+    }
+}
+
+/// Amounts of resources by name, in the sorted key order a map of them has.
+#[derive(Clone, Serialize)]
+pub struct ResourceAmounts {
+    pub cpu: Cow<'static, str>,
+    pub memory: Cow<'static, str>,
+    #[serde(rename = "nvidia.com/gpu", skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
 }
 
 #[derive(Clone, Serialize)]
@@ -259,7 +291,7 @@ pub struct ContainerSecurityContext {
 
 #[derive(Clone, Serialize)]
 pub struct Capabilities {
-    pub drop: Vec<&'static str>,
+    pub drop: &'static [&'static str],
 }
 
 #[derive(Clone, Serialize)]
@@ -281,7 +313,7 @@ pub struct Volume {
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmptyDir {
-    pub size_limit: String,
+    pub size_limit: &'static str,
 }
 
 #[derive(Clone, Serialize)]
@@ -293,22 +325,22 @@ pub struct Toleration {
 
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TopologySpreadConstraint {
+pub struct TopologySpreadConstraint<'a> {
     pub max_skew: u32,
     pub topology_key: &'static str,
     pub when_unsatisfiable: &'static str,
-    pub label_selector: LabelSelector,
+    pub label_selector: LabelSelector<'a>,
 }
 
 // ---- Deployment ----
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DeploymentSpec {
+pub struct DeploymentSpec<'a> {
     pub revision_history_limit: u32,
-    pub selector: LabelSelector,
+    pub selector: LabelSelector<'a>,
     pub strategy: DeploymentStrategy,
-    pub template: PodTemplateSpec,
+    pub template: PodTemplateSpec<'a>,
 }
 
 #[derive(Serialize)]
@@ -329,10 +361,10 @@ pub struct RollingUpdate {
 // ---- Service ----
 
 #[derive(Serialize)]
-pub struct ServiceSpec {
+pub struct ServiceSpec<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub selector: Map,
+    pub selector: &'a Map,
     pub ports: Vec<ServicePort>,
 }
 
@@ -349,8 +381,8 @@ pub struct ServicePort {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HpaSpec {
-    pub scale_target_ref: CrossVersionObjectReference,
+pub struct HpaSpec<'a> {
+    pub scale_target_ref: CrossVersionObjectReference<'a>,
     pub min_replicas: u32,
     pub max_replicas: u32,
     pub metrics: Vec<MetricSpec>,
@@ -359,10 +391,10 @@ pub struct HpaSpec {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CrossVersionObjectReference {
+pub struct CrossVersionObjectReference<'a> {
     pub api_version: &'static str,
     pub kind: &'static str,
-    pub name: String,
+    pub name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -412,9 +444,9 @@ pub struct ScalingPolicy {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PdbSpec {
+pub struct PdbSpec<'a> {
     pub max_unavailable: IntOrString,
-    pub selector: LabelSelector,
+    pub selector: LabelSelector<'a>,
     pub unhealthy_pod_eviction_policy: &'static str,
 }
 
@@ -422,32 +454,32 @@ pub struct PdbSpec {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NetworkPolicySpec {
-    pub pod_selector: LabelSelector,
-    pub policy_types: Vec<&'static str>,
-    pub ingress: Vec<NetworkPolicyIngressRule>,
-    pub egress: Vec<NetworkPolicyEgressRule>,
+pub struct NetworkPolicySpec<'a> {
+    pub pod_selector: LabelSelector<'a>,
+    pub policy_types: &'static [&'static str],
+    pub ingress: Vec<NetworkPolicyIngressRule<'a>>,
+    pub egress: Vec<NetworkPolicyEgressRule<'a>>,
 }
 
 #[derive(Serialize)]
-pub struct NetworkPolicyIngressRule {
-    pub from: Vec<NetworkPolicyPeer>,
+pub struct NetworkPolicyIngressRule<'a> {
+    pub from: Vec<NetworkPolicyPeer<'a>>,
     pub ports: Vec<NetworkPolicyPort>,
 }
 
 #[derive(Serialize)]
-pub struct NetworkPolicyEgressRule {
-    pub to: Vec<NetworkPolicyPeer>,
+pub struct NetworkPolicyEgressRule<'a> {
+    pub to: Vec<NetworkPolicyPeer<'a>>,
     pub ports: Vec<NetworkPolicyPort>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct NetworkPolicyPeer {
+pub struct NetworkPolicyPeer<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace_selector: Option<LabelSelector>,
+    pub namespace_selector: Option<LabelSelector<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod_selector: Option<LabelSelector>,
+    pub pod_selector: Option<LabelSelector<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip_block: Option<IpBlock>,
 }
@@ -455,7 +487,7 @@ pub struct NetworkPolicyPeer {
 #[derive(Serialize)]
 pub struct IpBlock {
     pub cidr: &'static str,
-    pub except: Vec<&'static str>,
+    pub except: &'static [&'static str],
 }
 
 #[derive(Serialize)]
@@ -468,9 +500,9 @@ pub struct NetworkPolicyPort {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ServiceMonitorSpec {
-    pub selector: LabelSelector,
-    pub pod_target_labels: Vec<&'static str>,
+pub struct ServiceMonitorSpec<'a> {
+    pub selector: LabelSelector<'a>,
+    pub pod_target_labels: &'static [&'static str],
     pub endpoints: Vec<ServiceMonitorEndpoint>,
 }
 
@@ -574,10 +606,10 @@ pub struct AlertAnnotations {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RolloutSpec {
+pub struct RolloutSpec<'a> {
     pub revision_history_limit: u32,
-    pub selector: LabelSelector,
-    pub template: PodTemplateSpec,
+    pub selector: LabelSelector<'a>,
+    pub template: PodTemplateSpec<'a>,
     pub strategy: RolloutStrategy,
 }
 

@@ -70,7 +70,9 @@ use plinth_ir::{Bytes, Environment, Millicores, Model, Origin, Platform, Rollout
 use plinth_syntax::Diagnostic;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io;
+use std::sync::OnceLock;
 
 /// Triton Inference Server image, pinned (release 25.01 = Triton 2.54.0).
 pub const TRITON_IMAGE: &str = "nvcr.io/nvidia/tritonserver:25.01-py3";
@@ -442,18 +444,18 @@ impl<'a> ServiceContext<'a> {
         ))
     }
 
-    fn meta(&self, name: String) -> ObjectMeta {
+    fn meta<'s>(&'s self, name: impl Into<Cow<'s, str>>) -> ObjectMeta<'s> {
         ObjectMeta {
-            name,
-            namespace: self.env.namespace.clone(),
+            name: name.into(),
+            namespace: &self.env.namespace,
             labels: self.meta_labels.clone(),
             annotations: self.meta_annotations.clone(),
         }
     }
 
-    fn label_selector(&self) -> LabelSelector {
+    fn label_selector(&self) -> LabelSelector<'_> {
         LabelSelector {
-            match_labels: self.selector.clone(),
+            match_labels: Cow::Borrowed(&self.selector),
         }
     }
 
@@ -493,7 +495,7 @@ impl<'a> ServiceContext<'a> {
         add(
             "Service",
             &self.service_object(
-                self.name.clone(),
+                &self.name,
                 &[("http", HTTP_PORT), ("grpc", GRPC_PORT)],
                 None,
             ),
@@ -535,8 +537,8 @@ impl<'a> ServiceContext<'a> {
         Ok(())
     }
 
-    fn service_account(&self) -> Manifest<ServiceAccountBody> {
-        let mut metadata = self.meta(self.name.clone());
+    fn service_account(&self) -> Manifest<'_, ServiceAccountBody> {
+        let mut metadata = self.meta(&self.name);
         if let Some(account) = &self.env.account {
             metadata.annotations.insert(
                 "eks.amazonaws.com/role-arn".to_string(),
@@ -556,11 +558,11 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn deployment(&self) -> Manifest<Spec<DeploymentSpec>> {
+    fn deployment(&self) -> Manifest<'_, Spec<DeploymentSpec<'_>>> {
         Manifest {
             api_version: "apps/v1",
             kind: "Deployment",
-            metadata: self.meta(self.name.clone()),
+            metadata: self.meta(&self.name),
             body: Spec {
                 spec: DeploymentSpec {
                     revision_history_limit: 5,
@@ -568,7 +570,7 @@ impl<'a> ServiceContext<'a> {
                     strategy: DeploymentStrategy {
                         kind: "RollingUpdate",
                         rolling_update: RollingUpdate {
-                            max_surge: IntOrString::Str("25%".to_string()),
+                            max_surge: IntOrString::Str("25%"),
                             max_unavailable: IntOrString::Int(0),
                         },
                     },
@@ -578,7 +580,7 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn rollout(&self) -> Manifest<Spec<RolloutSpec>> {
+    fn rollout(&self) -> Manifest<'_, Spec<RolloutSpec<'_>>> {
         let analysis = (!self.service.slos.is_empty()).then(|| RolloutAnalysis {
             templates: vec![AnalysisTemplateRef {
                 template_name: format!("{}-slo", self.name),
@@ -595,7 +597,7 @@ impl<'a> ServiceContext<'a> {
                 canary_service,
                 stable_service,
                 traffic_routing,
-                max_surge: IntOrString::Str("25%".to_string()),
+                max_surge: IntOrString::Str("25%"),
                 max_unavailable: IntOrString::Int(0),
                 analysis,
                 steps,
@@ -684,7 +686,7 @@ impl<'a> ServiceContext<'a> {
         Manifest {
             api_version: "argoproj.io/v1alpha1",
             kind: "Rollout",
-            metadata: self.meta(self.name.clone()),
+            metadata: self.meta(&self.name),
             body: Spec {
                 spec: RolloutSpec {
                     revision_history_limit: 5,
@@ -703,7 +705,7 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn analysis_template(&self) -> Option<Manifest<Spec<AnalysisTemplateSpec>>> {
+    fn analysis_template(&self) -> Option<Manifest<'_, Spec<AnalysisTemplateSpec>>> {
         // Blue-green analysis gates promotion, so it must end: ten one-minute checks.
         // Canary analysis runs in the background until the rollout completes.
         let count = matches!(self.service.rollout, Rollout::BlueGreen).then_some(10);
@@ -728,15 +730,27 @@ impl<'a> ServiceContext<'a> {
         })
     }
 
-    fn pod_template(&self) -> PodTemplateSpec {
+    fn pod_template(&self) -> PodTemplateSpec<'_> {
+        // Built for one object and written at once: borrowed text and constants
+        // rather than a copy of each string.
+        const FETCH_AMOUNTS: ResourceAmounts = ResourceAmounts {
+            cpu: Cow::Borrowed("500m"),
+            memory: Cow::Borrowed("512Mi"),
+            gpu: None,
+        };
         let resources = &self.service.resources;
-        let cpu = resources.cpu.unwrap_or(DEFAULT_CPU).to_string();
-        let memory = resources.memory.unwrap_or(DEFAULT_MEMORY).to_string();
-        let mut amounts = Map::from([("cpu".to_string(), cpu), ("memory".to_string(), memory)]);
+        let amounts = ResourceAmounts {
+            cpu: resources.cpu.unwrap_or(DEFAULT_CPU).to_string().into(),
+            memory: resources
+                .memory
+                .unwrap_or(DEFAULT_MEMORY)
+                .to_string()
+                .into(),
+            gpu: (resources.gpu > 0).then(|| resources.gpu.to_string()),
+        };
         let mut node_selector = Map::new();
         let mut tolerations = Vec::new();
         if resources.gpu > 0 {
-            amounts.insert("nvidia.com/gpu".to_string(), resources.gpu.to_string());
             tolerations.push(Toleration {
                 key: "nvidia.com/gpu",
                 operator: "Exists",
@@ -751,38 +765,43 @@ impl<'a> ServiceContext<'a> {
             }
         }
         let model = &self.model.name;
-        let triton_args = vec![
-            format!("--model-repository={MODELS_DIR}"),
-            "--model-control-mode=explicit".to_string(),
-            format!("--load-model={model}"),
-            "--strict-readiness=true".to_string(),
-            "--exit-on-error=true".to_string(),
-            "--exit-timeout-secs=30".to_string(),
-            format!("--http-port={HTTP_PORT}"),
-            format!("--grpc-port={GRPC_PORT}"),
-            format!("--metrics-port={METRICS_PORT}"),
-            "--allow-metrics=true".to_string(),
-            format!("--allow-gpu-metrics={}", resources.gpu > 0),
-            "--metrics-config=summary_latencies=true".to_string(),
-            format!(
+        let [repository, http_port, grpc_port, metrics_port] = triton_fixed_args();
+        let triton_args: Vec<Cow<'_, str>> = vec![
+            Cow::Borrowed(repository),
+            Cow::Borrowed("--model-control-mode=explicit"),
+            Cow::Owned(format!("--load-model={model}")),
+            Cow::Borrowed("--strict-readiness=true"),
+            Cow::Borrowed("--exit-on-error=true"),
+            Cow::Borrowed("--exit-timeout-secs=30"),
+            Cow::Borrowed(http_port),
+            Cow::Borrowed(grpc_port),
+            Cow::Borrowed(metrics_port),
+            Cow::Borrowed("--allow-metrics=true"),
+            Cow::Borrowed(if resources.gpu > 0 {
+                "--allow-gpu-metrics=true"
+            } else {
+                "--allow-gpu-metrics=false"
+            }),
+            Cow::Borrowed("--metrics-config=summary_latencies=true"),
+            Cow::Owned(format!(
                 "--metrics-config=summary_quantiles={}",
                 slo::summary_quantiles(&self.service.slos)
-            ),
+            )),
         ];
         let http_probe = |path, period, failures| Probe {
             http_get: HttpGetAction {
                 path,
-                port: IntOrString::Str("http".to_string()),
+                port: IntOrString::Str("http"),
             },
             period_seconds: period,
             timeout_seconds: 2,
             failure_threshold: failures,
         };
         let triton = Container {
-            name: "triton".to_string(),
-            image: TRITON_IMAGE.to_string(),
+            name: "triton",
+            image: TRITON_IMAGE,
             image_pull_policy: "Always",
-            command: vec!["tritonserver".to_string()],
+            command: &["tritonserver"],
             args: triton_args,
             env: vec![],
             ports: vec![
@@ -794,10 +813,7 @@ impl<'a> ServiceContext<'a> {
             startup_probe: Some(http_probe("/v2/health/ready", 10, 60)),
             readiness_probe: Some(http_probe("/v2/health/ready", 5, 3)),
             liveness_probe: Some(http_probe("/v2/health/live", 10, 3)),
-            resources: ResourceRequirements {
-                requests: amounts.clone(),
-                limits: amounts,
-            },
+            resources: ResourceRequirements { amounts },
             security_context: container_security_context(),
             volume_mounts: vec![
                 VolumeMount {
@@ -812,30 +828,26 @@ impl<'a> ServiceContext<'a> {
                 },
             ],
         };
-        let fetch_amounts = Map::from([
-            ("cpu".to_string(), "500m".to_string()),
-            ("memory".to_string(), "512Mi".to_string()),
-        ]);
         let fetch = Container {
-            name: "fetch-model-repository".to_string(),
-            image: AWS_CLI_IMAGE.to_string(),
+            name: "fetch-model-repository",
+            image: AWS_CLI_IMAGE,
             image_pull_policy: "Always",
-            command: vec!["aws".to_string()],
+            command: &["aws"],
             args: vec![
-                "s3".to_string(),
-                "sync".to_string(),
-                "--only-show-errors".to_string(),
-                format!("{}/", model_repository_uri(self.env, model)),
-                format!("{MODELS_DIR}/{model}/"),
+                Cow::Borrowed("s3"),
+                Cow::Borrowed("sync"),
+                Cow::Borrowed("--only-show-errors"),
+                Cow::Owned(format!("{}/", model_repository_uri(self.env, model))),
+                Cow::Owned(format!("{MODELS_DIR}/{model}/")),
             ],
             env: vec![
                 EnvVar {
-                    name: "HOME".to_string(),
-                    value: "/tmp".to_string(),
+                    name: "HOME",
+                    value: Cow::Borrowed("/tmp"),
                 },
                 EnvVar {
-                    name: "AWS_REGION".to_string(),
-                    value: self.env.region.replace('_', "-"),
+                    name: "AWS_REGION",
+                    value: Cow::Owned(self.env.region.replace('_', "-")),
                 },
             ],
             ports: vec![],
@@ -843,8 +855,7 @@ impl<'a> ServiceContext<'a> {
             readiness_probe: None,
             liveness_probe: None,
             resources: ResourceRequirements {
-                requests: fetch_amounts.clone(),
-                limits: fetch_amounts,
+                amounts: FETCH_AMOUNTS,
             },
             security_context: container_security_context(),
             volume_mounts: vec![
@@ -862,14 +873,13 @@ impl<'a> ServiceContext<'a> {
         };
         PodTemplateSpec {
             metadata: TemplateMeta {
-                labels: self.labels.clone(),
-                annotations: Map::from([(
-                    "kubectl.kubernetes.io/default-container".to_string(),
-                    "triton".to_string(),
-                )]),
+                labels: &self.labels,
+                annotations: PodAnnotations {
+                    default_container: "triton",
+                },
             },
             spec: PodSpec {
-                service_account_name: self.name.clone(),
+                service_account_name: &self.name,
                 automount_service_account_token: false,
                 enable_service_links: false,
                 security_context: PodSecurityContext {
@@ -886,15 +896,11 @@ impl<'a> ServiceContext<'a> {
                 volumes: vec![
                     Volume {
                         name: "model-repository",
-                        empty_dir: EmptyDir {
-                            size_limit: "20Gi".to_string(),
-                        },
+                        empty_dir: EmptyDir { size_limit: "20Gi" },
                     },
                     Volume {
                         name: "tmp",
-                        empty_dir: EmptyDir {
-                            size_limit: "1Gi".to_string(),
-                        },
+                        empty_dir: EmptyDir { size_limit: "1Gi" },
                     },
                 ],
                 node_selector,
@@ -912,12 +918,12 @@ impl<'a> ServiceContext<'a> {
 
     /// A Service over the service's pods; `role` marks the extra Services
     /// (`metrics`, `preview`, `canary`) apart from the main one.
-    fn service_object(
-        &self,
-        name: String,
+    fn service_object<'s>(
+        &'s self,
+        name: impl Into<Cow<'s, str>>,
         ports: &[(&'static str, u16)],
         role: Option<&str>,
-    ) -> Manifest<Spec<ServiceSpec>> {
+    ) -> Manifest<'s, Spec<ServiceSpec<'s>>> {
         let mut metadata = self.meta(name);
         if let Some(role) = role {
             metadata
@@ -931,13 +937,13 @@ impl<'a> ServiceContext<'a> {
             body: Spec {
                 spec: ServiceSpec {
                     kind: "ClusterIP",
-                    selector: self.selector.clone(),
+                    selector: &self.selector,
                     ports: ports
                         .iter()
                         .map(|(name, port)| ServicePort {
                             name,
                             port: *port,
-                            target_port: IntOrString::Str((*name).to_string()),
+                            target_port: IntOrString::Str(name),
                             protocol: "TCP",
                         })
                         .collect(),
@@ -946,7 +952,7 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn hpa(&self) -> Manifest<Spec<HpaSpec>> {
+    fn hpa(&self) -> Manifest<'_, Spec<HpaSpec<'_>>> {
         let (api_version, kind) = match self.service.rollout {
             Rollout::Rolling => ("apps/v1", "Deployment"),
             _ => ("argoproj.io/v1alpha1", "Rollout"),
@@ -954,13 +960,13 @@ impl<'a> ServiceContext<'a> {
         Manifest {
             api_version: "autoscaling/v2",
             kind: "HorizontalPodAutoscaler",
-            metadata: self.meta(self.name.clone()),
+            metadata: self.meta(&self.name),
             body: Spec {
                 spec: HpaSpec {
                     scale_target_ref: CrossVersionObjectReference {
                         api_version,
                         kind,
-                        name: self.name.clone(),
+                        name: &self.name,
                     },
                     min_replicas: self.service.min_replicas.max(1),
                     max_replicas: self
@@ -993,11 +999,11 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn pdb(&self) -> Manifest<Spec<PdbSpec>> {
+    fn pdb(&self) -> Manifest<'_, Spec<PdbSpec<'_>>> {
         Manifest {
             api_version: "policy/v1",
             kind: "PodDisruptionBudget",
-            metadata: self.meta(self.name.clone()),
+            metadata: self.meta(&self.name),
             body: Spec {
                 spec: PdbSpec {
                     max_unavailable: IntOrString::Int(1),
@@ -1008,13 +1014,13 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn network_policy(&self) -> Manifest<Spec<NetworkPolicySpec>> {
+    fn network_policy(&self) -> Manifest<'_, Spec<NetworkPolicySpec<'_>>> {
         let namespace = |name: &str| NetworkPolicyPeer {
             namespace_selector: Some(LabelSelector {
-                match_labels: Map::from([(
+                match_labels: Cow::Owned(Map::from([(
                     "kubernetes.io/metadata.name".to_string(),
                     name.to_string(),
-                )]),
+                )])),
             }),
             pod_selector: None,
             ip_block: None,
@@ -1039,7 +1045,10 @@ impl<'a> ServiceContext<'a> {
         });
         let dns = NetworkPolicyPeer {
             pod_selector: Some(LabelSelector {
-                match_labels: Map::from([("k8s-app".to_string(), "kube-dns".to_string())]),
+                match_labels: Cow::Owned(Map::from([(
+                    "k8s-app".to_string(),
+                    "kube-dns".to_string(),
+                )])),
             }),
             ..namespace("kube-system")
         };
@@ -1060,7 +1069,7 @@ impl<'a> ServiceContext<'a> {
                     pod_selector: None,
                     ip_block: Some(IpBlock {
                         cidr: "0.0.0.0/0",
-                        except: vec!["169.254.169.254/32"],
+                        except: &["169.254.169.254/32"],
                     }),
                 }],
                 ports: vec![tcp(443)],
@@ -1069,11 +1078,11 @@ impl<'a> ServiceContext<'a> {
         Manifest {
             api_version: "networking.k8s.io/v1",
             kind: "NetworkPolicy",
-            metadata: self.meta(self.name.clone()),
+            metadata: self.meta(&self.name),
             body: Spec {
                 spec: NetworkPolicySpec {
                     pod_selector: self.label_selector(),
-                    policy_types: vec!["Ingress", "Egress"],
+                    policy_types: &["Ingress", "Egress"],
                     ingress,
                     egress,
                 },
@@ -1081,19 +1090,19 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn service_monitor(&self) -> Manifest<Spec<ServiceMonitorSpec>> {
+    fn service_monitor(&self) -> Manifest<'_, Spec<ServiceMonitorSpec<'_>>> {
         let mut selector = self.selector.clone();
         selector.insert("plinth.dev/role".to_string(), "metrics".to_string());
         Manifest {
             api_version: "monitoring.coreos.com/v1",
             kind: "ServiceMonitor",
-            metadata: self.meta(self.name.clone()),
+            metadata: self.meta(&self.name),
             body: Spec {
                 spec: ServiceMonitorSpec {
                     selector: LabelSelector {
-                        match_labels: selector,
+                        match_labels: Cow::Owned(selector),
                     },
-                    pod_target_labels: vec!["rollouts-pod-template-hash"],
+                    pod_target_labels: &["rollouts-pod-template-hash"],
                     endpoints: vec![ServiceMonitorEndpoint {
                         port: "metrics",
                         path: "/metrics",
@@ -1105,7 +1114,7 @@ impl<'a> ServiceContext<'a> {
         }
     }
 
-    fn prometheus_rule(&self) -> Option<Manifest<Spec<PrometheusRuleSpec>>> {
+    fn prometheus_rule(&self) -> Option<Manifest<'_, Spec<PrometheusRuleSpec>>> {
         if self.service.slos.is_empty() {
             return None;
         }
@@ -1154,8 +1163,8 @@ fn shared_sli_file(platform: &Platform) -> Result<Option<OutputFile>, Box<Diagno
         api_version: "monitoring.coreos.com/v1",
         kind: "PrometheusRule",
         metadata: ObjectMeta {
-            name: slo::SHARED_RULE_NAME.to_string(),
-            namespace: env.namespace.clone(),
+            name: Cow::Borrowed(slo::SHARED_RULE_NAME),
+            namespace: &env.namespace,
             labels: Entries::from(Map::from([
                 ("app.kubernetes.io/component".to_string(), "slo".to_string()),
                 (
@@ -1194,10 +1203,23 @@ trait ErasedManifest {
     fn write_yaml(&self, out: &mut String) -> Result<(), yaml::Error>;
 }
 
-impl<B: Serialize> ErasedManifest for Manifest<B> {
+impl<B: Serialize> ErasedManifest for Manifest<'_, B> {
     fn write_yaml(&self, out: &mut String) -> Result<(), yaml::Error> {
         Manifest::write_yaml(self, out)
     }
+}
+
+/// Triton's arguments made of this module's constants, formatted once.
+fn triton_fixed_args() -> &'static [String; 4] {
+    static ARGS: OnceLock<[String; 4]> = OnceLock::new();
+    ARGS.get_or_init(|| {
+        [
+            format!("--model-repository={MODELS_DIR}"),
+            format!("--http-port={HTTP_PORT}"),
+            format!("--grpc-port={GRPC_PORT}"),
+            format!("--metrics-port={METRICS_PORT}"),
+        ]
+    })
 }
 
 fn port(name: &'static str, port: u16) -> ContainerPort {
@@ -1214,7 +1236,7 @@ fn container_security_context() -> ContainerSecurityContext {
         privileged: false,
         read_only_root_filesystem: true,
         run_as_non_root: true,
-        capabilities: Capabilities { drop: vec!["ALL"] },
+        capabilities: Capabilities { drop: &["ALL"] },
     }
 }
 

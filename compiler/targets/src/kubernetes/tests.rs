@@ -636,8 +636,8 @@ proptest! {
             api_version: "v1",
             kind: "ServiceAccount",
             metadata: ObjectMeta {
-                name: "x".to_string(),
-                namespace: label.clone(),
+                name: "x".into(),
+                namespace: &label,
                 labels: Map::from([("plinth.dev/team".to_string(), label.clone())]).into(),
                 annotations: annotations.clone().into(),
             },
