@@ -611,10 +611,20 @@ fn write_string(out: &mut String, s: &str, content_indent: usize) {
 /// `nan`, ...) are ambiguous ([`is_ambiguous`]).
 fn is_simple_word(s: &str) -> bool {
     let bytes = s.as_bytes();
+    // Every byte is looked at, without stopping at the first that fails and with `|`
+    // and `&` rather than `||` and `&&`: then the compiler checks many bytes per
+    // instruction. Most strings written are words, so stopping early rarely pays.
+    let word_byte = |b: u8| {
+        b.is_ascii_lowercase()
+            | b.is_ascii_uppercase()
+            | b.is_ascii_digit()
+            | (b == b'_')
+            | (b == b'.')
+            | (b == b'/')
+            | (b == b'-')
+    };
     bytes.first().is_some_and(u8::is_ascii_alphabetic)
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-'))
+        && bytes.iter().fold(true, |all, &b| all & word_byte(b))
 }
 
 /// Whether `s` reads back as the same string when written plain, in block context, by a
@@ -736,8 +746,11 @@ fn is_literal_block_safe(s: &str) -> bool {
         })
         && (s
             .bytes()
-            // Printable ASCII and line feeds (PromQL): one pass over the bytes.
-            .all(|b| b == b'\n' || (b' '..=b'~').contains(&b))
+            // Printable ASCII and line feeds (PromQL): one pass over all the bytes,
+            // without branches (see `is_simple_word`).
+            .fold(true, |all, b| {
+                all & ((b == b'\n') | (b' '..=b'~').contains(&b))
+            })
             || !s
                 .chars()
                 .any(|c| c != '\n' && (needs_escape(c) || c == '\u{85}')))
