@@ -852,10 +852,21 @@ fn memo_results(
     }
     let sets = &memo.sets;
     // Each request's variables, its entities looked up once.
+    // Only for the requests Cedar is asked about: a quarter are not (see `Scoped`).
+    let asked: Vec<bool> = {
+        let mut asked = vec![false; prepared.len()];
+        for &i in by_shape.values().flatten() {
+            if let Some(a) = asked.get_mut(i) {
+                *a = true;
+            }
+        }
+        asked
+    };
     let roots: Vec<Option<memo::Roots<'_>>> = prepared
         .par_iter()
-        .map(|r| {
-            let r = r.as_ref().ok()?;
+        .zip(&asked)
+        .map(|(r, &asked)| {
+            let r = r.as_ref().ok().filter(|_| asked)?;
             Some(memo::Roots::new(
                 r.principal_key,
                 r.resource_key,
