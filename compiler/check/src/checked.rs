@@ -82,14 +82,17 @@ pub struct Spanned<T> {
     pub span: Span,
 }
 
-/// The order of `str`: field names are short and most differ in their first byte,
-/// which decides without calling `memcmp` (lookups are a large part of checking and
-/// lowering, and the call cost more than the comparison).
+/// The order of `str`, compared a byte at a time in line: field names are short and
+/// most differ in their first byte, and the name found is compared to its end, where
+/// a call to `memcmp` cost more than the comparison (lookups are a large part of
+/// checking and lowering).
 fn name_order(a: &str, b: &str) -> std::cmp::Ordering {
-    match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if x != y => x.cmp(y),
-        _ => a.cmp(b),
+    for (x, y) in a.bytes().zip(b.bytes()) {
+        if x != y {
+            return x.cmp(&y);
+        }
     }
+    a.len().cmp(&b.len())
 }
 
 /// A small map from field name to field, kept as a vector sorted by name: a body has a

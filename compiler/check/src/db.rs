@@ -268,6 +268,26 @@ pub fn analysis(db: &dyn salsa::Database, ws: Workspace) -> Analysis {
     analyze_linked(index, decls, all)
 }
 
+/// The platform model of every declared environment, by name; none when the spec has
+/// errors. Lowered together, so what does not depend on the environment is lowered
+/// once (see [`crate::lower::lower_all`]).
+#[salsa::tracked(returns(ref))]
+pub fn platforms(db: &dyn salsa::Database, ws: Workspace) -> Vec<(String, Arc<Platform>)> {
+    let analysis = analysis(db, ws);
+    if diagnostics(db, ws).iter().any(Diagnostic::is_error) {
+        return Vec::new();
+    }
+    let names: Vec<&str> = analysis
+        .of_kind("environment")
+        .map(|d| d.name.as_str())
+        .collect();
+    names
+        .iter()
+        .zip(crate::lower::lower_all(analysis, &names))
+        .filter_map(|(name, p)| Some((name.to_string(), Arc::new(p?))))
+        .collect()
+}
+
 /// The platform model for one environment; `None` when it is not declared or the spec
 /// has errors.
 #[salsa::tracked(returns(ref))]
@@ -276,11 +296,11 @@ pub fn platform<'db>(
     ws: Workspace,
     env: EnvName<'db>,
 ) -> Option<Arc<Platform>> {
-    let analysis = analysis(db, ws);
-    if diagnostics(db, ws).iter().any(Diagnostic::is_error) {
-        return None;
-    }
-    crate::lower::lower(analysis, env.text(db)).map(Arc::new)
+    let env = env.text(db);
+    platforms(db, ws)
+        .iter()
+        .find(|(name, _)| name == env)
+        .map(|(_, p)| p.clone())
 }
 
 /// Parses and checks every file on all cores, each thread with its own handle on the

@@ -6,7 +6,6 @@ use crate::analysis::{Analysis, Facts, merge};
 use crate::checked::{Decl, Rec, Value};
 use plinth_ir::kinds::{self, Record};
 use plinth_ir::*;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The kind table's default for a field, as written in Plinth.
@@ -145,20 +144,101 @@ fn deployed_to(decl: &Decl, env: &str) -> bool {
     envs.peek().is_none() || envs.any(|e| e == env)
 }
 
-/// The body with `env NAME { }` overrides for `env` applied; borrowed when there are none.
-fn for_env<'a>(decl: &'a Decl, env: &str) -> Cow<'a, Rec> {
+/// How a declaration appears in one environment's platform model.
+#[derive(Clone, Copy)]
+enum Slot<'a> {
+    Absent,
+    /// As declared: lowered once for every environment that has it so.
+    Shared,
+    /// With this `env NAME { }` override applied: lowered for this environment alone.
+    Overridden(&'a Rec),
+}
+
+/// Every declaration of `kind` for each environment of `envs`, in name order: one
+/// lowered as declared is lowered once and copied into all but the last environment
+/// that has it (that one takes it), so environments cost a copy each rather than a
+/// lowering each. `lower` gets the body with an override applied, or `None`.
+fn spread<'a, T: Clone + Send>(
+    analysis: &'a Analysis,
+    kind: &str,
+    envs: &[&str],
+    slot: impl Fn(&'a Decl, &str) -> Slot<'a>,
+    lower: impl Fn(&'a Decl, Option<&Rec>) -> T,
+) -> Vec<BTreeMap<String, T>> {
+    let mut out: Vec<Vec<(String, T)>> = envs.iter().map(|_| Vec::new()).collect();
+    let mut slots: Vec<Slot> = Vec::with_capacity(envs.len());
+    for d in analysis.of_kind(kind) {
+        slots.clear();
+        slots.extend(envs.iter().map(|env| slot(d, env)));
+        let shared = slots.iter().filter(|s| matches!(s, Slot::Shared)).count();
+        let mut copies = (shared > 0)
+            .then(|| std::iter::repeat_n(lower(d, None), shared))
+            .into_iter()
+            .flatten();
+        for (s, items) in slots.iter().zip(out.iter_mut()) {
+            let value = match s {
+                Slot::Absent => None,
+                Slot::Shared => copies.next(),
+                Slot::Overridden(o) => Some(lower(d, Some(&merge(&d.body, o)))),
+            };
+            if let Some(value) = value {
+                items.push((d.name.clone(), value));
+            }
+        }
+    }
+    out.into_iter().map(BTreeMap::from_iter).collect()
+}
+
+/// Deployed as declared, with its `env NAME { }` override, or not at all.
+fn deployment<'a>(decl: &'a Decl, env: &str) -> Slot<'a> {
+    if !deployed_to(decl, env) {
+        return Slot::Absent;
+    }
     match decl.body.named("env").iter().find(|(n, _)| n == env) {
-        Some((_, o)) => Cow::Owned(merge(&decl.body, &o.value)),
-        None => Cow::Borrowed(&decl.body),
+        Some((_, o)) => Slot::Overridden(&o.value),
+        None => Slot::Shared,
     }
 }
 
+/// Deployed as declared or not at all (kinds that take no overrides).
+fn deployed<'a>(decl: &'a Decl, env: &str) -> Slot<'a> {
+    if deployed_to(decl, env) {
+        Slot::Shared
+    } else {
+        Slot::Absent
+    }
+}
+
+/// `value` for each of `n` places: `n - 1` copies and the value itself.
+fn copies<T: Clone>(value: T, n: usize) -> std::iter::RepeatN<T> {
+    std::iter::repeat_n(value, n)
+}
+
+/// The platform model of one environment; `None` when it is not declared.
 pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
+    lower_all(analysis, &[env]).pop().flatten()
+}
+
+/// The platform model of each environment of `envs`, in that order (`None` for one not
+/// declared). Lowered together, so what does not depend on the environment is lowered
+/// once: at two environments this was half of lowering.
+pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
     let environments: BTreeMap<String, Environment> = analysis
         .of_kind("environment")
         .map(|d| (d.name.clone(), environment(analysis, d)))
         .collect();
-    let environment = environments.get(env)?.clone();
+    // The declared environments of those asked, in the order asked.
+    let asked = envs;
+    let is_declared: Vec<bool> = asked
+        .iter()
+        .map(|env| environments.contains_key(*env))
+        .collect();
+    let declared: Vec<&str> = asked
+        .iter()
+        .zip(&is_declared)
+        .filter_map(|(env, declared)| declared.then_some(*env))
+        .collect();
+    let envs = declared.as_slice();
     let no_facts = Facts::default();
     let facts = |name: &str| analysis.facts.get(name).unwrap_or(&no_facts);
     let level = |enum_name: &str, v: &str| analysis.level(enum_name, v);
@@ -246,73 +326,72 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                     })
                     .collect::<BTreeMap<_, _>>();
 
-                let feature_views = analysis
-                    .of_kind("feature_view")
-                    .filter(|d| deployed_to(d, env))
-                    .map(|d| {
-                        let b = &d.body;
-                        let f = facts(&d.name);
-                        let source_owner = b
-                            .str("source")
-                            .and_then(|s| sources.get(s))
-                            .map(|s: &Source| s.owner.clone());
-                        let entity = s(b, "entity").unwrap_or_default();
-                        let view = FeatureView {
-                            name: d.name.clone(),
-                            doc: d.doc.clone(),
-                            key: entities
-                                .get(&entity)
-                                .map(|e: &Entity| e.key.clone())
-                                .unwrap_or_default(),
-                            entity,
-                            source: s(b, "source").unwrap_or_default(),
-                            freshness: dur(b, "freshness"),
-                            ttl: dur(b, "ttl"),
-                            online: boolean(b, "online"),
-                            schedule: cron(b, "schedule"),
-                            owner: s(b, "owner").or(source_owner).unwrap_or_default(),
-                            classification: classification(f),
-                            image: s(b, "image"),
-                            resources: resources(b.block("resources")),
-                            features: b
-                                .named("feature")
-                                .iter()
-                                .map(|(n, fb)| Feature {
-                                    name: n.clone(),
-                                    doc: String::new(),
-                                    dtype: s(&fb.value, "type").unwrap_or_default(),
-                                    aggregate: match fb.value.get("aggregate") {
-                                        Some(Value::Aggregate { function, column }) => {
-                                            Some(Aggregate {
-                                                function: function.clone(),
-                                                column: column.clone(),
-                                            })
-                                        }
-                                        _ => None,
-                                    },
-                                    window: dur(&fb.value, "window"),
-                                })
-                                .collect(),
-                            expects: b
-                                .named("expect")
-                                .iter()
-                                .map(|(n, e)| Expect {
-                                    name: n.clone(),
-                                    column: s(&e.value, "column").unwrap_or_default(),
-                                    not_null: boolean(&e.value, "not_null"),
-                                    unique: boolean(&e.value, "unique"),
-                                    min: decimal(&e.value, "min"),
-                                    max: decimal(&e.value, "max"),
-                                    max_null_percent: decimal(&e.value, "max_null_percent"),
-                                })
-                                .collect(),
-                            uses_pii: f.uses_pii,
-                            lineage: f.lineage.clone(),
-                            origin: origin(analysis, d, None),
-                        };
-                        (d.name.clone(), view)
-                    })
-                    .collect::<BTreeMap<_, _>>();
+                let feature_views = spread(analysis, "feature_view", envs, deployed, |d, _| {
+                    let b = &d.body;
+                    let f = facts(&d.name);
+                    let source = s(b, "source").unwrap_or_default();
+                    // The source's owner is copied only when the view names none.
+                    let owner = s(b, "owner").unwrap_or_else(|| {
+                        sources
+                            .get(&source)
+                            .map(|s: &Source| s.owner.clone())
+                            .unwrap_or_default()
+                    });
+                    let entity = s(b, "entity").unwrap_or_default();
+                    FeatureView {
+                        name: d.name.clone(),
+                        doc: d.doc.clone(),
+                        key: entities
+                            .get(&entity)
+                            .map(|e: &Entity| e.key.clone())
+                            .unwrap_or_default(),
+                        entity,
+                        source,
+                        freshness: dur(b, "freshness"),
+                        ttl: dur(b, "ttl"),
+                        online: boolean(b, "online"),
+                        schedule: cron(b, "schedule"),
+                        owner,
+                        classification: classification(f),
+                        image: s(b, "image"),
+                        resources: resources(b.block("resources")),
+                        features: b
+                            .named("feature")
+                            .iter()
+                            .map(|(n, fb)| Feature {
+                                name: n.clone(),
+                                doc: String::new(),
+                                dtype: s(&fb.value, "type").unwrap_or_default(),
+                                aggregate: match fb.value.get("aggregate") {
+                                    Some(Value::Aggregate { function, column }) => {
+                                        Some(Aggregate {
+                                            function: function.clone(),
+                                            column: column.clone(),
+                                        })
+                                    }
+                                    _ => None,
+                                },
+                                window: dur(&fb.value, "window"),
+                            })
+                            .collect(),
+                        expects: b
+                            .named("expect")
+                            .iter()
+                            .map(|(n, e)| Expect {
+                                name: n.clone(),
+                                column: s(&e.value, "column").unwrap_or_default(),
+                                not_null: boolean(&e.value, "not_null"),
+                                unique: boolean(&e.value, "unique"),
+                                min: decimal(&e.value, "min"),
+                                max: decimal(&e.value, "max"),
+                                max_null_percent: decimal(&e.value, "max_null_percent"),
+                            })
+                            .collect(),
+                        uses_pii: f.uses_pii,
+                        lineage: f.lineage.clone(),
+                        origin: origin(analysis, d, None),
+                    }
+                });
 
                 (teams, sources, entities, feature_views)
             },
@@ -416,150 +495,138 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
                     })
                     .collect::<BTreeMap<_, _>>();
 
-                let services: BTreeMap<String, Service> = analysis
-                    .of_kind("service")
-                    .filter(|d| deployed_to(d, env))
-                    .map(|d| {
-                        let b = for_env(d, env);
-                        let record = &kinds::SERVICE.record;
-                        let f = facts(&d.name);
-                        let (min_replicas, max_replicas) = match b.get("replicas") {
-                            Some(Value::Range(lo, hi)) => (
-                                u32::try_from(*lo).unwrap_or(1),
-                                u32::try_from(*hi).unwrap_or(1),
-                            ),
-                            _ => (1, 1),
-                        };
-                        let rollout = match b.get("rollout") {
-                            Some(Value::Variant { name, body }) => rollout(name, body.as_deref()),
-                            _ => rollout(default_text(record, "rollout"), None),
-                        };
-                        let batching = b.block("batching").map(|bb| Batching {
-                            max_batch: match bb.get("max_batch") {
-                                Some(Value::Int(n)) => u32::try_from(*n).unwrap_or(1),
-                                _ => 1,
-                            },
-                            max_delay: dur(bb, "max_delay")
-                                .unwrap_or_else(|| default_duration(&kinds::BATCHING, "max_delay")),
-                            preferred: ints(bb, "preferred")
-                                .into_iter()
-                                .filter_map(|n| u32::try_from(n).ok())
-                                .collect(),
-                        });
-                        let slos = b
-                            .named("slo")
-                            .iter()
-                            .map(|(kind, slo)| {
-                                let r = &slo.value;
-                                let window = dur(r, "window").unwrap_or_else(|| {
-                                    default_duration(&kinds::SLO_AVAILABILITY, "window")
-                                });
-                                let objective =
-                                    decimal(r, "objective").unwrap_or(Decimal::from_int(100));
-                                if kind == "latency" {
-                                    Slo::Latency {
-                                        percentile: decimal(r, "percentile")
-                                            .unwrap_or(Decimal::from_int(99)),
-                                        threshold: dur(r, "threshold").unwrap_or(Duration(0)),
-                                        objective,
-                                        window,
-                                    }
-                                } else {
-                                    Slo::Availability { objective, window }
-                                }
-                            })
-                            .collect();
-                        let monitors = b
-                            .named("monitor")
-                            .iter()
-                            .filter_map(|(kind, m)| {
-                                let r = &m.value;
-                                match kind.as_str() {
-                                    "drift" => Some(Monitor::Drift {
-                                        feature: match r.get("feature") {
-                                            Some(Value::FeatureRef(fr)) => fr.clone(),
-                                            _ => return None,
-                                        },
-                                        method: string_or(r, "method", &kinds::MONITOR_DRIFT),
-                                        threshold: decimal(r, "threshold")
-                                            .unwrap_or(Decimal::from_int(0)),
-                                    }),
-                                    "performance" => Some(Monitor::Performance {
-                                        metric: s(r, "metric").unwrap_or_default(),
-                                        min: decimal(r, "min").unwrap_or(Decimal::from_int(0)),
-                                    }),
-                                    _ => None,
-                                }
-                            })
-                            .collect();
-                        let model_owner = b
-                            .str("model")
-                            .and_then(|m| models.get(m))
-                            .map(|m: &Model| m.owner.clone());
-                        let service = Service {
-                            name: d.name.clone(),
-                            doc: d.doc.clone(),
-                            model: s(&b, "model").unwrap_or_default(),
-                            runtime: string_or(&b, "runtime", record),
-                            min_replicas,
-                            max_replicas,
-                            tier: string_or(&b, "tier", record),
-                            rollout,
-                            batching,
-                            resources: resources(b.block("resources")),
-                            expose: string_or(&b, "expose", record),
-                            callers: strings(&b, "callers"),
-                            owner: s(&b, "owner").or(model_owner).unwrap_or_default(),
-                            slos,
-                            monitors,
-                            profiles: d.profiles.clone(),
-                            data_classification: classification(f),
-                            uses_pii: f.uses_pii,
-                            lineage: f.lineage.clone(),
-                            origin: origin(
-                                analysis,
-                                d,
-                                match &b {
-                                    Cow::Owned(body) => Some(body),
-                                    Cow::Borrowed(_) => None,
-                                },
-                            ),
-                        };
-                        (d.name.clone(), service)
-                    })
-                    .collect();
+                // A deployable without an owner of its own has its model's, copied
+                // only then.
+                let model_owner = |model: &str| {
+                    models
+                        .get(model)
+                        .map(|m: &Model| m.owner.clone())
+                        .unwrap_or_default()
+                };
 
-                let batch_jobs: BTreeMap<String, BatchJob> = analysis
-                    .of_kind("batch_job")
-                    .filter(|d| deployed_to(d, env))
-                    .map(|d| {
-                        let b = &d.body;
-                        let f = facts(&d.name);
-                        let model_owner = b
-                            .str("model")
-                            .and_then(|m| models.get(m))
-                            .map(|m: &Model| m.owner.clone());
-                        let job = BatchJob {
-                            name: d.name.clone(),
-                            doc: d.doc.clone(),
-                            model: s(b, "model").unwrap_or_default(),
-                            schedule: cron(b, "schedule").unwrap_or(Cron {
-                                expr: String::new(),
-                                interval: Duration(0),
-                            }),
-                            input: s(b, "input").unwrap_or_default(),
-                            output: s(b, "output").unwrap_or_default(),
-                            image: s(b, "image"),
-                            resources: resources(b.block("resources")),
-                            owner: s(b, "owner").or(model_owner).unwrap_or_default(),
-                            data_classification: classification(f),
-                            uses_pii: f.uses_pii,
-                            lineage: f.lineage.clone(),
-                            origin: origin(analysis, d, None),
-                        };
-                        (d.name.clone(), job)
-                    })
-                    .collect();
+                let services = spread(analysis, "service", envs, deployment, |d, overridden| {
+                    let b = overridden.unwrap_or(&d.body);
+                    let record = &kinds::SERVICE.record;
+                    let f = facts(&d.name);
+                    let (min_replicas, max_replicas) = match b.get("replicas") {
+                        Some(Value::Range(lo, hi)) => (
+                            u32::try_from(*lo).unwrap_or(1),
+                            u32::try_from(*hi).unwrap_or(1),
+                        ),
+                        _ => (1, 1),
+                    };
+                    let rollout = match b.get("rollout") {
+                        Some(Value::Variant { name, body }) => rollout(name, body.as_deref()),
+                        _ => rollout(default_text(record, "rollout"), None),
+                    };
+                    let batching = b.block("batching").map(|bb| Batching {
+                        max_batch: match bb.get("max_batch") {
+                            Some(Value::Int(n)) => u32::try_from(*n).unwrap_or(1),
+                            _ => 1,
+                        },
+                        max_delay: dur(bb, "max_delay")
+                            .unwrap_or_else(|| default_duration(&kinds::BATCHING, "max_delay")),
+                        preferred: ints(bb, "preferred")
+                            .into_iter()
+                            .filter_map(|n| u32::try_from(n).ok())
+                            .collect(),
+                    });
+                    let slos = b
+                        .named("slo")
+                        .iter()
+                        .map(|(kind, slo)| {
+                            let r = &slo.value;
+                            let window = dur(r, "window").unwrap_or_else(|| {
+                                default_duration(&kinds::SLO_AVAILABILITY, "window")
+                            });
+                            let objective =
+                                decimal(r, "objective").unwrap_or(Decimal::from_int(100));
+                            if kind == "latency" {
+                                Slo::Latency {
+                                    percentile: decimal(r, "percentile")
+                                        .unwrap_or(Decimal::from_int(99)),
+                                    threshold: dur(r, "threshold").unwrap_or(Duration(0)),
+                                    objective,
+                                    window,
+                                }
+                            } else {
+                                Slo::Availability { objective, window }
+                            }
+                        })
+                        .collect();
+                    let monitors = b
+                        .named("monitor")
+                        .iter()
+                        .filter_map(|(kind, m)| {
+                            let r = &m.value;
+                            match kind.as_str() {
+                                "drift" => Some(Monitor::Drift {
+                                    feature: match r.get("feature") {
+                                        Some(Value::FeatureRef(fr)) => fr.clone(),
+                                        _ => return None,
+                                    },
+                                    method: string_or(r, "method", &kinds::MONITOR_DRIFT),
+                                    threshold: decimal(r, "threshold")
+                                        .unwrap_or(Decimal::from_int(0)),
+                                }),
+                                "performance" => Some(Monitor::Performance {
+                                    metric: s(r, "metric").unwrap_or_default(),
+                                    min: decimal(r, "min").unwrap_or(Decimal::from_int(0)),
+                                }),
+                                _ => None,
+                            }
+                        })
+                        .collect();
+                    let model = s(b, "model").unwrap_or_default();
+                    let owner = s(b, "owner").unwrap_or_else(|| model_owner(&model));
+                    Service {
+                        name: d.name.clone(),
+                        doc: d.doc.clone(),
+                        model,
+                        runtime: string_or(b, "runtime", record),
+                        min_replicas,
+                        max_replicas,
+                        tier: string_or(b, "tier", record),
+                        rollout,
+                        batching,
+                        resources: resources(b.block("resources")),
+                        expose: string_or(b, "expose", record),
+                        callers: strings(b, "callers"),
+                        owner,
+                        slos,
+                        monitors,
+                        profiles: d.profiles.clone(),
+                        data_classification: classification(f),
+                        uses_pii: f.uses_pii,
+                        lineage: f.lineage.clone(),
+                        origin: origin(analysis, d, overridden),
+                    }
+                });
+
+                let batch_jobs = spread(analysis, "batch_job", envs, deployed, |d, _| {
+                    let b = &d.body;
+                    let f = facts(&d.name);
+                    let model = s(b, "model").unwrap_or_default();
+                    let owner = s(b, "owner").unwrap_or_else(|| model_owner(&model));
+                    BatchJob {
+                        name: d.name.clone(),
+                        doc: d.doc.clone(),
+                        model,
+                        schedule: cron(b, "schedule").unwrap_or(Cron {
+                            expr: String::new(),
+                            interval: Duration(0),
+                        }),
+                        input: s(b, "input").unwrap_or_default(),
+                        output: s(b, "output").unwrap_or_default(),
+                        image: s(b, "image"),
+                        resources: resources(b.block("resources")),
+                        owner,
+                        data_classification: classification(f),
+                        uses_pii: f.uses_pii,
+                        lineage: f.lineage.clone(),
+                        origin: origin(analysis, d, None),
+                    }
+                });
 
                 let waivers: BTreeMap<String, Waiver> = analysis
                     .of_kind("waiver")
@@ -589,20 +656,44 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
             },
         );
 
-    Some(Platform {
-        environment,
-        environments,
-        teams,
-        sources,
-        entities,
-        feature_views,
-        models,
-        services,
-        batch_jobs,
-        waivers,
-        grants: Vec::new(),
-        policy: Default::default(),
-    })
+    // Each declared environment's model, in the order asked; the maps every
+    // environment shares are copied for all but the last.
+    let n = envs.len();
+    let mut parts = envs
+        .iter()
+        .zip(copies(environments, n))
+        .zip(copies((teams, sources, entities, models, waivers), n))
+        .zip(feature_views.into_iter().zip(services).zip(batch_jobs));
+    let mut out: Vec<Option<Platform>> = Vec::with_capacity(asked.len());
+    for declared in is_declared {
+        let platform = if declared {
+            parts.next().and_then(
+                |(
+                    ((name, environments), (teams, sources, entities, models, waivers)),
+                    ((feature_views, services), batch_jobs),
+                )| {
+                    Some(Platform {
+                        environment: environments.get(*name)?.clone(),
+                        environments,
+                        teams,
+                        sources,
+                        entities,
+                        feature_views,
+                        models,
+                        services,
+                        batch_jobs,
+                        waivers,
+                        grants: Vec::new(),
+                        policy: Default::default(),
+                    })
+                },
+            )
+        } else {
+            None
+        };
+        out.push(platform);
+    }
+    out
 }
 
 fn environment(analysis: &Analysis, d: &Decl) -> Environment {

@@ -113,31 +113,24 @@ fn collect_cedar(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Resu
 /// alone, so `build` can add the policy results to them in place instead of copying
 /// each one (~27 ms per environment at N=5,000).
 pub fn platforms(checked: &Checked, lowering: Lowering) -> Vec<Arc<Platform>> {
-    use rayon::prelude::*;
-    let analysis = plinth_check::db::analysis(&checked.db, checked.ws);
-    let names: Vec<String> = analysis
-        .of_kind("environment")
-        .map(|d| d.name.clone())
-        .collect();
-    // Environments lower independently: each on its own core (through its own handle
-    // on the database when memoized).
-    let lowered: Vec<Option<Arc<Platform>>> = match lowering {
-        Lowering::Shared => {
-            let ws = checked.ws;
-            names
-                .into_par_iter()
-                .map_with(checked.db.clone(), |db, name| {
-                    let name = EnvName::new(db, name);
-                    platform(db, ws, name).clone()
-                })
+    match lowering {
+        Lowering::Shared => plinth_check::db::platforms(&checked.db, checked.ws)
+            .iter()
+            .map(|(_, p)| p.clone())
+            .collect(),
+        Lowering::Owned => {
+            let analysis = plinth_check::db::analysis(&checked.db, checked.ws);
+            let names: Vec<&str> = analysis
+                .of_kind("environment")
+                .map(|d| d.name.as_str())
+                .collect();
+            plinth_check::lower::lower_all(analysis, &names)
+                .into_iter()
+                .flatten()
+                .map(Arc::new)
                 .collect()
         }
-        Lowering::Owned => names
-            .par_iter()
-            .map(|name| plinth_check::lower::lower(analysis, name).map(Arc::new))
-            .collect(),
-    };
-    lowered.into_iter().flatten().collect()
+    }
 }
 
 /// Where [`platforms`] come from.
