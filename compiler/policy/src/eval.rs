@@ -564,7 +564,7 @@ type Laps = Vec<(&'static str, f64)>;
 /// context's values too).
 struct Memo {
     /// Per policy (`Packs::analyzed` order) and request shape: key → verdict. A key
-    /// is the policy's paths' values as numbered by the shape's [`Columns`].
+    /// is the numbers (`memo::Seen::number`) at the policy's columns.
     maps: Vec<BTreeMap<Shape, Verdicts>>,
     /// The policies that can apply to each request shape.
     sets: BTreeMap<Shape, Scoped>,
@@ -878,9 +878,9 @@ fn memo_results(
     let roots_of = |i: usize| roots.get(i).and_then(Option::as_ref);
 
     // 1. Each column of each shape resolved for the shape's requests (in order) and
-    // numbered (`Seen::number`), one shape per task. A request's columns are resolved together: they
-    // read the same few entities, which then stay in the cache (column after column
-    // over all requests missed it on every entity, the largest cost of the keys).
+    // numbered (`Seen::number`), one shape per task. A request's columns are resolved
+    // together: they read the same few entities, which then stay in the cache (column
+    // after column over all requests missed it on every entity).
     let mut tasks = Vec::new();
     for (shape, columns) in &memo.columns {
         if let Some(requests) = by_shape.get(shape) {

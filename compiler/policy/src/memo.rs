@@ -12,8 +12,8 @@
 //!   `has`, only whether the attribute is there),
 //!
 //! so requests with equal keys get equal verdicts, by construction. Cedar decides the
-//! first request of each key (on just the entities the paths reach); the others reuse
-//! its verdict. Anything else a policy does with a variable (`resource in ...`,
+//! first request of each key (given just the attributes the paths read, of the
+//! entities they reach); the others reuse its verdict. Anything else a policy does with a variable (`resource in ...`,
 //! `principal == ...`, the hierarchy, tags, a whole `context`) makes it *opaque*: Cedar
 //! evaluates it on every request, against every entity.
 //!
