@@ -826,6 +826,43 @@ when { resource.owner == principal && resource.tier == "tier2" };
         assert!(fast.memo.unkeyed >= 6, "{:?}", fast.memo);
     }
 
+    /// A decimal Cedar cannot hold fails the environment closed, the same way on
+    /// both paths, naming the value.
+    #[test]
+    fn a_decimal_cedar_rejects_fails_both_paths_alike() {
+        let spec = "service a { model: m  tier: tier2  replicas: 1..2  rollout: blue_green
+  slo latency { percentile: 99  threshold: 50ms  objective: 99% }
+  monitor drift { feature: fv.n_1h  threshold: 1000000000000000.5 } }
+";
+        let prelude = plinth_policy::embedded::FILES
+            .iter()
+            .find(|(p, _)| *p == "policies/baseline/tests/prelude.plinth")
+            .unwrap();
+        let case = TestCase {
+            name: "overflow".to_string(),
+            files: vec![
+                (prelude.0.to_string(), prelude.1.to_string()),
+                ("overflow.plinth".to_string(), spec.to_string()),
+            ],
+            expected: Vec::new(),
+            today: plinth_policy::parse_date(TEST_TODAY).unwrap(),
+        };
+        let fast = case_outcome("baseline", &case, false).unwrap();
+        assert!(
+            fast.diagnostics.iter().any(|d| d.is_error()
+                && d.message
+                    .contains("`1000000000000000.5` is not a Cedar decimal")),
+            "{:?}",
+            fast.diagnostics
+        );
+        assert!(fast.decisions.is_empty());
+        let plain = case_outcome("baseline", &case, true).unwrap();
+        assert_eq!(
+            plain.diagnostics.iter().filter(|d| d.is_error()).count(),
+            fast.diagnostics.iter().filter(|d| d.is_error()).count()
+        );
+    }
+
     /// The evaluator takes the first entity Cedar would reject in this order.
     #[test]
     fn entities_are_built_in_type_and_name_order() {

@@ -229,25 +229,15 @@ impl entities::Sink for LightSink<'_> {
         self.values.intern(memo::Probe::Entity(entity, id))
     }
     fn decimal(&self, d: plinth_ir::Decimal) -> memo::Id {
-        // Formatting and checking a decimal took a tenth of building the entities; a
-        // workspace has few distinct ones. Whether Cedar takes a text never changes.
-        let attr = match self.values.decimal(d) {
-            Some(a) => a,
-            None => {
-                let text = entities::cedar_decimal(d).unwrap_or_else(|| "0.0".to_string());
-                let a = match self.types.decimal(&text) {
-                    Ok(_) => memo::Attr::Decimal(SmolStr::from(text)),
-                    Err(e) => memo::Attr::Invalid(e),
-                };
-                self.values.remember_decimal(d, a.clone());
-                a
-            }
-        };
-        if let memo::Attr::Invalid(_) = attr {
+        let (id, valid) = self.values.decimal(d, || {
+            let text = entities::cedar_decimal(d).unwrap_or_else(|| "0.0".to_string());
+            self.types.decimal(&text).map(|_| text)
+        });
+        if !valid {
             self.failed
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        self.values.intern_made(attr)
+        id
     }
     fn entity(
         &self,
@@ -835,8 +825,10 @@ fn memo_results(
             _ => of_shape.push((r.shape, vec![i])),
         }
     }
-    // The requests Cedar must be asked about, by shape.
+    // The requests Cedar must be asked about, by shape (a quarter are not: see
+    // `Scoped`), and marked.
     let mut by_shape: BTreeMap<Shape, Vec<usize>> = BTreeMap::new();
+    let mut asked = vec![false; prepared.len()];
     for (shape, requests) in of_shape {
         let (action, principal, resource) = shape;
         let scoped = memo
@@ -847,21 +839,16 @@ fn memo_results(
             .entry(shape)
             .or_insert_with(|| Columns::new(packs, scoped));
         if scoped.always_allow.is_none() {
+            for &i in &requests {
+                if let Some(a) = asked.get_mut(i) {
+                    *a = true;
+                }
+            }
             by_shape.entry(shape).or_default().extend(requests);
         }
     }
     let sets = &memo.sets;
-    // Each request's variables, its entities looked up once.
-    // Only for the requests Cedar is asked about: a quarter are not (see `Scoped`).
-    let asked: Vec<bool> = {
-        let mut asked = vec![false; prepared.len()];
-        for &i in by_shape.values().flatten() {
-            if let Some(a) = asked.get_mut(i) {
-                *a = true;
-            }
-        }
-        asked
-    };
+    // The variables of each request Cedar is asked about, its entities looked up once.
     let roots: Vec<Option<memo::Roots<'_>>> = prepared
         .par_iter()
         .zip(&asked)

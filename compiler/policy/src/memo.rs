@@ -255,6 +255,8 @@ pub enum Probe<'a> {
     Set(&'a [Id]),
     Record(&'a [(&'a str, Id)]),
     Entity(&'static str, &'a str),
+    Decimal(&'a str),
+    Invalid(&'a str),
 }
 
 impl Probe<'_> {
@@ -286,6 +288,8 @@ impl Probe<'_> {
                 h.write(ty.as_bytes());
                 str_hash(&mut h, 5, id);
             }
+            Probe::Decimal(text) => str_hash(&mut h, 6, text),
+            Probe::Invalid(reason) => str_hash(&mut h, 7, reason),
         }
         h.finish()
     }
@@ -303,6 +307,8 @@ impl Probe<'_> {
                         .all(|((k, v), (l, w))| v == w && *k == l.as_str())
             }
             (Probe::Entity(t, x), Attr::Entity(u, y)) => t == u && *x == y.as_str(),
+            (Probe::Decimal(x), Attr::Decimal(y)) => *x == y.as_str(),
+            (Probe::Invalid(x), Attr::Invalid(y)) => x == y,
             _ => false,
         }
     }
@@ -320,6 +326,8 @@ impl Probe<'_> {
                     .collect(),
             ),
             Probe::Entity(ty, id) => Attr::Entity(ty, SmolStr::from(*id)),
+            Probe::Decimal(text) => Attr::Decimal(SmolStr::from(*text)),
+            Probe::Invalid(reason) => Attr::Invalid(reason.to_string()),
         }
     }
 }
@@ -329,35 +337,6 @@ fn str_hash(h: &mut FxHasher, tag: u8, s: &str) {
     h.write_u8(tag);
     h.write(s.as_bytes());
     h.write_u8(0xff);
-}
-
-/// The hash of a value, equal to its [`Probe`]'s.
-fn hash_of(a: &Attr) -> u64 {
-    use std::hash::Hasher;
-    let fields: Vec<(&str, Id)>;
-    let probe = match a {
-        Attr::Bool(b) => Probe::Bool(*b),
-        Attr::Long(n) => Probe::Long(*n),
-        Attr::Str(s) => Probe::Str(s),
-        Attr::Set(items) => Probe::Set(items),
-        Attr::Record(fs) => {
-            fields = fs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-            Probe::Record(&fields)
-        }
-        Attr::Entity(ty, id) => Probe::Entity(ty, id),
-        // Never probed for: few, each made once per decimal.
-        Attr::Decimal(text) => {
-            let mut h = FxHasher::default();
-            str_hash(&mut h, 6, text);
-            return h.finish();
-        }
-        Attr::Invalid(e) => {
-            let mut h = FxHasher::default();
-            str_hash(&mut h, 7, e);
-            return h.finish();
-        }
-    };
-    probe.hash()
 }
 
 /// Shards of [`Values`]: entities are built on all cores, each value interned as it
@@ -379,8 +358,8 @@ pub struct Values {
     /// Tells this evaluation's values from another's in the threads' [`NEAR`] caches.
     generation: u64,
     shards: Vec<std::sync::Mutex<Shard>>,
-    /// Each decimal's value as Cedar takes it (or its reason not to).
-    decimals: std::sync::Mutex<HashMap<plinth_ir::Decimal, Attr>>,
+    /// Each decimal's id, and whether Cedar takes it.
+    decimals: std::sync::Mutex<HashMap<plinth_ir::Decimal, (Id, bool)>>,
 }
 
 impl Default for Values {
@@ -409,20 +388,7 @@ thread_local! {
 impl Values {
     /// The id of the value `p` stands for, numbered when first seen.
     pub fn intern(&self, p: Probe<'_>) -> Id {
-        self.intern_with(p.hash(), |a| p.matches(a), || p.make())
-    }
-
-    /// The id of `a` (a decimal, or the reason a decimal is invalid).
-    pub fn intern_made(&self, a: Attr) -> Id {
-        self.intern_with(hash_of(&a), |b| *b == a, || a.clone())
-    }
-
-    fn intern_with(
-        &self,
-        hash: u64,
-        matches: impl Fn(&Attr) -> bool,
-        make: impl FnOnce() -> Attr,
-    ) -> Id {
+        let hash = p.hash();
         NEAR.with(|near| {
             let mut near = near.borrow_mut();
             let (generation, table) = &mut *near;
@@ -430,10 +396,10 @@ impl Values {
                 *generation = self.generation;
                 table.clear();
             }
-            if let Some((_, _, id)) = table.find(hash, |(_, b, _)| matches(b)) {
+            if let Some((_, _, id)) = table.find(hash, |(_, b, _)| p.matches(b)) {
                 return *id;
             }
-            let made = make();
+            let made = p.make();
             let id = self.intern_shared(&made, hash);
             table.insert_unique(hash, (hash, made, id), |(h, ..)| *h);
             id
@@ -474,15 +440,34 @@ impl Values {
             .unwrap_or(UNKEYED)
     }
 
-    /// What [`Values::remember_decimal`] noted for `d`.
-    pub fn decimal(&self, d: plinth_ir::Decimal) -> Option<Attr> {
-        let map = self.decimals.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&d).cloned()
-    }
-
-    pub fn remember_decimal(&self, d: plinth_ir::Decimal, a: Attr) {
-        let mut map = self.decimals.lock().unwrap_or_else(|e| e.into_inner());
-        map.insert(d, a);
+    /// The id of `decimal("<text>")` for `d`, and whether Cedar takes it: `check`
+    /// gives the text or Cedar's reason to reject it, once per distinct decimal (a
+    /// workspace has few; checking each took a tenth of building the entities).
+    pub fn decimal(
+        &self,
+        d: plinth_ir::Decimal,
+        check: impl FnOnce() -> Result<String, String>,
+    ) -> (Id, bool) {
+        let known = self
+            .decimals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&d)
+            .copied();
+        if let Some(known) = known {
+            return known;
+        }
+        let checked = check();
+        let id = match &checked {
+            Ok(text) => self.intern(Probe::Decimal(text)),
+            Err(reason) => self.intern(Probe::Invalid(reason)),
+        };
+        let found = (id, checked.is_ok());
+        self.decimals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(d, found);
+        found
     }
 
     /// The first invalid value inside `id`, depth first, in build order (while
