@@ -20,10 +20,13 @@ pub struct BuildArgs<'a> {
     pub today: Option<&'a str>,
 }
 
-pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
+pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
     let mut diags: Vec<Diagnostic> = checked.diagnostics.clone();
     if diags.iter().any(Diagnostic::is_error) {
         print_diagnostics(&diags, &checked.sources, Format::Human);
+        // The process ends here: freeing the database's memos one by one would only
+        // delay the exit.
+        std::mem::forget(checked);
         return ExitCode::from(2);
     }
     // Policies gate the build exactly as they gate `plinth check`.
@@ -34,18 +37,35 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let gate = crate::policy::gate(checked, today);
-    if !gate.diagnostics.is_empty() {
-        print_diagnostics(&gate.diagnostics, &gate.sources, Format::Human);
-    }
-    if gate.diagnostics.iter().any(Diagnostic::is_error) {
-        return ExitCode::from(1);
-    }
-    let analysis = plinth_check::db::analysis(&checked.db, checked.ws);
-    let all_envs: Vec<String> = analysis
-        .of_kind("environment")
-        .map(|d| d.name.clone())
+    let targets = match args.target {
+        Some(t) => match plinth_targets::by_name(t) {
+            Some(target) => vec![target],
+            None => {
+                let names: Vec<&str> = plinth_targets::all().iter().map(|t| t.name()).collect();
+                eprintln!("unknown target `{t}`; targets: {}", names.join(", "));
+                return ExitCode::from(2);
+            }
+        },
+        None => plinth_targets::all(),
+    };
+    // The evidence target prices with the workspace's `[prices]`.
+    let prices = match crate::cost::price_table(checked.spec()) {
+        Ok(p) => p,
+        Err(d) => {
+            print_diagnostics(&[*d], &checked.sources, Format::Human);
+            return ExitCode::from(2);
+        }
+    };
+    let targets: Vec<Box<dyn plinth_targets::Target>> = targets
+        .into_iter()
+        .map(|t| match t.name() {
+            "evidence" => Box::new(plinth_targets::evidence::Evidence {
+                prices: prices.clone(),
+            }),
+            _ => t,
+        })
         .collect();
+    let all_envs = checked.environments();
     let envs: Vec<String> = match args.env {
         Some(e) if all_envs.iter().any(|x| x == e) => vec![e.to_string()],
         Some(e) => {
@@ -67,34 +87,19 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         }
         None => all_envs,
     };
-    let targets = match args.target {
-        Some(t) => match plinth_targets::by_name(t) {
-            Some(target) => vec![target],
-            None => {
-                let names: Vec<&str> = plinth_targets::all().iter().map(|t| t.name()).collect();
-                eprintln!("unknown target `{t}`; targets: {}", names.join(", "));
-                return ExitCode::from(2);
-            }
-        },
-        None => plinth_targets::all(),
-    };
-    // The evidence target prices with the workspace's `[prices]`.
-    let prices = match crate::cost::price_table(checked) {
-        Ok(p) => p,
-        Err(d) => {
-            print_diagnostics(&[*d], &checked.sources, Format::Human);
-            return ExitCode::from(2);
-        }
-    };
-    let targets: Vec<Box<dyn plinth_targets::Target>> = targets
-        .into_iter()
-        .map(|t| match t.name() {
-            "evidence" => Box::new(plinth_targets::evidence::Evidence {
-                prices: prices.clone(),
-            }),
-            _ => t,
-        })
-        .collect();
+    let mut checked = checked.into_lowered();
+    let wants = targets
+        .iter()
+        .fold(plinth_targets::PolicyResults::default(), |w, t| {
+            w.or(t.policy_results())
+        });
+    let gate = crate::policy::gate(&mut checked, today, wants);
+    if !gate.diagnostics.is_empty() {
+        print_diagnostics(&gate.diagnostics, &gate.sources, Format::Human);
+    }
+    if gate.diagnostics.iter().any(Diagnostic::is_error) {
+        return ExitCode::from(1);
+    }
     // The gate's platforms are its own (lowered for it, not salsa's), so each gets
     // the accesses its policies allowed (Terraform's IAM grants) and its verdicts in
     // place, without a copy.
@@ -125,15 +130,13 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| checked.loaded.root.join(&checked.loaded.config.build.out));
     // The policy decision log is evidence: `out/<env>/evidence/decisions.jsonl`, next
-    // to what the evidence target wrote (one folder, written once).
-    let mut logs: BTreeMap<String, String> = if args.target.is_none_or(|t| t == "evidence") {
-        gate.logs
-            .into_iter()
-            .filter(|(e, _)| envs.contains(e))
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
+    // to what the evidence target wrote (one folder, written once). The gate wrote it
+    // only if a target reads it.
+    let mut logs: BTreeMap<String, String> = gate
+        .logs
+        .into_iter()
+        .filter(|(e, _)| envs.contains(e))
+        .collect();
     // One target at a time: render every environment (in parallel), then write it into a
     // staging directory and drop it, so only one target's output is in memory at once.
     // Nothing is swapped into `out` until every target rendered without errors.
@@ -190,7 +193,7 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
             clock.lap(&format!("render {name}"));
             for (env, result) in streamed {
                 let written = result.and_then(|(stager, diagnostics)| {
-                    if name == "evidence"
+                    if target.policy_results().decision_log
                         && let Some(log) = logs.remove(env)
                     {
                         plinth_targets::FileSink::write(&stager, "decisions.jsonl", &log)?;
@@ -221,7 +224,7 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
             .par_iter()
             .map(|(env, platform)| (env.as_str(), target.emit(platform)))
             .collect();
-        if name == "evidence" {
+        if target.policy_results().decision_log {
             for (env, emit) in &mut emitted {
                 if let Some(log) = logs.remove(*env) {
                     emit.files.push(decisions_file(log));
@@ -247,6 +250,10 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         clock.lap(&format!("write {name}"));
     }
     // Environments whose platform could not be lowered still get their decision log.
+    let log_folder = targets
+        .iter()
+        .find(|t| t.policy_results().decision_log)
+        .map_or("evidence", |t| t.name());
     for (env, log) in std::mem::take(&mut logs) {
         let emit = plinth_targets::Emit {
             files: vec![decisions_file(log)],
@@ -254,7 +261,7 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
         };
         if let Err(code) = write(
             &env,
-            "evidence",
+            log_folder,
             emit,
             &mut diags,
             &mut failed,
@@ -270,7 +277,7 @@ pub fn build(checked: &Checked, args: &BuildArgs) -> ExitCode {
     });
     diags.dedup();
     if !diags.is_empty() {
-        print_diagnostics(&diags, &checked.sources, Format::Human);
+        print_diagnostics(&diags, &gate.sources, Format::Human);
     }
     if diags.iter().any(Diagnostic::is_error) {
         // Dropping the staged trees deletes them; the previous output stays.

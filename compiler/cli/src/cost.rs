@@ -22,9 +22,9 @@ pub enum CostFormat {
 }
 
 /// The stdlib price table with `[prices]` of `plinth.toml` applied.
-pub fn price_table(checked: &Checked) -> Result<PriceTable, Box<Diagnostic>> {
-    PriceTable::with_overrides(&checked.loaded.config.prices).map_err(|message| {
-        let span = checked
+pub fn price_table(spec: crate::Spec<'_>) -> Result<PriceTable, Box<Diagnostic>> {
+    PriceTable::with_overrides(&spec.loaded.config.prices).map_err(|message| {
+        let span = spec
             .sources
             .get("plinth.toml")
             .and_then(|t| t.find("[prices"))
@@ -98,7 +98,7 @@ pub fn load_priced(dir: &Path) -> Result<(Checked, PriceTable), ExitCode> {
         print_diagnostics(&checked.diagnostics, &checked.sources, Format::Human);
         return Err(ExitCode::from(2));
     }
-    match price_table(&checked) {
+    match price_table(checked.spec()) {
         Ok(p) => Ok((checked, p)),
         Err(d) => {
             print_diagnostics(&[*d], &checked.sources, Format::Human);

@@ -208,11 +208,7 @@ fn main() -> ExitCode {
                 check,
                 today: today.as_deref(),
             };
-            let code = build::build(&checked, &args);
-            // The process ends here: freeing the database's memos one by one would
-            // only delay the exit (the OS takes the memory back at once).
-            std::mem::forget(checked);
-            code
+            build::build(checked, &args)
         }
         Command::Fmt { dir, check } => fmt(&dir, check),
         Command::Schema { cedar: false } => schema(),
@@ -268,6 +264,70 @@ pub struct Checked {
     /// Root, config and load diagnostics; its `files` are empty, moved into the database
     /// (`sources` has the texts), so a large workspace is not held three times.
     pub loaded: workspace::Loaded,
+}
+
+impl Checked {
+    /// What a policy run reads of the workspace besides its platforms.
+    pub fn spec(&self) -> Spec<'_> {
+        Spec {
+            sources: &self.sources,
+            diagnostics: &self.diagnostics,
+            loaded: &self.loaded,
+        }
+    }
+
+    /// Every declared environment's name.
+    pub fn environments(&self) -> Vec<String> {
+        analysis(&self.db, self.ws)
+            .of_kind("environment")
+            .map(|d| d.name.clone())
+            .collect()
+    }
+
+    /// Lowers every environment (none when the spec has errors) and drops the database.
+    /// Policies and targets read only the platforms, so what they allocate then reuses
+    /// the memory the front end freed: at N=5,000 `plinth check` peaks ~50 MB lower.
+    pub fn into_lowered(self) -> Lowered {
+        let mut clock = timings::Stopwatch::start();
+        let platforms = policy::platforms(&self, policy::Lowering::Owned);
+        clock.lap("lower (all environments)");
+        rayon::scope(|_| drop(self.db));
+        clock.lap("free the front end");
+        Lowered {
+            sources: self.sources,
+            diagnostics: self.diagnostics,
+            loaded: self.loaded,
+            platforms,
+        }
+    }
+}
+
+/// A checked workspace after lowering, without the front end's database.
+pub struct Lowered {
+    pub sources: Sources,
+    pub diagnostics: Vec<Diagnostic>,
+    pub loaded: workspace::Loaded,
+    /// One per environment, owned (not salsa's); none when the spec has errors.
+    pub platforms: Vec<std::sync::Arc<plinth_ir::Platform>>,
+}
+
+impl Lowered {
+    pub fn spec(&self) -> Spec<'_> {
+        Spec {
+            sources: &self.sources,
+            diagnostics: &self.diagnostics,
+            loaded: &self.loaded,
+        }
+    }
+}
+
+/// The parts of a checked workspace that reports and the policy run read, borrowed from
+/// a [`Checked`] or a [`Lowered`] one.
+#[derive(Clone, Copy)]
+pub struct Spec<'a> {
+    pub sources: &'a Sources,
+    pub diagnostics: &'a [Diagnostic],
+    pub loaded: &'a workspace::Loaded,
 }
 
 pub fn load_and_check(dir: &Path) -> Checked {

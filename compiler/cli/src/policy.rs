@@ -4,11 +4,12 @@
 //! other caller go through [`run`], so they see the same decisions.
 
 use crate::render::Sources;
-use crate::{Checked, Format, load_and_check, print_diagnostics, report};
+use crate::{Checked, Format, Lowered, Spec, load_and_check, print_diagnostics, report};
 use plinth_check::{EnvName, platform};
 use plinth_ir::{Date, Platform};
 use plinth_policy::{Options, Outcome, Packs, PolicyFile};
 use plinth_syntax::{Diagnostic, Span};
+use plinth_targets::PolicyResults;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,14 +45,14 @@ impl PolicyRun {
 }
 
 /// `.cedar` files under a workspace's `[policy] paths` (not their `tests/`).
-fn workspace_policy_files(checked: &Checked, diags: &mut Vec<Diagnostic>) -> Vec<PolicyFile> {
-    let root = &checked.loaded.root;
+fn workspace_policy_files(spec: Spec<'_>, diags: &mut Vec<Diagnostic>) -> Vec<PolicyFile> {
+    let root = &spec.loaded.root;
     let mut files = Vec::new();
-    for dir in &checked.loaded.config.policy.paths {
+    for dir in &spec.loaded.config.policy.paths {
         let path = root.join(dir);
         let mut found = Vec::new();
         if let Err(e) = collect_cedar(&path, &mut found) {
-            let toml = checked.sources.get("plinth.toml");
+            let toml = spec.sources.get("plinth.toml");
             let span = toml
                 .and_then(|t| t.find(&format!("\"{dir}\"")))
                 .map_or(Span::default(), |i| Span::new(i, i + dir.len() + 2));
@@ -113,6 +114,9 @@ fn collect_cedar(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Resu
 /// alone, so `build` can add the policy results to them in place instead of copying
 /// each one (~27 ms per environment at N=5,000).
 pub fn platforms(checked: &Checked, lowering: Lowering) -> Vec<Arc<Platform>> {
+    if checked.diagnostics.iter().any(Diagnostic::is_error) {
+        return Vec::new();
+    }
     match lowering {
         Lowering::Shared => plinth_check::db::platforms(&checked.db, checked.ws)
             .iter()
@@ -143,29 +147,33 @@ pub enum Lowering {
 /// Load the selected packs and evaluate them over every environment; with
 /// `keep_entities` (`explain`) by plain Cedar, keeping the entity JSON.
 pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
+    let mut clock = crate::timings::Stopwatch::start();
+    let platforms = platforms(checked, Lowering::Shared);
+    clock.lap("lower (all environments)");
     run_with(
-        checked,
+        checked.spec(),
+        platforms,
         today,
         keep_entities,
         keep_entities,
-        Lowering::Shared,
     )
 }
 
-/// [`run`], choosing plain Cedar (`validate_entities`, see [`Options`]) separately.
+/// [`run`] over platforms already lowered, choosing plain Cedar (`validate_entities`,
+/// see [`Options`]) separately.
 fn run_with(
-    checked: &Checked,
+    spec: Spec<'_>,
+    platforms: Vec<Arc<Platform>>,
     today: Date,
     keep_entities: bool,
     validate_entities: bool,
-    lowering: Lowering,
 ) -> PolicyRun {
     // Started before the packs load, so `policy load` (parsing and validating the
     // schema and policies) is timed too.
     let mut clock = crate::timings::Stopwatch::start();
     let mut load_diagnostics = Vec::new();
-    let extra = workspace_policy_files(checked, &mut load_diagnostics);
-    let config = &checked.loaded.config.policy;
+    let extra = workspace_policy_files(spec, &mut load_diagnostics);
+    let config = &spec.loaded.config.policy;
     let mut files: Vec<PolicyFile> = config
         .packs
         .iter()
@@ -175,17 +183,11 @@ fn run_with(
     let (packs, diags) = plinth_policy::load(
         &config.packs,
         extra,
-        checked.sources.get("plinth.toml").map(String::as_str),
+        spec.sources.get("plinth.toml").map(String::as_str),
     );
     load_diagnostics.extend(diags);
     clock.lap("policy load");
-    let spec_errors = checked.diagnostics.iter().any(Diagnostic::is_error);
-    let platforms = if spec_errors {
-        Vec::new()
-    } else {
-        platforms(checked, lowering)
-    };
-    clock.lap("lower (all environments)");
+    let spec_errors = spec.diagnostics.iter().any(Diagnostic::is_error);
     let outcome = match &packs {
         Some(p) if !spec_errors => {
             let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();
@@ -234,6 +236,13 @@ fn run_with(
     }
 }
 
+/// [`run`] for `check` and `build`: over a lowered workspace's platforms, which the run
+/// takes.
+fn run_lowered(lowered: &mut Lowered, today: Date) -> PolicyRun {
+    let platforms = std::mem::take(&mut lowered.platforms);
+    run_with(lowered.spec(), platforms, today, false, false)
+}
+
 /// `--today YYYY-MM-DD`, or the system date.
 pub fn parse_today(today: Option<&str>) -> Result<Date, String> {
     match today {
@@ -264,8 +273,8 @@ pub fn check(dir: &Path, format: Format, today: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut checked = load_and_check(dir);
-    let run = run(&checked, today, false);
+    let mut checked = load_and_check(dir).into_lowered();
+    let run = run_lowered(&mut checked, today);
     run.add_sources(&mut checked.sources);
     let policy_diags = run.diagnostics();
     let mut all = checked.diagnostics.clone();
@@ -328,34 +337,46 @@ pub fn summaries(
     }
 }
 
-/// For `plinth build`: the same evaluation as `plinth check` (today's date).
-pub fn gate(checked: &Checked, today: Date) -> Gate {
+/// For `plinth build`: the same evaluation as `plinth check` (today's date), plus the
+/// results the build's targets read (`wants`). The gate takes the workspace's sources
+/// (adding the `.cedar` files to them) and platforms.
+pub fn gate(lowered: &mut Lowered, today: Date, wants: PolicyResults) -> Gate {
     use rayon::prelude::*;
-    let mut run = run_with(checked, today, false, false, Lowering::Owned);
+    let mut run = run_lowered(lowered, today);
     let mut clock = crate::timings::Stopwatch::start();
-    let mut sources = checked.sources.clone();
+    let mut sources = std::mem::take(&mut lowered.sources);
     run.add_sources(&mut sources);
-    // Per environment, on all cores: the decision log's text and the grants.
-    let (logs, grants) = run
-        .outcome
-        .as_ref()
-        .map(|o| {
-            o.decisions
-                .par_iter()
-                .map(|(env, decisions)| {
-                    let mut text = Vec::with_capacity(decisions.len() * 320);
-                    for d in decisions {
-                        d.write_log_line(&mut text);
-                        text.push(b'\n');
-                    }
-                    let text = String::from_utf8(text).unwrap_or_default();
-                    let grants = plinth_policy::grants(decisions);
-                    ((env.clone(), text), (env.clone(), grants))
-                })
-                .unzip()
-        })
-        .unwrap_or_default();
-    let summaries = summaries(&run, today);
+    let none = std::collections::BTreeMap::new();
+    let decisions = run.outcome.as_ref().map_or(&none, |o| &o.decisions);
+    // Per environment, on all cores.
+    let logs = if wants.decision_log {
+        decisions
+            .par_iter()
+            .map(|(env, decisions)| {
+                let mut text = Vec::with_capacity(decisions.len() * 320);
+                for d in decisions {
+                    d.write_log_line(&mut text);
+                    text.push(b'\n');
+                }
+                (env.clone(), String::from_utf8(text).unwrap_or_default())
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let grants = if wants.grants {
+        decisions
+            .par_iter()
+            .map(|(env, decisions)| (env.clone(), plinth_policy::grants(decisions)))
+            .collect()
+    } else {
+        Default::default()
+    };
+    let summaries = if wants.verdicts {
+        summaries(&run, today)
+    } else {
+        Default::default()
+    };
     clock.lap("decision logs, grants, summaries");
     Gate {
         diagnostics: run.diagnostics(),
@@ -702,12 +723,24 @@ mod tests {
             seen += 1;
             let checked = load_and_check(&dir);
             let today = plinth_policy::parse_date(TEST_TODAY).unwrap();
-            let plain = run_with(&checked, today, false, true, Lowering::Shared)
-                .outcome
-                .unwrap();
-            let fast = run_with(&checked, today, false, false, Lowering::Owned)
-                .outcome
-                .unwrap();
+            let plain = run_with(
+                checked.spec(),
+                platforms(&checked, Lowering::Shared),
+                today,
+                false,
+                true,
+            )
+            .outcome
+            .unwrap();
+            let fast = run_with(
+                checked.spec(),
+                platforms(&checked, Lowering::Owned),
+                today,
+                false,
+                false,
+            )
+            .outcome
+            .unwrap();
             let name = dir.display();
             assert!(!plain.decisions.is_empty(), "{name}");
             assert_eq!(plain.decisions, fast.decisions, "{name}");

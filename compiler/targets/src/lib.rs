@@ -51,10 +51,36 @@ impl Emit {
     }
 }
 
+/// The policy results a target reads. The build computes only what its targets read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyResults {
+    /// `Platform::policy`: the verdicts per declaration.
+    pub verdicts: bool,
+    /// `Platform::grants`: the data accesses the policies allowed.
+    pub grants: bool,
+    /// The decision log, which the build writes into the target's folder as
+    /// `decisions.jsonl`.
+    pub decision_log: bool,
+}
+
+impl PolicyResults {
+    pub fn or(self, other: Self) -> Self {
+        Self {
+            verdicts: self.verdicts || other.verdicts,
+            grants: self.grants || other.grants,
+            decision_log: self.decision_log || other.decision_log,
+        }
+    }
+}
+
 /// A code generator: reads the platform model for one environment, returns files.
 pub trait Target: Sync {
     /// The folder name under `out/<environment>/`, e.g. `kubernetes`.
     fn name(&self) -> &'static str;
+    /// The policy results this target reads; none by default.
+    fn policy_results(&self) -> PolicyResults {
+        PolicyResults::default()
+    }
     /// Must be deterministic: the same platform gives the same bytes on every run.
     fn emit(&self, platform: &plinth_ir::Platform) -> Emit;
     /// The same files as [`Target::emit`], handed to `sink` (from any thread, in any

@@ -53,6 +53,14 @@ impl Target for Evidence {
         "evidence"
     }
 
+    fn policy_results(&self) -> crate::PolicyResults {
+        crate::PolicyResults {
+            verdicts: true,
+            grants: false,
+            decision_log: true,
+        }
+    }
+
     fn emit(&self, platform: &Platform) -> Emit {
         Collect::emit(self, platform, CODE_INTERNAL)
     }

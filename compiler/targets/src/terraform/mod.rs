@@ -110,6 +110,14 @@ impl Target for Terraform {
         "terraform"
     }
 
+    /// IAM grants exactly the accesses the policies allowed.
+    fn policy_results(&self) -> crate::PolicyResults {
+        crate::PolicyResults {
+            grants: true,
+            ..crate::PolicyResults::default()
+        }
+    }
+
     fn emit(&self, platform: &Platform) -> Emit {
         Collect::emit(self, platform, CODE_INTERNAL)
     }
