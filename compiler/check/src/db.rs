@@ -66,9 +66,9 @@ pub fn parse_diagnostics(db: &dyn salsa::Database, file: File) -> Vec<Diagnostic
     parse_file(db, file).diagnostics.clone()
 }
 
-/// Drops the memoized parse trees (all but the last one used): once every file is
-/// checked, nothing on the way to the platform models reads a tree, and they are the
-/// largest thing a check keeps (~85 MB of a 400 MB peak at N = 5,000). A later read
+/// Drops the memoized parse trees (all but the last one used): once [`prefetch`] has
+/// run, nothing on the way to the platform models reads a tree, and they are the
+/// largest thing a check keeps (~85 MB at N = 5,000). A later read
 /// re-parses that one file; salsa still verifies the queries that read a dropped tree
 /// from its input, so re-checks after an edit re-parse only the edited files.
 ///
@@ -311,8 +311,11 @@ pub fn prefetch(db: &Db, ws: Workspace) {
     let files = ws.files(db).clone();
     files.par_iter().for_each_with(db.clone(), |db, f| {
         let _ = file_symbols(db, *f);
+        let _ = parse_diagnostics(db, *f);
     });
     let _ = symbol_index(db, ws);
+    // Reads trees when names are declared twice: done while they are all here.
+    let _ = duplicate_diagnostics(db, ws);
     files.par_iter().for_each_with(db.clone(), |db, f| {
         let _ = check_file(db, ws, *f);
     });

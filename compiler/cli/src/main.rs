@@ -352,17 +352,20 @@ pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
         sources.insert("plinth.toml".to_string(), toml);
     }
     let mut diags = loaded.diagnostics.clone();
-    if std::env::var_os("PLINTH_TIMINGS").is_some() {
-        print_phase_timings(&db, ws);
-    }
-    plinth_check::prefetch(&db, ws);
     let mut clock = timings::Stopwatch::start();
+    plinth_check::prefetch(&db, ws);
+    clock.lap("files (parallel)");
+    // Nothing after the per-file checks reads a tree: freed now, their memory holds
+    // what analysis and lowering allocate next.
+    plinth_check::release_trees(&mut db);
+    clock.lap("release parse trees");
+    if clock.on() {
+        let _ = analysis(&db, ws);
+        clock.lap("analysis");
+    }
     diags.extend(diagnostics(&db, ws));
     diags.extend(artifacts::check(&db, ws, &loaded.root));
     clock.lap("diagnostics and artifacts");
-    // Every command after this lowers or reads checked records, never a tree.
-    plinth_check::release_trees(&mut db);
-    clock.lap("release parse trees");
     Checked {
         db,
         ws,
@@ -370,17 +373,6 @@ pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
         diagnostics: diags,
         loaded,
     }
-}
-
-/// `PLINTH_TIMINGS=1`: how long each front-end phase takes (see `timings`).
-fn print_phase_timings(db: &Db, ws: plinth_check::Workspace) {
-    let mut clock = timings::Stopwatch::start();
-    plinth_check::prefetch(db, ws);
-    clock.lap("files (parallel)");
-    let _ = analysis(db, ws);
-    clock.lap("analysis");
-    let _ = diagnostics(db, ws);
-    clock.lap("diagnostics");
 }
 
 fn print_diagnostics(diags: &[Diagnostic], sources: &Sources, format: Format) {
