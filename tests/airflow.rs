@@ -98,7 +98,7 @@ fn airflow_golden_files_match_every_example() {
     for example in examples {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
         let db = Db::default();
-        let ws = load(&db, read_workspace(&example));
+        let ws = load(&db, plinth_check::shared(read_workspace(&example)));
         let analysis = plinth_check::db::analysis(&db, ws);
         let envs: Vec<String> = analysis
             .of_kind("environment")

@@ -50,7 +50,7 @@ fn governed(example: &Path) -> (Vec<Platform>, PriceTable) {
         packs.push("baseline".to_string());
     }
     let db = Db::default();
-    let ws = load(&db, read_workspace(example));
+    let ws = load(&db, plinth_check::shared(read_workspace(example)));
     let analysis = plinth_check::db::analysis(&db, ws);
     let platforms: Vec<Platform> = analysis
         .of_kind("environment")

@@ -21,7 +21,7 @@ fn kubernetes_golden_files_match_every_example() {
     for example in examples() {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
         let db = Db::default();
-        let ws = load(&db, read_workspace(&example));
+        let ws = load(&db, plinth_check::shared(read_workspace(&example)));
         let envs: Vec<String> = plinth_check::db::analysis(&db, ws)
             .of_kind("environment")
             .map(|d| d.name.clone())

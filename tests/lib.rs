@@ -21,7 +21,7 @@ pub fn repo_root() -> PathBuf {
 /// Checks `(path, text)` files as one workspace (with the stdlib).
 pub fn check_files(files: Vec<(String, String)>) -> Vec<Diagnostic> {
     let db = Db::default();
-    let ws = load(&db, files);
+    let ws = load(&db, plinth_check::shared(files));
     diagnostics(&db, ws)
 }
 

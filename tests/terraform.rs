@@ -43,7 +43,7 @@ struct Evaluated {
 /// `extra` (as the CLI passes a workspace's `[policy] paths` files).
 fn evaluate(dir: &Path, extra: Vec<PolicyFile>) -> Evaluated {
     let db = Db::default();
-    let ws = load(&db, read_workspace(dir));
+    let ws = load(&db, plinth_check::shared(read_workspace(dir)));
     let analysis = plinth_check::db::analysis(&db, ws);
     let mut platforms: BTreeMap<String, Platform> = analysis
         .of_kind("environment")

@@ -46,7 +46,7 @@ fn golden_model_repositories() {
     let mut configs = 0;
     for (name, dir) in workspaces() {
         let db = Db::default();
-        let ws = load(&db, read_workspace(&dir));
+        let ws = load(&db, plinth_check::shared(read_workspace(&dir)));
         let envs: Vec<String> = plinth_check::db::analysis(&db, ws)
             .of_kind("environment")
             .map(|d| d.name.clone())

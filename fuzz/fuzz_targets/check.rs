@@ -8,7 +8,7 @@ use plinth_check::{Db, EnvName, diagnostics, load, platform};
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data).into_owned();
     let db = Db::default();
-    let ws = load(&db, vec![("fuzz.plinth".to_string(), text.clone())]);
+    let ws = load(&db, vec![("fuzz.plinth".to_string(), text.as_str().into())]);
     for d in diagnostics(&db, ws) {
         assert!(d.file != "fuzz.plinth" || d.span.end as usize <= text.len());
     }

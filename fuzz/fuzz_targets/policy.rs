@@ -9,13 +9,13 @@ use plinth_policy::Options;
 use std::sync::OnceLock;
 
 /// The test prelude (teams, sources, views, a model) the fuzzed file can build on.
-fn prelude() -> &'static (String, String) {
-    static PRELUDE: OnceLock<(String, String)> = OnceLock::new();
+fn prelude() -> &'static (String, std::sync::Arc<str>) {
+    static PRELUDE: OnceLock<(String, std::sync::Arc<str>)> = OnceLock::new();
     PRELUDE.get_or_init(|| {
         plinth_policy::embedded::FILES
             .iter()
             .find(|(p, _)| *p == "policies/baseline/tests/prelude.plinth")
-            .map(|(p, t)| (p.to_string(), t.to_string()))
+            .map(|(p, t)| (p.to_string(), (*t).into()))
             .unwrap_or_default()
     })
 }
@@ -30,7 +30,7 @@ fn packs() -> &'static Option<plinth_policy::Packs> {
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data).into_owned();
     let db = Db::default();
-    let ws = load(&db, vec![prelude().clone(), ("fuzz.plinth".to_string(), text)]);
+    let ws = load(&db, vec![prelude().clone(), ("fuzz.plinth".to_string(), text.into())]);
     if diagnostics(&db, ws).iter().any(|d| d.is_error()) {
         return;
     }

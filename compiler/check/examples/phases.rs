@@ -25,7 +25,7 @@ fn main() {
     let files = common::read_workspace(&dir);
     let db = Db::default();
     let total = Instant::now();
-    let ws = load(&db, files);
+    let ws = load(&db, plinth_check::shared(files));
     let inputs = ws.files(&db).clone();
     let phase = |name: &str, f: &mut dyn FnMut()| {
         let start = Instant::now();

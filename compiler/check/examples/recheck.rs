@@ -24,7 +24,7 @@ fn main() {
     let files = common::read_workspace(&dir);
     let mut db = Db::default();
     let start = Instant::now();
-    let ws = load(&db, files.clone());
+    let ws = load(&db, plinth_check::shared(files.clone()));
     // As `plinth check` and the language server do: the per-file queries on all cores
     // (`RECHECK_SEQUENTIAL=1`: on this thread only, as this benchmark used to).
     if std::env::var_os("RECHECK_SEQUENTIAL").is_none() {
@@ -67,7 +67,9 @@ fn main() {
     let mut times = Vec::new();
     for round in 0..7 {
         let edited = if round % 2 == 0 {
-            original.replacen("replicas: 2..", "replicas: 1..", 1)
+            original
+                .replacen("replicas: 2..", "replicas: 1..", 1)
+                .into()
         } else {
             original.clone()
         };

@@ -16,8 +16,9 @@ pub struct File {
     /// Workspace-relative path; stdlib files are `std/<name>.plinth`.
     #[returns(ref)]
     pub path: String,
+    /// Shared: the CLI keeps the same texts for rendering diagnostics.
     #[returns(ref)]
-    pub text: String,
+    pub text: Arc<str>,
 }
 
 #[salsa::input(debug)]

@@ -34,15 +34,20 @@ pub const STDLIB: [(&str, &str); 2] = [
     ),
 ];
 
+/// `(path, text)` files with shareable texts, as [`load`] takes them.
+pub fn shared(files: Vec<(String, String)>) -> Vec<(String, std::sync::Arc<str>)> {
+    files.into_iter().map(|(p, t)| (p, t.into())).collect()
+}
+
 /// A workspace in a fresh database: the stdlib plus `files` (`(path, text)`), sorted by
 /// path so the result does not depend on the order files were found in.
-pub fn load(db: &Db, files: Vec<(String, String)>) -> Workspace {
+pub fn load(db: &Db, files: Vec<(String, std::sync::Arc<str>)>) -> Workspace {
     let mut files = files;
     files.sort();
     let mut inputs: Vec<File> = STDLIB
         .iter()
         .map(|(p, t)| {
-            File::builder(p.to_string(), t.to_string())
+            File::builder(p.to_string(), std::sync::Arc::from(*t))
                 .durability(salsa::Durability::HIGH)
                 .new(db)
         })

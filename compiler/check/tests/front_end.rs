@@ -20,7 +20,7 @@ fn run(text: &str) {
         &db,
         vec![
             ("data.plinth".into(), DATA.into()),
-            ("x.plinth".into(), text.to_string()),
+            ("x.plinth".into(), text.into()),
         ],
     );
     let diags = diagnostics(&db, ws);
@@ -96,7 +96,7 @@ proptest! {
 fn deep_nesting_is_a_diagnostic() {
     let text = format!("service s {{ a: {} }}", "[".repeat(100_000));
     let db = Db::default();
-    let ws = load(&db, vec![("x.plinth".into(), text)]);
+    let ws = load(&db, vec![("x.plinth".into(), text.into())]);
     let diags = diagnostics(&db, ws);
     assert!(
         diags.iter().any(|d| d.code == "plinth::syntax::nesting"),

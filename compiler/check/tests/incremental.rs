@@ -64,7 +64,7 @@ fn editing_a_body_reruns_only_that_file_and_the_workspace_pass() {
 
     // A body edit: the replica range changes, no declaration is added or renamed.
     db.start_logging();
-    b.set_text(&mut db).to(B.replace("2..4", "3..6"));
+    b.set_text(&mut db).to(B.replace("2..4", "3..6").into());
     let diags = diagnostics(&db, ws);
     let log = db.take_log();
     assert!(diags.is_empty());
@@ -115,7 +115,7 @@ fn editing_a_body_reruns_only_that_file_and_the_workspace_pass() {
     // resolve differently), but no other file is re-parsed.
     db.start_logging();
     b.set_text(&mut db)
-        .to(B.replace("service api", "service api2"));
+        .to(B.replace("service api", "service api2").into());
     let _ = diagnostics(&db, ws);
     let log = db.take_log();
     assert_eq!(count(&log, "parse_file"), 1, "{log:#?}");
@@ -129,7 +129,8 @@ fn editing_a_body_reruns_only_that_file_and_the_workspace_pass() {
     db.start_logging();
     b.set_text(&mut db).to(B
         .replace("service api", "service api2")
-        .replace("inputs: [f.total]", "inputs: [f.total, f.total]"));
+        .replace("inputs: [f.total]", "inputs: [f.total, f.total]")
+        .into());
     let _ = diagnostics(&db, ws);
     let log = db.take_log();
     assert_eq!(count(&log, "parse_file"), 1, "{log:#?}");
@@ -145,7 +146,7 @@ fn errors_are_reported_after_an_edit_and_cleared_after_the_fix() {
         vec![("a.plinth".into(), A.into()), ("b.plinth".into(), B.into())],
     );
     let b = *ws.files(&db).last().unwrap();
-    b.set_text(&mut db).to(B.replace("sum(v)", "sum(w)"));
+    b.set_text(&mut db).to(B.replace("sum(v)", "sum(w)").into());
     let diags = diagnostics(&db, ws);
     assert_eq!(diags.len(), 1, "{diags:#?}");
     assert_eq!(diags[0].code, "plinth::column::unknown");
@@ -176,7 +177,7 @@ fn released_trees_are_not_reparsed_by_lowering_or_by_an_edit_elsewhere() {
     // A body edit re-parses the edited file only; the other trees stay dropped.
     let b = *ws.files(&db).last().unwrap();
     db.start_logging();
-    b.set_text(&mut db).to(B.replace("sum(v)", "sum(w)"));
+    b.set_text(&mut db).to(B.replace("sum(v)", "sum(w)").into());
     let diags = diagnostics(&db, ws);
     let log = db.take_log();
     assert_eq!(diags.len(), 1, "{diags:#?}");

@@ -41,7 +41,7 @@ fn plinth_files(dir: &Path) -> Vec<(String, String)> {
 /// artifacts from `root` as the CLI does.
 fn check(root: &Path, files: Vec<(String, String)>) -> Vec<Diagnostic> {
     let db = Db::default();
-    let ws = load(&db, files);
+    let ws = load(&db, plinth_check::shared(files));
     let found: BTreeMap<_, _> = onnx_artifacts(analysis(&db, ws))
         .into_iter()
         .map(|p| {
@@ -151,7 +151,7 @@ fn fraud_example_matches_its_model_until_a_feature_type_changes() {
 fn a_changed_model_reruns_only_the_signature_check() {
     let root = repo().join("tests/fixtures/onnx");
     let db = Db::with_query_log();
-    let ws = load(&db, plinth_files(&root));
+    let ws = load(&db, plinth_check::shared(plinth_files(&root)));
     let read = |name: &str| {
         read_signature(&std::fs::read(root.join(name)).unwrap()).map_err(ArtifactError::Invalid)
     };

@@ -342,14 +342,14 @@ pub fn load_and_check(dir: &Path) -> Checked {
 pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
     let dir = loaded.root.clone();
     let mut db = Db::default();
-    let files = std::mem::take(&mut loaded.files);
+    let files = plinth_check::shared(std::mem::take(&mut loaded.files));
     let mut sources: Sources = files.iter().cloned().collect();
     let ws = plinth_check::load(&db, files);
     for (p, t) in plinth_check::STDLIB {
-        sources.insert(p.to_string(), t.to_string());
+        sources.insert(p.to_string(), (*t).into());
     }
     if let Ok(toml) = std::fs::read_to_string(dir.join("plinth.toml")) {
-        sources.insert("plinth.toml".to_string(), toml);
+        sources.insert("plinth.toml".to_string(), toml.into());
     }
     let mut diags = loaded.diagnostics.clone();
     let mut clock = timings::Stopwatch::start();

@@ -39,7 +39,7 @@ impl PolicyRun {
     /// Adds the `.cedar` files to the sources, so diagnostics show their snippets.
     pub fn add_sources(&self, sources: &mut Sources) {
         for f in &self.files {
-            sources.insert(f.path.clone(), f.text.clone());
+            sources.insert(f.path.clone(), f.text.as_str().into());
         }
     }
 }
@@ -183,7 +183,7 @@ fn run_with(
     let (packs, diags) = plinth_policy::load(
         &config.packs,
         extra,
-        spec.sources.get("plinth.toml").map(String::as_str),
+        spec.sources.get("plinth.toml").map(|t| &**t),
     );
     load_diagnostics.extend(diags);
     clock.lap("policy load");
@@ -565,7 +565,7 @@ fn case_outcome_with(
     extra: Vec<plinth_policy::PolicyFile>,
 ) -> Result<Outcome, String> {
     let db = plinth_check::Db::default();
-    let ws = plinth_check::load(&db, case.files.clone());
+    let ws = plinth_check::load(&db, plinth_check::shared(case.files.clone()));
     let spec = plinth_check::diagnostics(&db, ws);
     if let Some(e) = spec.iter().find(|d| d.is_error()) {
         return Err(format!(
@@ -901,7 +901,7 @@ when { resource.owner == principal && resource.tier == "tier2" };
     fn entities_are_built_in_type_and_name_order() {
         for (_, case) in builtin_cases() {
             let db = plinth_check::Db::default();
-            let ws = plinth_check::load(&db, case.files.clone());
+            let ws = plinth_check::load(&db, plinth_check::shared(case.files.clone()));
             for p in case_platforms(&db, ws) {
                 let cross = plinth_policy::entities::CrossEnv::new(&[&p]);
                 let built = plinth_policy::entities::build_all(

@@ -9,7 +9,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Source texts by workspace-relative path (stdlib included).
-pub type Sources = BTreeMap<String, String>;
+/// Every file's text by path; the workspace's texts are shared with the database.
+pub type Sources = BTreeMap<String, std::sync::Arc<str>>;
 
 pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let theme = if color {

@@ -199,7 +199,7 @@ impl<'c> Server<'c> {
         let out = root.join(&loaded.config.build.out);
         let paths = Paths { root, stdlib, out };
         let db = Db::default();
-        let ws = plinth_check::load(&db, loaded.files);
+        let ws = plinth_check::load(&db, plinth_check::shared(loaded.files));
         plinth_check::prefetch(&db, ws);
         let files = ws
             .files(&db)
@@ -316,9 +316,8 @@ impl<'c> Server<'c> {
             );
         }
         let files = &self.files;
-        self.diagnostics.publish_files(&open, &diags, |path| {
-            files.get(path).map(|f| f.text(db).as_str())
-        });
+        self.diagnostics
+            .publish_files(&open, &diags, |path| files.get(path).map(|f| &**f.text(db)));
     }
 
     /// Every file's diagnostics, once edits pause for [`WORKSPACE_DEBOUNCE`]: an edit
@@ -338,13 +337,13 @@ impl<'c> Server<'c> {
         let db = &self.db;
         let files = &self.files;
         self.diagnostics
-            .publish_spec(&diags, |path| files.get(path).map(|f| f.text(db).as_str()));
+            .publish_spec(&diags, |path| files.get(path).map(|f| &**f.text(db)));
         if self.diagnostics.policies() {
             let texts: Vec<(String, String)> = self
                 .files
                 .iter()
                 .filter(|(p, _)| !is_std_file(p))
-                .map(|(p, f)| (p.clone(), f.text(&self.db).clone()))
+                .map(|(p, f)| (p.clone(), f.text(&self.db).to_string()))
                 .collect();
             self.diagnostics.schedule_policies(texts);
         }
@@ -405,7 +404,7 @@ impl<'c> Server<'c> {
                     let mut text = self
                         .files
                         .get(&rel)
-                        .map(|f| f.text(&self.db).clone())
+                        .map(|f| f.text(&self.db).to_string())
                         .unwrap_or_default();
                     for change in p.content_changes {
                         text::apply_change(&mut text, change);
@@ -458,12 +457,12 @@ impl<'c> Server<'c> {
         self.diagnostics.edited(rel);
         match self.files.get(rel) {
             Some(file) => {
-                if *file.text(&self.db) != text {
-                    file.set_text(&mut self.db).to(text);
+                if **file.text(&self.db) != *text {
+                    file.set_text(&mut self.db).to(text.into());
                 }
             }
             None => {
-                let file = File::new(&self.db, rel.to_string(), text);
+                let file = File::new(&self.db, rel.to_string(), text.into());
                 self.files.insert(rel.to_string(), file);
                 self.set_workspace_files();
             }
@@ -525,7 +524,10 @@ impl<'c> Server<'c> {
         let uri = p.text_document.uri;
         let text = match self.outside.get(&uri) {
             Some(t) => t.clone(),
-            None => self.file(&self.paths.rel(&uri)?)?.text(&self.db).clone(),
+            None => self
+                .file(&self.paths.rel(&uri)?)?
+                .text(&self.db)
+                .to_string(),
         };
         let formatted = plinth_syntax::format(&text)?;
         if formatted == text {
