@@ -53,3 +53,80 @@ fn kubernetes_golden_files_match_every_example() {
     );
     assert!(compared > 0 || std::env::var_os("PLINTH_UPDATE_GOLDEN").is_some());
 }
+
+/// The ServiceAccounts workloads run as exist: every IRSA role Terraform writes trusts a
+/// ServiceAccount this target writes, and so does every Airflow pod that names one (a
+/// batch job's scoring pod). A role trusting a missing account grants nothing.
+#[test]
+fn every_service_account_a_workload_runs_as_is_written() {
+    use plinth_targets::airflow::Airflow;
+    use plinth_targets::terraform::Terraform;
+    use std::collections::BTreeSet;
+
+    /// The `<namespace>:<name>` of every ServiceAccount in a YAML stream of our writer's.
+    fn service_accounts(yaml: &str, out: &mut BTreeSet<String>) {
+        for doc in yaml.split("---\n") {
+            if !doc.starts_with("apiVersion: v1\nkind: ServiceAccount\n") {
+                continue;
+            }
+            let field = |key: &str| {
+                doc.lines()
+                    .find_map(|l| l.strip_prefix(&format!("  {key}: ")))
+                    .unwrap()
+                    .to_string()
+            };
+            out.insert(format!("{}:{}", field("namespace"), field("name")));
+        }
+    }
+
+    /// Every `<prefix><value>` in `text`, the value ending at `"` or `\`.
+    fn values_after(text: &str, prefix: &str) -> Vec<String> {
+        text.split(prefix)
+            .skip(1)
+            .map(|rest| rest.split(['"', '\\']).next().unwrap().to_string())
+            .collect()
+    }
+
+    let (mut trusted_total, mut used_total) = (0, 0);
+    for example in examples() {
+        let name = example.file_name().unwrap().to_string_lossy().into_owned();
+        let db = Db::default();
+        let ws = load(&db, plinth_check::shared(read_workspace(&example)));
+        let envs: Vec<String> = plinth_check::db::analysis(&db, ws)
+            .of_kind("environment")
+            .map(|d| d.name.clone())
+            .collect();
+        for env in envs {
+            let platform = platform(&db, ws, EnvName::new(&db, env.clone()))
+                .clone()
+                .unwrap();
+            let mut written = BTreeSet::new();
+            for f in &Kubernetes.emit(&platform).files {
+                service_accounts(&f.contents, &mut written);
+            }
+            let trusted: Vec<String> = Terraform
+                .emit(&platform)
+                .files
+                .iter()
+                .flat_map(|f| values_after(&f.contents, "system:serviceaccount:"))
+                .collect();
+            let namespace = &platform.environment.namespace;
+            let used: Vec<String> = Airflow
+                .emit(&platform)
+                .files
+                .iter()
+                .flat_map(|f| values_after(&f.contents, "service_account_name=\""))
+                .map(|sa| format!("{namespace}:{sa}"))
+                .collect();
+            for sa in trusted.iter().chain(&used) {
+                assert!(
+                    written.contains(sa),
+                    "{name}/{env}: `{sa}` is not written; written: {written:?}"
+                );
+            }
+            trusted_total += trusted.len();
+            used_total += used.len();
+        }
+    }
+    assert!(trusted_total > 0 && used_total > 0, "nothing was compared");
+}

@@ -182,10 +182,37 @@ pub fn fraud_platform() -> Platform {
     }
 }
 
-/// The fraud platform plus one service per rollout strategy, so every code path of the
-/// Kubernetes target is exercised by the schema tests.
+/// Nightly re-scoring with `fraud_scorer`, owned by `risk_ml`.
+pub fn fraud_rescoring() -> BatchJob {
+    BatchJob {
+        name: "fraud_rescoring".to_string(),
+        doc: "Nightly re-scoring.".to_string(),
+        model: "fraud_scorer".to_string(),
+        schedule: Cron {
+            expr: "30 4 * * *".to_string(),
+            interval: Duration(Duration::DAY),
+        },
+        input: "transactions_archive".to_string(),
+        output: "fraud_rescores".to_string(),
+        image: Some("registry.acme.example/fraud-batch-score:1.4.2".to_string()),
+        resources: Resources::default(),
+        owner: "risk_ml".to_string(),
+        data_classification: Level {
+            rank: 2,
+            name: "confidential".to_string(),
+        },
+        uses_pii: true,
+        lineage: Lineage::default(),
+        origin: Origin::default(),
+    }
+}
+
+/// The fraud platform plus one service per rollout strategy and a batch job, so every
+/// code path of the Kubernetes target is exercised by the schema tests.
 pub fn every_rollout_platform() -> Platform {
     let mut platform = fraud_platform();
+    let job = fraud_rescoring();
+    platform.batch_jobs.insert(job.name.clone(), job);
     let variants = [
         ("fraud_rolling", Rollout::Rolling),
         ("fraud_blue_green", Rollout::BlueGreen),

@@ -26,6 +26,11 @@
 //!   from events since `as_of - lookback`, lookback being the longest feature window (the
 //!   ttl, else the schedule interval, when no feature has a window). Training builds its
 //!   dataset for every instant of `dataset_window` before `data_interval_end`.
+//! - Identity: a scoring pod runs as its batch job's ServiceAccount
+//!   (`service_account_name`), which the Kubernetes target writes with the job's IRSA
+//!   role, so the job gets exactly the data access its policies allowed. Materialization
+//!   and training pods run as the namespace's default account: no IAM role is derived
+//!   for feature views or training yet.
 //! - `execution_timeout` of materialization is the view's `freshness` (a slower run
 //!   cannot keep the promise; Airflow 3 has no `sla=`), `dagrun_timeout` as well.
 //! - `evaluate` and `await_approval` never retry: a metric below `evaluation.min` or a
@@ -254,6 +259,9 @@ struct Task<'a> {
     execution_timeout: Duration,
     /// Overrides the DAG's default.
     retries: Option<u32>,
+    /// The Kubernetes ServiceAccount the pod runs as, whose IAM role (Terraform's IRSA
+    /// role for the workload) grants its data access; `None`: the namespace's default.
+    service_account: Option<String>,
 }
 
 fn as_of_end() -> String {
@@ -429,6 +437,7 @@ impl<'a> Ctx<'a> {
                 resources: &view.resources,
                 execution_timeout: Duration(6 * Duration::HOUR),
                 retries: None,
+                service_account: None,
             });
             edges.push((id, "validate_data".to_string()));
         }
@@ -445,6 +454,7 @@ impl<'a> Ctx<'a> {
             resources: &NO_RESOURCES,
             execution_timeout: Duration(Duration::HOUR),
             retries: None,
+            service_account: None,
         };
         tasks.push(step(
             "validate_data",
@@ -644,6 +654,7 @@ impl<'a> Ctx<'a> {
             resources: &view.resources,
             execution_timeout: deadline,
             retries: None,
+            service_account: None,
         };
         let window_args = || {
             vec![
@@ -779,6 +790,8 @@ impl<'a> Ctx<'a> {
             resources: &job.resources,
             execution_timeout: interval,
             retries: None,
+            // The Kubernetes target writes it, IRSA-annotated with the job's role.
+            service_account: Some(crate::names::service_account_name(&job.name)),
         };
         Ok(Dag {
             dag_id,
@@ -871,6 +884,8 @@ struct TaskView {
     /// A dict literal.
     node_selector: Option<String>,
     task_retries: Option<String>,
+    /// A string literal.
+    service_account: Option<String>,
     execution_timeout: String,
 }
 
@@ -1119,6 +1134,7 @@ fn task_view(task: &Task, spec: &str) -> TaskView {
         gpu,
         node_selector,
         task_retries: task.retries.map(|r| r.to_string()),
+        service_account: task.service_account.as_deref().map(python_str),
         execution_timeout: timedelta(task.execution_timeout),
     }
 }

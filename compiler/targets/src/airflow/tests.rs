@@ -5,8 +5,7 @@ use super::python::{IdentifierProblem, check_identifier, python_str};
 use super::*;
 use crate::test_fixtures::fraud_platform;
 use plinth_ir::{
-    Aggregate, BatchJob, Cron, Decimal, Evaluation, Expect, Feature, FeatureView, Level, Lineage,
-    Training,
+    Aggregate, Cron, Decimal, Evaluation, Expect, Feature, FeatureView, Level, Lineage, Training,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -99,27 +98,7 @@ fn platform() -> Platform {
             approvals: vec!["head-of-fraud@acme.example".to_string()],
         });
     }
-    let job = BatchJob {
-        name: "fraud_rescoring".to_string(),
-        doc: "Nightly re-scoring.".to_string(),
-        model: "fraud_scorer".to_string(),
-        schedule: Cron {
-            expr: "30 4 * * *".to_string(),
-            interval: Duration(Duration::DAY),
-        },
-        input: "transactions_archive".to_string(),
-        output: "fraud_rescores".to_string(),
-        image: Some("registry.acme.example/fraud-batch-score:1.4.2".to_string()),
-        resources: Resources::default(),
-        owner: "risk_ml".to_string(),
-        data_classification: Level {
-            rank: 2,
-            name: "confidential".to_string(),
-        },
-        uses_pii: true,
-        lineage: Lineage::default(),
-        origin: Origin::default(),
-    };
+    let job = crate::test_fixtures::fraud_rescoring();
     platform.batch_jobs.insert(job.name.clone(), job);
     platform
 }

@@ -25,6 +25,10 @@
 //! | Prometheus Operator `ServiceMonitor` | always | `<name>` |
 //! | Prometheus Operator `PrometheusRule` (see [`slo`]) | SLOs | `<name>-slo` |
 //!
+//! Per batch job, `out/<env>/kubernetes/<job>.yaml`: the ServiceAccount `<name>` its
+//! pods run as (Airflow's scoring task sets `service_account_name`), IRSA-annotated with
+//! the job's role as a service's is.
+//!
 //! And one file for the whole environment, `plinth-sli.yaml`: the `PrometheusRule`
 //! `plinth-sli` with the SLI recording rules that all services of the namespace share
 //! (see [`slo`]: recorded `by (namespace, job)` once instead of per service), written
@@ -62,11 +66,13 @@ pub mod yaml;
 use crate::hash;
 use crate::names::{
     MAX_DNS_LABEL, NameProblem, check_dns1035_label, check_dns1123_label, check_label_value,
-    dns_name, iam_role_name, model_repository_uri,
+    dns_name, iam_role_name, model_repository_uri, service_account_name,
 };
 use crate::{Collect, Emit, FileSink, OutputFile, Target};
 use api::*;
-use plinth_ir::{Bytes, Environment, Millicores, Model, Origin, Platform, Rollout, Service, Team};
+use plinth_ir::{
+    BatchJob, Bytes, Environment, Millicores, Model, Origin, Platform, Rollout, Service, Team,
+};
 use plinth_syntax::Diagnostic;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -130,7 +136,9 @@ impl Target for Kubernetes {
             );
             return Ok(diagnostics);
         }
-        if env.account.is_none() && !platform.services.is_empty() {
+        if env.account.is_none()
+            && !(platform.services.is_empty() && platform.batch_jobs.is_empty())
+        {
             diagnostics.push(
                 Diagnostic::warning(
                     CODE_IAM,
@@ -167,6 +175,13 @@ impl Target for Kubernetes {
         for (written, service_diagnostics) in rendered {
             rendered_any |= written;
             diagnostics.extend(service_diagnostics);
+        }
+        // Batch jobs run from Airflow, as their own ServiceAccount: one small file each.
+        for job in platform.batch_jobs.values() {
+            match batch_job_file(platform, job) {
+                Ok(file) => sink.write(&format!("{}.yaml", job.name), &file)?,
+                Err(errors) => diagnostics.extend(errors),
+            }
         }
         // The shared SLI recordings, for the SLO kinds of the services in the namespace;
         // only next to some service's output (which also means the environment's name
@@ -250,6 +265,118 @@ impl Worker {
             Err(diagnostics) => Ok((false, diagnostics)),
         }
     }
+}
+
+/// A batch job's file: the ServiceAccount its pods run as (Airflow's scoring task names
+/// it), IRSA-annotated as a service's is, so the job gets the IAM role Terraform made for
+/// it; or the errors that keep its name or labels out of Kubernetes.
+fn batch_job_file(platform: &Platform, job: &BatchJob) -> Result<String, Vec<Diagnostic>> {
+    let env = &platform.environment;
+    let origin = &job.origin;
+    let mut errors = Vec::new();
+    let name = service_account_name(&job.name);
+    if let Err(problem) = check_dns1123_label(&name) {
+        errors.push(
+            Diagnostic::error(
+                CODE_NAME,
+                origin.span,
+                format!(
+                    "batch job `{}` cannot run on Kubernetes: its ServiceAccount name `{name}` is invalid: {problem}",
+                    job.name
+                ),
+            )
+            .with_file(&origin.file)
+            .with_help(DNS_HELP),
+        );
+    }
+    let mut labels = Map::from([
+        ("app.kubernetes.io/name".to_string(), name.clone()),
+        ("app.kubernetes.io/instance".to_string(), name.clone()),
+        (
+            "app.kubernetes.io/component".to_string(),
+            "batch".to_string(),
+        ),
+        (
+            "app.kubernetes.io/managed-by".to_string(),
+            "plinth".to_string(),
+        ),
+    ]);
+    let team = platform.teams.get(&job.owner);
+    let mut values = vec![
+        ("plinth.dev/environment", env.name.as_str(), &env.origin, ""),
+        ("plinth.dev/team", job.owner.as_str(), origin, "owner"),
+    ];
+    if let Some(Team {
+        cost_center: Some(cost_center),
+        origin: team_origin,
+        ..
+    }) = team
+    {
+        values.push((
+            "plinth.dev/cost-center",
+            cost_center,
+            team_origin,
+            "cost_center",
+        ));
+    }
+    for (key, value, at, field) in values {
+        match check_label_value(value) {
+            Ok(()) => {
+                labels.insert(key.to_string(), value.to_string());
+            }
+            Err(problem) => errors.push(
+                error(
+                    CODE_LABEL,
+                    at,
+                    field,
+                    format!("`{value}` cannot be the value of label `{key}`: {problem}"),
+                )
+                .with_help(LABEL_HELP),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut annotations = Map::from([("plinth.dev/source".to_string(), origin.file.clone())]);
+    if let Some(team) = team {
+        annotations.insert("plinth.dev/owner".to_string(), team.owner.clone());
+    }
+    if let Some(account) = &env.account {
+        annotations.insert(
+            "eks.amazonaws.com/role-arn".to_string(),
+            format!(
+                "arn:aws:iam::{account}:role/{}",
+                iam_role_name(&env.name, &job.name)
+            ),
+        );
+    }
+    let manifest = Manifest {
+        api_version: "v1",
+        kind: "ServiceAccount",
+        metadata: ObjectMeta {
+            name: Cow::Borrowed(&name),
+            namespace: &env.namespace,
+            labels: Entries::from(labels),
+            annotations: Entries::from(annotations),
+        },
+        body: ServiceAccountBody {
+            automount_service_account_token: false,
+        },
+    };
+    let mut out = String::new();
+    manifest.write_yaml(&mut out).map_err(|e| {
+        vec![error(
+            CODE_INTERNAL,
+            origin,
+            "",
+            format!(
+                "could not write the ServiceAccount of batch job `{}`: {e}",
+                job.name
+            ),
+        )]
+    })?;
+    Ok(out)
 }
 
 const DNS_HELP: &str = "Kubernetes names are at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit";
