@@ -178,13 +178,19 @@ pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
         if !args.check && !failed {
             // Render and write at once: every environment in parallel, each file written
             // into the staging folder as soon as it is rendered (`Target::emit_to`), so a
-            // target's output is never all in memory. The "render" lap includes writing.
+            // target's output is never all in memory. The "render" lap includes writing (and
+            // the decision log, next to the evidence).
             let streamed: Vec<(&str, Streamed)> = platforms
                 .par_iter()
                 .map(|(env, platform)| {
                     let stage = || {
                         let stager = plinth_targets::start_target_output(&out, env, name)?;
                         let diagnostics = target.emit_to(platform, &stager)?;
+                        if target.policy_results().decision_log
+                            && let Some(log) = logs.get(env)
+                        {
+                            plinth_targets::FileSink::write(&stager, "decisions.jsonl", log)?;
+                        }
                         Ok((stager, diagnostics))
                     };
                     (env.as_str(), stage())
@@ -192,15 +198,10 @@ pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
                 .collect();
             clock.lap(&format!("render {name}"));
             for (env, result) in streamed {
-                let written = result.and_then(|(stager, diagnostics)| {
-                    if target.policy_results().decision_log
-                        && let Some(log) = logs.remove(env)
-                    {
-                        plinth_targets::FileSink::write(&stager, "decisions.jsonl", &log)?;
-                    }
-                    Ok((stager, diagnostics))
-                });
-                let (stager, diagnostics) = match written {
+                if target.policy_results().decision_log {
+                    logs.remove(env);
+                }
+                let (stager, diagnostics) = match result {
                     Ok(w) => w,
                     Err(e) => {
                         eprintln!("cannot write {}/{env}/{name}: {e}", out.display());
@@ -217,7 +218,6 @@ pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
                     staged.push(stager.finish());
                 }
             }
-            clock.lap(&format!("write {name}"));
             continue;
         }
         let mut emitted: Vec<(&str, plinth_targets::Emit)> = platforms
