@@ -405,11 +405,9 @@ fn fmt(dir: &Path, check_only: bool) -> ExitCode {
                 failed = true;
                 continue;
             }
-            Err(plinth_syntax::FormatError::ChangesMeaning { span }) => {
+            Err(e @ plinth_syntax::FormatError::ChangesMeaning { span }) => {
                 let (line, col) = plinth_syntax::line_col(text, span.start as usize);
-                eprintln!(
-                    "{path}:{line}:{col}: not formatted: the layout would turn this `///` comment into the doc of the next entry; write `//` for a comment that documents nothing"
-                );
+                eprintln!("{path}:{line}:{col}: not formatted: {}", e.reason());
                 failed = true;
                 continue;
             }

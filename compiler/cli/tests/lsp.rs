@@ -113,6 +113,13 @@ impl Client {
     }
 
     fn request(&mut self, method: &str, params: Value) -> Value {
+        let reply = self.reply(method, params);
+        assert!(reply.get("error").is_none(), "{method} failed: {reply}");
+        reply["result"].clone()
+    }
+
+    /// The whole response message: `result`, or `error` for a failed request.
+    fn reply(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         self.send(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
@@ -122,8 +129,7 @@ impl Client {
                 .next(deadline)
                 .unwrap_or_else(|| panic!("no reply to {method}"));
             if msg["id"] == json!(id) {
-                assert!(msg.get("error").is_none(), "{method} failed: {msg}");
-                return msg["result"].clone();
+                return msg;
             }
             self.notifications.push(msg);
         }
@@ -415,6 +421,30 @@ fn a_session_over_stdio() {
     let edits = edits.as_array().unwrap();
     assert_eq!(edits.len(), 1, "{edits:?}");
     assert_eq!(edits[0]["newText"], serving.as_str());
+
+    // A file the formatter refuses fails the request with the reason, as `plinth fmt`
+    // prints it; the editor shows it instead of silently doing nothing.
+    let options = json!({ "tabSize": 2, "insertSpaces": true });
+    let mut version = 9;
+    for (text, reason) in [
+        (format!("{serving}\nservice {{"), "syntax errors"),
+        // (A `///` after code that only a line of its own could hold, where it would
+        // document the next entry: the fuzz regression of `plinth-syntax`.)
+        (
+            "source s {\n  region: a // note\n  /// x\n  .b\n  column c {\n    type: string\n  }\n}\n"
+                .to_string(),
+            "at 3:3 the layout would turn this `///` comment",
+        ),
+    ] {
+        version += 1;
+        client.change(&serving_uri, version, json!([{ "text": text }]));
+        let reply = client.reply(
+            "textDocument/formatting",
+            json!({ "textDocument": { "uri": serving_uri }, "options": options }),
+        );
+        let message = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(reason), "{reason}: {reply}");
+    }
 
     let shutdown = client.request("shutdown", Value::Null);
     assert_eq!(shutdown, Value::Null);

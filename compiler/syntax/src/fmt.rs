@@ -50,6 +50,18 @@ pub enum FormatError {
     ChangesMeaning { span: Span },
 }
 
+impl FormatError {
+    /// Why, for a person: what `plinth fmt` and the language server report.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FormatError::Syntax => "the file has syntax errors",
+            FormatError::ChangesMeaning { .. } => {
+                "the layout would turn this `///` comment into the doc of the next entry; write `//` for a comment that documents nothing"
+            }
+        }
+    }
+}
+
 /// Formats `text`, and checks that the result parses to the same tree: a formatter
 /// must never change what a file means, so a layout that would is refused.
 pub fn format_checked(text: &str) -> Result<String, FormatError> {

@@ -356,7 +356,7 @@ impl<'c> Server<'c> {
             GotoDefinition::METHOD => parse(req).map(|p| to_json(self.definition(p))),
             References::METHOD => parse(req).map(|p| to_json(self.references(p))),
             Completion::METHOD => parse(req).map(|p| to_json(self.completion(p))),
-            Formatting::METHOD => parse(req).map(|p| to_json(self.formatting(p))),
+            Formatting::METHOD => parse(req).and_then(|p| self.formatting(p).map(to_json)),
             DocumentSymbolRequest::METHOD => parse(req).map(|p| to_json(self.symbols(p))),
             other => Err((
                 ErrorCode::MethodNotFound,
@@ -520,24 +520,42 @@ impl<'c> Server<'c> {
         self.files.get(rel).copied()
     }
 
-    fn formatting(&self, p: lsp_types::DocumentFormattingParams) -> Option<Vec<TextEdit>> {
+    /// The edit to the canonical layout; `None` for a document the server does not
+    /// know. A file the formatter refuses is a failed request with the reason, which
+    /// editors show (as `plinth fmt` prints it), not a silent no-op.
+    fn formatting(
+        &self,
+        p: lsp_types::DocumentFormattingParams,
+    ) -> Result<Option<Vec<TextEdit>>, Failure> {
         let uri = p.text_document.uri;
         let text = match self.outside.get(&uri) {
             Some(t) => t.clone(),
-            None => self
-                .file(&self.paths.rel(&uri)?)?
-                .text(&self.db)
-                .to_string(),
+            None => match self.paths.rel(&uri).and_then(|rel| self.file(&rel)) {
+                Some(file) => file.text(&self.db).to_string(),
+                None => return Ok(None),
+            },
         };
-        let formatted = plinth_syntax::format(&text)?;
+        let formatted = plinth_syntax::format_checked(&text).map_err(|e| {
+            let at = match e {
+                plinth_syntax::FormatError::ChangesMeaning { span } => {
+                    let (line, col) = plinth_syntax::line_col(&text, span.start as usize);
+                    format!("at {line}:{col} ")
+                }
+                plinth_syntax::FormatError::Syntax => String::new(),
+            };
+            (
+                ErrorCode::RequestFailed,
+                format!("not formatted: {at}{}", e.reason()),
+            )
+        })?;
         if formatted == text {
-            return Some(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         let end = LineIndex::new(&text).position(text.len());
-        Some(vec![TextEdit {
+        Ok(Some(vec![TextEdit {
             range: lsp_types::Range::new(lsp_types::Position::new(0, 0), end),
             new_text: formatted,
-        }])
+        }]))
     }
 }
 
