@@ -9,10 +9,9 @@
     clippy::panic
 )] // test code
 
-use plinth_check::{Db, EnvName, load, platform};
 use plinth_targets::Target;
 use plinth_targets::kubernetes::Kubernetes;
-use plinth_tests::{check_golden, examples, read_workspace, repo_root};
+use plinth_tests::{check_golden, example_platforms, examples, repo_root};
 
 #[test]
 fn kubernetes_golden_files_match_every_example() {
@@ -20,16 +19,7 @@ fn kubernetes_golden_files_match_every_example() {
     let mut compared = 0;
     for example in examples() {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
-        let db = Db::default();
-        let ws = load(&db, plinth_check::shared(read_workspace(&example)));
-        let envs: Vec<String> = plinth_check::db::analysis(&db, ws)
-            .of_kind("environment")
-            .map(|d| d.name.clone())
-            .collect();
-        for env in envs {
-            let platform = platform(&db, ws, EnvName::new(&db, env.clone()))
-                .clone()
-                .unwrap();
+        for (env, platform) in example_platforms(&example) {
             let emit = Kubernetes.emit(&platform);
             assert!(!emit.has_errors(), "{name}/{env}: {:?}", emit.diagnostics);
             let files: Vec<(String, String)> = emit
@@ -90,16 +80,7 @@ fn every_service_account_a_workload_runs_as_is_written() {
     let (mut trusted_total, mut used_total) = (0, 0);
     for example in examples() {
         let name = example.file_name().unwrap().to_string_lossy().into_owned();
-        let db = Db::default();
-        let ws = load(&db, plinth_check::shared(read_workspace(&example)));
-        let envs: Vec<String> = plinth_check::db::analysis(&db, ws)
-            .of_kind("environment")
-            .map(|d| d.name.clone())
-            .collect();
-        for env in envs {
-            let platform = platform(&db, ws, EnvName::new(&db, env.clone()))
-                .clone()
-                .unwrap();
+        for (env, platform) in example_platforms(&example) {
             let mut written = BTreeSet::new();
             for f in &Kubernetes.emit(&platform).files {
                 service_accounts(&f.contents, &mut written);

@@ -146,3 +146,14 @@ pub fn check_golden(dir: &Path, files: &[(String, String)]) -> Vec<String> {
     }
     failures
 }
+
+/// The workspace in `dir` lowered for each of its environments, as the CLI lowers it:
+/// `(environment, platform)`; a workspace with errors or without environments fails
+/// the test.
+pub fn example_platforms(dir: &Path) -> Vec<(String, std::sync::Arc<plinth_ir::Platform>)> {
+    let db = Db::default();
+    let ws = load(&db, plinth_check::shared(read_workspace(dir)));
+    let platforms = plinth_check::db::platforms(&db, ws).to_vec();
+    assert!(!platforms.is_empty(), "{} does not lower", dir.display());
+    platforms
+}

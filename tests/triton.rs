@@ -14,10 +14,9 @@
     clippy::panic
 )] // test code
 
-use plinth_check::{Db, EnvName, load, platform};
 use plinth_targets::Target;
 use plinth_targets::triton::Triton;
-use plinth_tests::{list_files, read_workspace, repo_root};
+use plinth_tests::{example_platforms, list_files, repo_root};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -45,17 +44,7 @@ fn golden_model_repositories() {
     let mut failures = Vec::new();
     let mut configs = 0;
     for (name, dir) in workspaces() {
-        let db = Db::default();
-        let ws = load(&db, plinth_check::shared(read_workspace(&dir)));
-        let envs: Vec<String> = plinth_check::db::analysis(&db, ws)
-            .of_kind("environment")
-            .map(|d| d.name.clone())
-            .collect();
-        assert!(!envs.is_empty(), "{name} has no environment");
-        for env in envs {
-            let platform = platform(&db, ws, EnvName::new(&db, env.clone()))
-                .clone()
-                .unwrap_or_else(|| panic!("{name}/{env} does not lower"));
+        for (env, platform) in example_platforms(&dir) {
             let emit = Triton.emit(&platform);
             assert!(
                 emit.diagnostics.is_empty(),

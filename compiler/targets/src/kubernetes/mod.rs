@@ -320,20 +320,7 @@ fn batch_job_file(platform: &Platform, job: &BatchJob) -> Result<String, Vec<Dia
         ));
     }
     for (key, value, at, field) in values {
-        match check_label_value(value) {
-            Ok(()) => {
-                labels.insert(key.to_string(), value.to_string());
-            }
-            Err(problem) => errors.push(
-                error(
-                    CODE_LABEL,
-                    at,
-                    field,
-                    format!("`{value}` cannot be the value of label `{key}`: {problem}"),
-                )
-                .with_help(LABEL_HELP),
-            ),
-        }
+        add_label(&mut labels, &mut errors, key, value, at, field);
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -377,6 +364,32 @@ fn batch_job_file(platform: &Platform, job: &BatchJob) -> Result<String, Vec<Dia
         )]
     })?;
     Ok(out)
+}
+
+/// Adds the label `key: value`, or the error saying why `value` cannot be a label value
+/// (at the `field` of `at`, where the value was written).
+fn add_label(
+    labels: &mut Map,
+    errors: &mut Vec<Diagnostic>,
+    key: &str,
+    value: &str,
+    at: &Origin,
+    field: &str,
+) {
+    match check_label_value(value) {
+        Ok(()) => {
+            labels.insert(key.to_string(), value.to_string());
+        }
+        Err(problem) => errors.push(
+            error(
+                CODE_LABEL,
+                at,
+                field,
+                format!("`{value}` cannot be the value of label `{key}`: {problem}"),
+            )
+            .with_help(LABEL_HELP),
+        ),
+    }
 }
 
 const DNS_HELP: &str = "Kubernetes names are at most 63 lowercase letters, digits and `-`, starting with a letter and ending with a letter or digit";
@@ -485,21 +498,9 @@ impl<'a> ServiceContext<'a> {
             "app.kubernetes.io/managed-by".to_string(),
             "plinth".to_string(),
         );
-        let mut label =
-            |key: &str, value: &str, at: &Origin, field: &str| match check_label_value(value) {
-                Ok(()) => {
-                    labels.insert(key.to_string(), value.to_string());
-                }
-                Err(problem) => errors.push(
-                    error(
-                        CODE_LABEL,
-                        at,
-                        field,
-                        format!("`{value}` cannot be the value of label `{key}`: {problem}"),
-                    )
-                    .with_help(LABEL_HELP),
-                ),
-            };
+        let mut label = |key: &str, value: &str, at: &Origin, field: &str| {
+            add_label(&mut labels, &mut errors, key, value, at, field);
+        };
         label(
             "app.kubernetes.io/version",
             &model.version,

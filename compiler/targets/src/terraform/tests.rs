@@ -6,7 +6,7 @@
 use super::*;
 use crate::kubernetes::Kubernetes;
 use crate::test_fixtures::fraud_platform;
-use plinth_ir::{BatchJob, Cron, Duration, Entity, Lineage, Resources, Source};
+use plinth_ir::{BatchJob, Duration, Entity, Lineage, Resources, Source};
 use plinth_syntax::Span;
 use serde_json::Value;
 
@@ -112,23 +112,10 @@ fn platform() -> Platform {
     let job = BatchJob {
         name: "rescoring".to_string(),
         doc: String::new(),
-        model: "fraud_scorer".to_string(),
-        schedule: Cron {
-            expr: "30 4 * * *".to_string(),
-            interval: Duration(DAY_MS),
-        },
         input: "archive".to_string(),
         output: "rescores".to_string(),
         image: None,
-        resources: Resources::default(),
-        owner: "risk_ml".to_string(),
-        data_classification: Level {
-            rank: 2,
-            name: "confidential".to_string(),
-        },
-        uses_pii: true,
-        lineage: Lineage::default(),
-        origin: Origin::default(),
+        ..crate::test_fixtures::fraud_rescoring()
     };
     p.batch_jobs.insert(job.name.clone(), job);
     p.grants = vec![
