@@ -291,6 +291,8 @@ impl Checked {
         let mut clock = timings::Stopwatch::start();
         let platforms = policy::platforms(&self, policy::Lowering::Owned);
         clock.lap("lower (all environments)");
+        // On a pool thread, which allocated about half of what is freed: mimalloc frees
+        // a block of the calling thread's own pages faster (~40 vs ~46 ms at N=5,000).
         rayon::scope(|_| drop(self.db));
         clock.lap("free the front end");
         Lowered {
