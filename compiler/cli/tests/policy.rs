@@ -348,6 +348,20 @@ fn an_unknown_pack_fails_with_a_span_in_plinth_toml() {
     assert!(err.contains("did you mean `eu-ai-act`"), "{err}");
 }
 
+/// `packs = []` and no folders of its own: the spec is checked, no policy runs, and one
+/// warning says so (not an error per request that no policy permits).
+#[test]
+fn no_policies_selected_is_one_warning() {
+    let toml = "[policy]\npacks = []\n";
+    let dir = workspace("nopacks", &[("a.plinth", BASE), ("plinth.toml", toml)]);
+    let out = plinth(&["check", dir.to_str().unwrap(), "--today", TODAY]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("no policies are selected").count(), 1, "{err}");
+    assert!(err.contains("plinth.toml:2"), "{err}");
+    assert!(err.contains("0 errors"), "{err}");
+}
+
 #[test]
 fn a_broken_workspace_policy_fails_closed_with_a_span() {
     let toml = "[policy]\npacks = [\"baseline\"]\npaths = [\"policies\"]\n";

@@ -19,8 +19,8 @@ pub static CODES: [CodeDoc; 5] = [
     },
     CodeDoc {
         code: crate::load::code::PACK,
-        summary: "`plinth.toml` selects a policy pack that does not exist, or a policy folder cannot be read.",
-        why: "A missing pack would mean its rules are silently skipped.",
+        summary: "`plinth.toml` selects a policy pack that does not exist, a policy folder cannot be read, or no policies at all (a warning).",
+        why: "A missing pack would mean its rules are silently skipped; with none selected, say so instead of denying every request.",
         example: "[policy]\npacks = [\"baseline\", \"eu-ai-akt\"]",
         fix: "Select a built-in pack (`baseline`, `eu-ai-act`) or put the workspace's own policies in a folder listed in `[policy] paths`.",
     },

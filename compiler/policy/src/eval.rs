@@ -1976,8 +1976,13 @@ mod tests {
         reasons.sort();
         assert_eq!(reasons, ids);
         assert_eq!(response.diagnostics().errors().count(), 0);
-        // No policy at all is a Deny, never "always allow".
-        let (none, _) = crate::load(&[], Vec::new(), None);
+        // No policy at all is a Deny, never "always allow" (an empty file of its own:
+        // selecting nothing at all loads no packs).
+        let empty = crate::PolicyFile {
+            path: "empty.cedar".to_string(),
+            text: String::new(),
+        };
+        let (none, _) = crate::load(&[], vec![empty], None);
         assert!(
             scoped_set(&none.unwrap(), "read", "Model", "FeatureView")
                 .always_allow

@@ -169,6 +169,25 @@ pub fn load(
         }
     }
     files.extend(extra.into_iter().map(|f| ("workspace".to_string(), f)));
+    // Nothing selected: nothing to evaluate. Cedar denies what no policy permits, so
+    // evaluating an empty set would report every request; say once that none ran.
+    if files.is_empty() && diags.is_empty() {
+        let span = config
+            .and_then(|t| t.find("packs").map(|i| Span::new(i, i + "packs".len())))
+            .unwrap_or_default();
+        diags.push(
+            Diagnostic::warning(
+                code::PACK,
+                span,
+                "no policies are selected: the spec is checked, its policies are not",
+            )
+            .with_file("plinth.toml")
+            .with_help(
+                "select packs in `[policy]`, e.g. `packs = [\"baseline\"]`, or list folders of the workspace's own policies in `paths`",
+            ),
+        );
+        return (None, diags);
+    }
 
     let schema = match schema() {
         Ok(s) => s,
