@@ -273,7 +273,27 @@ pub fn check(dir: &Path, format: Format, today: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut checked = load_and_check(dir).into_lowered();
+    let checked = load_and_check(dir);
+    let mut checked = if checked.loaded.config.policy.selects_nothing() {
+        // The spec alone is checked. The process ends after the report, so the
+        // database is never freed (as `checked` below is not).
+        let crate::Checked {
+            db,
+            sources,
+            diagnostics,
+            loaded,
+            ..
+        } = checked;
+        std::mem::forget(db);
+        Lowered {
+            sources,
+            diagnostics,
+            loaded,
+            platforms: Vec::new(),
+        }
+    } else {
+        checked.into_lowered()
+    };
     let run = run_lowered(&mut checked, today);
     run.add_sources(&mut checked.sources);
     let policy_diags = run.diagnostics();

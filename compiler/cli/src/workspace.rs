@@ -29,6 +29,14 @@ pub struct PolicyConfig {
     pub max_waiver_days: u32,
 }
 
+impl PolicyConfig {
+    /// No pack and no folder of the workspace's own: no policy can run (the policy
+    /// engine warns), so `check` need not lower the spec for one.
+    pub fn selects_nothing(&self) -> bool {
+        self.packs.is_empty() && self.paths.is_empty()
+    }
+}
+
 impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
