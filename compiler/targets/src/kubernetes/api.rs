@@ -7,6 +7,7 @@ use super::yaml;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::{Arc, OnceLock};
 
 pub type Map = BTreeMap<String, String>;
@@ -39,7 +40,7 @@ impl<B: Serialize> Manifest<'_, B> {
                 out.push_str("  ");
                 out.push_str(key);
                 out.push_str(":\n");
-                out.push_str(entries.yaml());
+                entries.write_yaml(out);
             }
         }
         // The body's fields follow at the top level, as `#[serde(flatten)]` would put them.
@@ -73,14 +74,26 @@ pub struct ObjectMeta<'a> {
 
 /// Metadata labels or annotations: a string map whose YAML (entries at column 4, under
 /// `metadata:`'s `labels:`) is rendered once and shared by every clone, since a
-/// service's objects all carry the same ones. Changing it makes a new, unshared map.
+/// service's objects all carry the same ones. One object's own extra entry (a Service's
+/// role, a ServiceAccount's IAM role) is spliced into the shared lines as it is written,
+/// so adding it copies neither the map nor its YAML.
 #[derive(Clone, Default)]
-pub struct Entries(Arc<EntriesInner>);
+pub struct Entries {
+    shared: Arc<EntriesInner>,
+    /// The entry [`Entries::insert`] added to this copy only.
+    extra: Option<(&'static str, String)>,
+}
 
 #[derive(Default)]
 struct EntriesInner {
     map: Map,
-    yaml: OnceLock<String>,
+    yaml: OnceLock<Rendered>,
+}
+
+/// The shared entries' YAML, and where each entry's lines start (in key order).
+struct Rendered {
+    text: String,
+    starts: Vec<usize>,
 }
 
 /// Column of the entries of `metadata.labels` and `metadata.annotations`.
@@ -88,37 +101,70 @@ const META_ENTRY_COLUMN: usize = 4;
 
 impl Entries {
     pub fn is_empty(&self) -> bool {
-        self.0.map.is_empty()
+        self.shared.map.is_empty() && self.extra.is_none()
     }
 
-    pub fn map(&self) -> &Map {
-        &self.0.map
+    /// The shared entries: without one [`Entries::insert`] added to this copy.
+    pub fn shared_map(&self) -> &Map {
+        &self.shared.map
     }
 
-    pub fn insert(&mut self, key: String, value: String) {
-        let mut map = self.0.map.clone();
-        map.insert(key, value);
-        *self = Entries::from(map);
+    /// Adds (or replaces) `key` in this copy. A second insert into the same copy, which
+    /// no object needs, makes it a new unshared map.
+    pub fn insert(&mut self, key: &'static str, value: String) {
+        if let Some((old_key, old_value)) = self.extra.take() {
+            let mut map = self.shared.map.clone();
+            map.insert(old_key.to_string(), old_value);
+            *self = Entries::from(map);
+        }
+        self.extra = Some((key, value));
     }
 
-    /// The entries as block YAML lines at column 4, rendered on first use.
-    fn yaml(&self) -> &str {
-        self.0.yaml.get_or_init(|| {
-            let mut out = String::new();
-            for (key, value) in &self.0.map {
-                yaml::write_entry(&mut out, META_ENTRY_COLUMN, key, value);
+    /// Appends the entries as block YAML lines at column 4.
+    fn write_yaml(&self, out: &mut String) {
+        let rendered = self.shared.yaml.get_or_init(|| {
+            let mut text = String::new();
+            let mut starts = Vec::with_capacity(self.shared.map.len());
+            for (key, value) in &self.shared.map {
+                starts.push(text.len());
+                yaml::write_entry(&mut text, META_ENTRY_COLUMN, key, value);
             }
-            out
-        })
+            Rendered { text, starts }
+        });
+        let Some((key, value)) = &self.extra else {
+            out.push_str(&rendered.text);
+            return;
+        };
+        // The shared entries before `key`, `key`'s entry, then those after it (without
+        // a shared entry of the same key, which it replaces).
+        let before = self
+            .shared
+            .map
+            .range::<str, _>((Bound::Unbounded, Bound::Excluded(*key)))
+            .count();
+        let after = before + usize::from(self.shared.map.contains_key(*key));
+        let start = |i: usize| {
+            rendered
+                .starts
+                .get(i)
+                .copied()
+                .unwrap_or(rendered.text.len())
+        };
+        out.push_str(rendered.text.get(..start(before)).unwrap_or_default());
+        yaml::write_entry(out, META_ENTRY_COLUMN, key, value);
+        out.push_str(rendered.text.get(start(after)..).unwrap_or_default());
     }
 }
 
 impl From<Map> for Entries {
     fn from(map: Map) -> Entries {
-        Entries(Arc::new(EntriesInner {
-            map,
-            yaml: OnceLock::new(),
-        }))
+        Entries {
+            shared: Arc::new(EntriesInner {
+                map,
+                yaml: OnceLock::new(),
+            }),
+            extra: None,
+        }
     }
 }
 
@@ -775,4 +821,50 @@ pub struct MetricProvider {
 pub struct PrometheusMetric {
     pub address: &'static str,
     pub query: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(entries: &Entries) -> String {
+        let mut out = String::new();
+        entries.write_yaml(&mut out);
+        out
+    }
+
+    #[test]
+    fn an_inserted_entry_is_written_as_if_it_were_in_the_map() {
+        let map = Map::from([
+            ("b".to_string(), "2".to_string()),
+            ("d".to_string(), "multi\nline".to_string()),
+            ("f".to_string(), "6".to_string()),
+        ]);
+        let shared = Entries::from(map.clone());
+        // First, between, replacing, last; then two inserts into one copy.
+        let cases: [&[(&'static str, &str)]; 6] = [
+            &[("a", "1")],
+            &[("c", "3")],
+            &[("d", "4")],
+            &[("f", "no")],
+            &[("z", "yes: no")],
+            &[("c", "3"), ("e", "5")],
+        ];
+        for inserts in cases {
+            let mut entries = shared.clone();
+            let mut expected = map.clone();
+            for (key, value) in inserts {
+                entries.insert(key, value.to_string());
+                expected.insert(key.to_string(), value.to_string());
+            }
+            assert_eq!(written(&entries), written(&Entries::from(expected)));
+            assert!(!entries.is_empty());
+        }
+        // The shared copy is unchanged.
+        assert_eq!(written(&shared), written(&Entries::from(map)));
+        let mut empty = Entries::default();
+        assert!(empty.is_empty());
+        empty.insert("k", "v".to_string());
+        assert_eq!(written(&empty), "    k: v\n");
+    }
 }

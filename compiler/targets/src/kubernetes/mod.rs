@@ -176,13 +176,24 @@ impl Target for Kubernetes {
             rendered_any |= written;
             diagnostics.extend(service_diagnostics);
         }
-        // Batch jobs run from Airflow, as their own ServiceAccount: one small file each.
-        for job in platform.batch_jobs.values() {
-            match batch_job_file(platform, job) {
-                Ok(file) => sink.write(&format!("{}.yaml", job.name), &file)?,
-                Err(errors) => diagnostics.extend(errors),
-            }
-        }
+        // Batch jobs run from Airflow, as their own ServiceAccount: one small file each,
+        // rendered and written on all cores as the services are (a file creation costs
+        // more than rendering it), each thread reusing one buffer. `collect` keeps the
+        // platform's order for the diagnostics.
+        let jobs: Vec<&BatchJob> = platform.batch_jobs.values().collect();
+        let job_errors: Vec<Vec<Diagnostic>> = jobs
+            .par_iter()
+            .map_init(String::new, |file, job| {
+                file.clear();
+                match write_batch_job_file(platform, job, file) {
+                    Ok(()) => sink
+                        .write(&format!("{}.yaml", job.name), file)
+                        .map(|()| Vec::new()),
+                    Err(errors) => Ok(errors),
+                }
+            })
+            .collect::<io::Result<_>>()?;
+        diagnostics.extend(job_errors.into_iter().flatten());
         // The shared SLI recordings, for the SLO kinds of the services in the namespace;
         // only next to some service's output (which also means the environment's name
         // is a valid label value: every service checked it).
@@ -267,10 +278,14 @@ impl Worker {
     }
 }
 
-/// A batch job's file: the ServiceAccount its pods run as (Airflow's scoring task names
-/// it), IRSA-annotated as a service's is, so the job gets the IAM role Terraform made for
-/// it; or the errors that keep its name or labels out of Kubernetes.
-fn batch_job_file(platform: &Platform, job: &BatchJob) -> Result<String, Vec<Diagnostic>> {
+/// A batch job's file, appended to `out`: the ServiceAccount its pods run as (Airflow's
+/// scoring task names it), IRSA-annotated as a service's is, so the job gets the IAM role
+/// Terraform made for it; or the errors that keep its name or labels out of Kubernetes.
+fn write_batch_job_file(
+    platform: &Platform,
+    job: &BatchJob,
+    out: &mut String,
+) -> Result<(), Vec<Diagnostic>> {
     let env = &platform.environment;
     let origin = &job.origin;
     let mut errors = Vec::new();
@@ -351,8 +366,7 @@ fn batch_job_file(platform: &Platform, job: &BatchJob) -> Result<String, Vec<Dia
             automount_service_account_token: false,
         },
     };
-    let mut out = String::new();
-    manifest.write_yaml(&mut out).map_err(|e| {
+    manifest.write_yaml(out).map_err(|e| {
         vec![error(
             CODE_INTERNAL,
             origin,
@@ -362,8 +376,7 @@ fn batch_job_file(platform: &Platform, job: &BatchJob) -> Result<String, Vec<Dia
                 job.name
             ),
         )]
-    })?;
-    Ok(out)
+    })
 }
 
 /// Adds the label `key: value`, or the error saying why `value` cannot be a label value
@@ -407,10 +420,9 @@ struct ServiceContext<'a> {
     team: Option<&'a Team>,
     /// `fraud-api`
     name: String,
-    labels: Map,
     selector: Map,
-    /// `labels` and the annotations as every object's metadata carries them, rendered
-    /// once for all of them.
+    /// The labels and the annotations as every object's metadata carries them, rendered
+    /// once for all of them; the pod template's labels are the same map.
     meta_labels: Entries,
     meta_annotations: Entries,
 }
@@ -430,11 +442,20 @@ impl<'a> ServiceContext<'a> {
         let mut warnings = Vec::new();
 
         let name = dns_name(&service.name);
-        if let Some((derived, problem)) = NAME_SUFFIXES.iter().find_map(|suffix| {
-            let derived = format!("{name}{suffix}");
-            check_dns1035_label(&derived).err().map(|p| (derived, p))
-        }) {
-            let longest = NAME_SUFFIXES.iter().map(|s| s.len()).max().unwrap_or(0);
+        let longest = NAME_SUFFIXES.iter().map(|s| s.len()).max().unwrap_or(0);
+        // Each suffix is `-` and lowercase letters (a test pins it), so when the name
+        // is valid, every derived name is valid exactly when the longest fits: the
+        // common case, checked without building the names. Otherwise the first invalid
+        // one is built, for the diagnostic.
+        let derived_valid =
+            check_dns1035_label(&name).is_ok() && name.len() + longest <= MAX_DNS_LABEL;
+        let first_invalid = || {
+            NAME_SUFFIXES.iter().find_map(|suffix| {
+                let derived = format!("{name}{suffix}");
+                check_dns1035_label(&derived).err().map(|p| (derived, p))
+            })
+        };
+        if let Some((derived, problem)) = (!derived_valid).then(first_invalid).flatten() {
             let help = match problem {
                 NameProblem::TooLong { .. } => format!(
                     "shorten the service name to at most {} characters",
@@ -563,8 +584,7 @@ impl<'a> ServiceContext<'a> {
                 model,
                 team,
                 name,
-                meta_labels: Entries::from(labels.clone()),
-                labels,
+                meta_labels: Entries::from(labels),
                 selector,
                 meta_annotations: Entries::from(annotations),
             },
@@ -669,7 +689,7 @@ impl<'a> ServiceContext<'a> {
         let mut metadata = self.meta(&self.name);
         if let Some(account) = &self.env.account {
             metadata.annotations.insert(
-                "eks.amazonaws.com/role-arn".to_string(),
+                "eks.amazonaws.com/role-arn",
                 format!(
                     "arn:aws:iam::{account}:role/{}",
                     iam_role_name(&self.env.name, &self.service.name)
@@ -1001,7 +1021,7 @@ impl<'a> ServiceContext<'a> {
         };
         PodTemplateSpec {
             metadata: TemplateMeta {
-                labels: &self.labels,
+                labels: self.meta_labels.shared_map(),
                 annotations: PodAnnotations {
                     default_container: "triton",
                 },
@@ -1054,9 +1074,7 @@ impl<'a> ServiceContext<'a> {
     ) -> Manifest<'s, Spec<ServiceSpec<'s>>> {
         let mut metadata = self.meta(name);
         if let Some(role) = role {
-            metadata
-                .labels
-                .insert("plinth.dev/role".to_string(), role.to_string());
+            metadata.labels.insert("plinth.dev/role", role.to_string());
         }
         Manifest {
             api_version: "v1",

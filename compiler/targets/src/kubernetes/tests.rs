@@ -658,3 +658,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn name_suffixes_keep_a_valid_name_valid() {
+    // `ServiceContext::new` checks only the name and the longest suffix's length when
+    // the name is valid; that holds only for suffixes of `-` and lowercase letters.
+    for suffix in NAME_SUFFIXES {
+        assert!(suffix.bytes().all(|b| b == b'-' || b.is_ascii_lowercase()));
+        assert!(suffix.is_empty() || (suffix.starts_with('-') && !suffix.ends_with('-')));
+        assert_eq!(check_dns1035_label(&format!("a{suffix}")), Ok(()));
+    }
+}
