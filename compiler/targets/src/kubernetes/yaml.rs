@@ -685,6 +685,17 @@ fn is_ambiguous(s: &str) -> bool {
     const WORDS: [&str; 12] = [
         "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n", "=", "<<",
     ];
+    // Of what follows, only these words and `inf`/`nan` start with a letter, and with
+    // one of `ntfyoi`: most names and words written are rejected by one look.
+    if s.as_bytes().first().is_some_and(|b| {
+        b.is_ascii_alphabetic()
+            && !matches!(
+                b.to_ascii_lowercase(),
+                b'n' | b't' | b'f' | b'y' | b'o' | b'i'
+            )
+    }) {
+        return false;
+    }
     // `.inf`, `-.nan`, `+inf`, ...: with or without the sign and the dot.
     let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
     let bare = unsigned.strip_prefix('.').unwrap_or(unsigned);
@@ -835,6 +846,14 @@ mod tests {
             "No",
             "on",
             "null",
+            // Every first letter of the ambiguous words, in either case.
+            "TRUE",
+            "False",
+            "Y",
+            "n",
+            "OFF",
+            "Inf",
+            "NaN",
             "~",
             "1e3",
             "0x1F",
