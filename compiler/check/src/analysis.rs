@@ -37,42 +37,61 @@ pub struct Analysis {
     pub decls: Decls,
     pub facts: BTreeMap<String, Facts>,
     pub enums: BTreeMap<String, Vec<String>>,
-    /// Each declaration's field spans (`resources.gpu`), computed once for every
-    /// environment's platform model.
-    pub field_spans: BTreeMap<String, Arc<FieldSpans>>,
-    /// `decls` by kind, each in name order: lowering walks one kind at a time, eight
-    /// kinds per environment, and filtering every declaration by its kind string was
-    /// a tenth of lowering at 5,000 services. Derived from `decls` (see `new`).
-    by_kind: BTreeMap<String, Vec<Arc<Decl>>>,
+    /// `decls` by kind, each in name order, with their field spans: lowering walks one
+    /// kind at a time, eight kinds per environment, and filtering every declaration by
+    /// its kind string was a tenth of lowering at 5,000 services. Derived from `decls`
+    /// (see `new`).
+    by_kind: BTreeMap<String, Vec<Declared>>,
 }
 
-/// Equal when the declarations, facts, enums and spans are: `by_kind` follows from
-/// `decls`, so comparing it too (salsa compares each new analysis with the last)
-/// would only compare every declaration twice.
+/// A declaration with its field spans (`resources.gpu`), computed once for every
+/// environment's platform model. Kept beside the declaration rather than in a map by
+/// name: a lookup by name per declaration and environment was a part of lowering, and
+/// the map a name string per declaration.
+#[derive(Clone, Debug)]
+pub struct Declared {
+    pub decl: Arc<Decl>,
+    pub spans: Arc<FieldSpans>,
+}
+
+/// A declaration's fields are read through it, as from the `Arc<Decl>` it holds.
+impl std::ops::Deref for Declared {
+    type Target = Decl;
+
+    fn deref(&self) -> &Decl {
+        &self.decl
+    }
+}
+
+/// Equal when the declarations, facts and enums are: `by_kind` and its spans follow
+/// from `decls`, so comparing them too (salsa compares each new analysis with the
+/// last) would only compare every declaration twice.
 impl PartialEq for Analysis {
     fn eq(&self, other: &Self) -> bool {
-        self.decls == other.decls
-            && self.facts == other.facts
-            && self.enums == other.enums
-            && self.field_spans == other.field_spans
+        self.decls == other.decls && self.facts == other.facts && self.enums == other.enums
     }
 }
 
 impl Eq for Analysis {}
 
 impl Analysis {
-    pub fn new(
+    /// `spans` are the field spans of `decls`' bodies, in the order of `decls`.
+    fn new(
         decls: Decls,
         facts: BTreeMap<String, Facts>,
         enums: BTreeMap<String, Vec<String>>,
-        field_spans: BTreeMap<String, Arc<FieldSpans>>,
+        spans: Vec<Arc<FieldSpans>>,
     ) -> Self {
-        let mut by_kind: BTreeMap<String, Vec<Arc<Decl>>> = BTreeMap::new();
-        for d in decls.values() {
+        let mut by_kind: BTreeMap<String, Vec<Declared>> = BTreeMap::new();
+        for (d, spans) in decls.values().zip(spans) {
+            let declared = Declared {
+                decl: d.clone(),
+                spans,
+            };
             match by_kind.get_mut(d.kind.as_str()) {
-                Some(list) => list.push(d.clone()),
+                Some(list) => list.push(declared),
                 None => {
-                    by_kind.insert(d.kind.clone(), vec![d.clone()]);
+                    by_kind.insert(d.kind.clone(), vec![declared]);
                 }
             }
         }
@@ -80,19 +99,22 @@ impl Analysis {
             decls,
             facts,
             enums,
-            field_spans,
             by_kind,
         }
     }
 
     /// The declarations of `kind`, in name order.
     pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Decl> + 'a {
+        self.declared(kind).map(|d| &*d.decl)
+    }
+
+    /// The declarations of `kind` with their field spans, in name order.
+    pub fn declared<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Declared> + 'a {
         self.by_kind
             .get(kind)
             .map(Vec::as_slice)
             .unwrap_or_default()
             .iter()
-            .map(|d| &**d)
     }
 
     pub fn rank(&self, enum_name: &str, value: &str) -> u32 {
@@ -144,16 +166,16 @@ pub fn analyze_linked(index: &SymbolIndex, decls: Decls, mut all: Vec<&Links>) -
     // Name order, as `decls`: the graph's nodes are added in this order.
     all.sort_by(|a, b| a.name.cmp(&b.name));
     // Independent passes over the same declarations: one core each.
-    let (facts, field_spans) = rayon::join(
+    let (facts, spans) = rayon::join(
         || derive_facts(index, &decls, &all),
         || {
             decls
-                .iter()
-                .map(|(name, d)| (name.clone(), Arc::new(d.body.field_spans())))
+                .values()
+                .map(|d| Arc::new(d.body.field_spans()))
                 .collect()
         },
     );
-    Analysis::new(decls, facts, index.enums.clone(), field_spans)
+    Analysis::new(decls, facts, index.enums.clone(), spans)
 }
 
 // ---------------------------------------------------------------------------------
@@ -1183,7 +1205,7 @@ fn derive(
             }
             for (_, f) in body.named("feature") {
                 if let Some(Value::Aggregate { column, .. }) = f.value.get("aggregate") {
-                    read.insert(column.clone());
+                    read.insert(column.to_string());
                 }
             }
             for (_, e) in body.named("expect") {

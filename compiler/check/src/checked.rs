@@ -24,7 +24,7 @@ pub enum Value {
     Date(Date),
     /// A cron expression and its largest gap between runs.
     Cron {
-        expr: String,
+        expr: Text,
         interval: Duration,
     },
     Enum(Text),
@@ -33,13 +33,13 @@ pub enum Value {
     FeatureRef(FeatureRef),
     Column(Text),
     Aggregate {
-        function: String,
-        column: String,
+        function: Text,
+        column: Text,
     },
     List(Vec<Spanned<Value>>),
     Range(i64, i64),
     Variant {
-        name: String,
+        name: Text,
         /// Boxed: most values are small, and the largest variant sets every value's size.
         body: Option<Box<Rec>>,
     },
@@ -67,7 +67,7 @@ impl Value {
                 format!("[{}]", items.join(", "))
             }
             Value::Range(a, b) => format!("{a}..{b}"),
-            Value::Variant { name, body: None } => name.clone(),
+            Value::Variant { name, body: None } => name.to_string(),
             Value::Variant {
                 name,
                 body: Some(rec),
@@ -214,8 +214,10 @@ pub struct Rec {
 pub enum Field {
     Value(Spanned<Value>),
     Block(Spanned<Rec>),
-    /// `column NAME { }`, `slo KIND { }`, `env NAME { }`.
-    Named(Vec<(String, Spanned<Rec>)>),
+    /// `column NAME { }`, `slo KIND { }`, `env NAME { }`. The names are mostly short
+    /// (`Text` keeps them inline): a string each was a good part of the allocations
+    /// the front end makes and frees.
+    Named(Vec<(Text, Spanned<Rec>)>),
 }
 
 impl Rec {
@@ -233,7 +235,7 @@ impl Rec {
         }
     }
 
-    pub fn named(&self, name: &str) -> &[(String, Spanned<Rec>)] {
+    pub fn named(&self, name: &str) -> &[(Text, Spanned<Rec>)] {
         match self.fields.get(name) {
             Some(Field::Named(items)) => items,
             _ => &[],

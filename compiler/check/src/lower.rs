@@ -2,7 +2,7 @@
 //! environment. Environment overrides are applied and defaults from the kind tables
 //! filled in here, so targets never see a missing value they must guess.
 
-use crate::analysis::{Analysis, Facts, merge};
+use crate::analysis::{Analysis, Declared, Facts, merge};
 use crate::checked::{Decl, Rec, Value};
 use plinth_ir::kinds::{self, Record};
 use plinth_ir::*;
@@ -52,7 +52,7 @@ fn decimal(rec: &Rec, f: &str) -> Option<Decimal> {
 fn cron(rec: &Rec, f: &str) -> Option<Cron> {
     match rec.get(f) {
         Some(Value::Cron { expr, interval }) => Some(Cron {
-            expr: expr.clone(),
+            expr: expr.to_string(),
             interval: *interval,
         }),
         _ => None,
@@ -125,16 +125,14 @@ fn resources(rec: Option<&Rec>) -> Resources {
 /// Where a declaration was written. `overridden` is its body for this environment when
 /// an `env` override changed it; otherwise the spans computed once in the analysis are
 /// shared.
-fn origin(analysis: &Analysis, decl: &Decl, overridden: Option<&Rec>) -> Origin {
-    let fields = match (overridden, analysis.field_spans.get(&decl.name)) {
-        (None, Some(shared)) => shared.clone(),
-        (Some(body), _) => std::sync::Arc::new(body.field_spans()),
-        (None, None) => std::sync::Arc::new(decl.body.field_spans()),
-    };
+fn origin(d: &Declared, overridden: Option<&Rec>) -> Origin {
     Origin {
-        file: decl.file.clone(),
-        span: decl.name_span,
-        fields,
+        file: d.file.clone(),
+        span: d.name_span,
+        fields: match overridden {
+            Some(body) => std::sync::Arc::new(body.field_spans()),
+            None => d.spans.clone(),
+        },
     }
 }
 
@@ -163,13 +161,13 @@ fn spread<'a, T: Clone + Send>(
     kind: &str,
     envs: &[&str],
     slot: impl Fn(&'a Decl, &str) -> Slot<'a>,
-    lower: impl Fn(&'a Decl, Option<&Rec>) -> T,
+    lower: impl Fn(&'a Declared, Option<&Rec>) -> T,
 ) -> Vec<BTreeMap<String, T>> {
     let mut out: Vec<Vec<(String, T)>> = envs.iter().map(|_| Vec::new()).collect();
     let mut slots: Vec<Slot> = Vec::with_capacity(envs.len());
-    for d in analysis.of_kind(kind) {
+    for d in analysis.declared(kind) {
         slots.clear();
-        slots.extend(envs.iter().map(|env| slot(d, env)));
+        slots.extend(envs.iter().map(|env| slot(&d.decl, env)));
         let shared = slots.iter().filter(|s| matches!(s, Slot::Shared)).count();
         let mut copies = (shared > 0)
             .then(|| std::iter::repeat_n(lower(d, None), shared))
@@ -224,8 +222,8 @@ pub fn lower(analysis: &Analysis, env: &str) -> Option<Platform> {
 /// once: at two environments this was half of lowering.
 pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
     let environments: BTreeMap<String, Environment> = analysis
-        .of_kind("environment")
-        .map(|d| (d.name.clone(), environment(analysis, d)))
+        .declared("environment")
+        .map(|d| (d.name.clone(), environment(d)))
         .collect();
     // The declared environments of those asked, in the order asked.
     let asked = envs;
@@ -254,7 +252,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
         rayon::join(
             || {
                 let teams: BTreeMap<String, Team> = analysis
-                    .of_kind("team")
+                    .declared("team")
                     .map(|d| {
                         let b = &d.body;
                         let team = Team {
@@ -263,14 +261,14 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             owner: s(b, "owner").unwrap_or_default(),
                             oncall: s(b, "oncall"),
                             cost_center: s(b, "cost_center"),
-                            origin: origin(analysis, d, None),
+                            origin: origin(d, None),
                         };
                         (d.name.clone(), team)
                     })
                     .collect();
 
                 let sources = analysis
-                    .of_kind("source")
+                    .declared("source")
                     .map(|d| {
                         let b = &d.body;
                         let region = s(b, "region");
@@ -298,21 +296,21 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                                 .named("column")
                                 .iter()
                                 .map(|(n, c)| Column {
-                                    name: n.clone(),
+                                    name: n.to_string(),
                                     doc: String::new(),
                                     dtype: s(&c.value, "type").unwrap_or_default(),
                                     pii: boolean(&c.value, "pii"),
                                     event_time: boolean(&c.value, "event_time"),
                                 })
                                 .collect(),
-                            origin: origin(analysis, d, None),
+                            origin: origin(d, None),
                         };
                         (d.name.clone(), source)
                     })
                     .collect::<BTreeMap<_, _>>();
 
                 let entities = analysis
-                    .of_kind("entity")
+                    .declared("entity")
                     .map(|d| {
                         let b = &d.body;
                         let e = Entity {
@@ -320,7 +318,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             doc: d.doc.clone(),
                             key: s(b, "key").unwrap_or_default(),
                             dtype: s(b, "type").unwrap_or_default(),
-                            origin: origin(analysis, d, None),
+                            origin: origin(d, None),
                         };
                         (d.name.clone(), e)
                     })
@@ -359,14 +357,14 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             .named("feature")
                             .iter()
                             .map(|(n, fb)| Feature {
-                                name: n.clone(),
+                                name: n.to_string(),
                                 doc: String::new(),
                                 dtype: s(&fb.value, "type").unwrap_or_default(),
                                 aggregate: match fb.value.get("aggregate") {
                                     Some(Value::Aggregate { function, column }) => {
                                         Some(Aggregate {
-                                            function: function.clone(),
-                                            column: column.clone(),
+                                            function: function.to_string(),
+                                            column: column.to_string(),
                                         })
                                     }
                                     _ => None,
@@ -378,7 +376,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             .named("expect")
                             .iter()
                             .map(|(n, e)| Expect {
-                                name: n.clone(),
+                                name: n.to_string(),
                                 column: s(&e.value, "column").unwrap_or_default(),
                                 not_null: boolean(&e.value, "not_null"),
                                 unique: boolean(&e.value, "unique"),
@@ -389,7 +387,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             .collect(),
                         uses_pii: f.uses_pii,
                         lineage: f.lineage.clone(),
-                        origin: origin(analysis, d, None),
+                        origin: origin(d, None),
                     }
                 });
 
@@ -411,7 +409,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                 };
 
                 let models = analysis
-                    .of_kind("model")
+                    .declared("model")
                     .map(|d| {
                         let b = &d.body;
                         let f = facts(&d.name);
@@ -439,7 +437,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                                         shape
                                     };
                                     Tensor {
-                                        name: n.clone(),
+                                        name: n.to_string(),
                                         dtype: s(&t.value, "dtype").unwrap_or_default(),
                                         dims,
                                         features,
@@ -451,7 +449,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             .named("output")
                             .iter()
                             .map(|(n, t)| Tensor {
-                                name: n.clone(),
+                                name: n.to_string(),
                                 dtype: s(&t.value, "dtype").unwrap_or_default(),
                                 dims: ints(&t.value, "shape"),
                                 features: Vec::new(),
@@ -489,7 +487,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             data_classification: classification(f),
                             uses_pii: f.uses_pii,
                             lineage: f.lineage.clone(),
-                            origin: origin(analysis, d, None),
+                            origin: origin(d, None),
                         };
                         (d.name.clone(), model)
                     })
@@ -599,7 +597,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                         data_classification: classification(f),
                         uses_pii: f.uses_pii,
                         lineage: f.lineage.clone(),
-                        origin: origin(analysis, d, overridden),
+                        origin: origin(d, overridden),
                     }
                 });
 
@@ -624,12 +622,12 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                         data_classification: classification(f),
                         uses_pii: f.uses_pii,
                         lineage: f.lineage.clone(),
-                        origin: origin(analysis, d, None),
+                        origin: origin(d, None),
                     }
                 });
 
                 let waivers: BTreeMap<String, Waiver> = analysis
-                    .of_kind("waiver")
+                    .declared("waiver")
                     .map(|d| {
                         let b = &d.body;
                         let w = Waiver {
@@ -646,7 +644,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                                     day: 1,
                                 },
                             },
-                            origin: origin(analysis, d, None),
+                            origin: origin(d, None),
                         };
                         (d.name.clone(), w)
                     })
@@ -696,7 +694,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
     out
 }
 
-fn environment(analysis: &Analysis, d: &Decl) -> Environment {
+fn environment(d: &Declared) -> Environment {
     let b = &d.body;
     Environment {
         name: d.name.clone(),
@@ -706,7 +704,7 @@ fn environment(analysis: &Analysis, d: &Decl) -> Environment {
         cluster: s(b, "cluster"),
         namespace: s(b, "namespace").unwrap_or_else(|| d.name.replace('_', "-")),
         account: s(b, "account"),
-        origin: origin(analysis, d, None),
+        origin: origin(d, None),
     }
 }
 

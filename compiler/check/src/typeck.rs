@@ -4,7 +4,7 @@
 //! This pass sees one file and the symbol index; checks that need another
 //! declaration's body (columns, features, profiles) are in `analysis`.
 
-use crate::checked::{Decl, Field, Rec, Spanned, Value};
+use crate::checked::{Decl, Field, Rec, Spanned, Text, Value};
 use crate::index::{SymbolIndex, is_std_file};
 use crate::{cron, units};
 use plinth_ir::kinds::{self, KindDef, Record, Shape, Ty, Variant};
@@ -486,9 +486,9 @@ impl Cx<'_> {
         suggestion
     }
 
-    fn block_name(&mut self, block: &ast::Block) -> Option<String> {
+    fn block_name(&mut self, block: &ast::Block) -> Option<Text> {
         match &block.name {
-            Some(n) => Some(n.text.to_string()),
+            Some(n) => Some(n.text.clone()),
             None => {
                 self.error(
                     "plinth::field::shape",
@@ -554,7 +554,7 @@ impl Cx<'_> {
         siblings: &[Entry],
         key: &ast::Ident,
         field: &'static str,
-        name: String,
+        name: Text,
         block: Spanned<Rec>,
     ) {
         let entry = rec.fields.get_or_insert_with(field, || {
@@ -748,7 +748,7 @@ impl Cx<'_> {
             Ty::Cron => match &expr.kind {
                 ExprKind::Str(s) => match cron::interval(s) {
                     Ok(interval) => Some(Value::Cron {
-                        expr: s.clone(),
+                        expr: Text::from(s.as_str()),
                         interval,
                     }),
                     Err(why) => {
@@ -898,7 +898,7 @@ impl Cx<'_> {
                     (None, None) => None,
                 };
                 Some(Value::Variant {
-                    name,
+                    name: Text::from(name),
                     body: body.map(Box::new),
                 })
             }
@@ -1044,8 +1044,8 @@ impl Cx<'_> {
                     ..
                 },
             ] if p.segments.len() == 1 => Some(Value::Aggregate {
-                function,
-                column: p.dotted(),
+                function: Text::from(function),
+                column: Text::from(p.dotted()),
             }),
             _ => {
                 self.error(

@@ -206,8 +206,14 @@ fn compare_rec(prefix: &str, before: &Rec, after: &Rec, out: &mut Vec<FieldChang
 /// order in the source does not matter.
 fn compare_named(
     prefix: &str,
-    before: &[(String, plinth_check::checked::Spanned<Rec>)],
-    after: &[(String, plinth_check::checked::Spanned<Rec>)],
+    before: &[(
+        plinth_check::checked::Text,
+        plinth_check::checked::Spanned<Rec>,
+    )],
+    after: &[(
+        plinth_check::checked::Text,
+        plinth_check::checked::Spanned<Rec>,
+    )],
     out: &mut Vec<FieldChange>,
 ) {
     let b: BTreeMap<&str, &Rec> = before.iter().map(|(n, r)| (n.as_str(), &r.value)).collect();
