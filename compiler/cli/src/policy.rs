@@ -456,8 +456,13 @@ pub fn explain(id: &str, dir: &Path) -> Option<ExitCode> {
         let mut diags = checked.diagnostics.clone();
         diags.extend(run.diagnostics());
         print_diagnostics(&diags, &sources, Format::Human);
-        eprintln!("`{id}` cannot be explained until the workspace checks without errors");
-        return Some(ExitCode::from(2));
+        if diags.iter().any(Diagnostic::is_error) {
+            eprintln!("`{id}` cannot be explained until the workspace checks without errors");
+            return Some(ExitCode::from(2));
+        }
+        // Nothing failed: the workspace selects no policies (warned above).
+        eprintln!("no policy decides anything about `{id}`: the workspace selects none");
+        return Some(ExitCode::SUCCESS);
     };
     let mut shown = false;
     for (env, entities) in &outcome.entities {

@@ -360,6 +360,14 @@ fn no_policies_selected_is_one_warning() {
     assert_eq!(err.matches("no policies are selected").count(), 1, "{err}");
     assert!(err.contains("plinth.toml:2"), "{err}");
     assert!(err.contains("0 errors"), "{err}");
+    // `explain` of a declaration says why there is nothing to show.
+    let out = plinth(&["explain", "m", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the workspace selects none"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
