@@ -4,7 +4,7 @@
 
 use crate::timings::Stopwatch;
 use crate::{Checked, Format, print_diagnostics};
-use plinth_syntax::{Diagnostic, Span};
+use plinth_syntax::Diagnostic;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -65,27 +65,13 @@ pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
             _ => t,
         })
         .collect();
-    let all_envs = checked.environments();
-    let envs: Vec<String> = match args.env {
-        Some(e) if all_envs.iter().any(|x| x == e) => vec![e.to_string()],
-        Some(e) => {
-            let suggestion = plinth_check::did_you_mean(e, all_envs.iter().map(String::as_str));
-            diags.push(
-                Diagnostic::error(
-                    "plinth::workspace::environment",
-                    Span::default(),
-                    format!("no environment named `{e}`"),
-                )
-                .with_help(
-                    suggestion.map_or(format!("environments: {}", all_envs.join(", ")), |s| {
-                        format!("did you mean `{s}`?")
-                    }),
-                ),
-            );
+    let envs = match crate::cost::environments(&checked, args.env) {
+        Ok(envs) => envs,
+        Err(d) => {
+            diags.push(*d);
             print_diagnostics(&diags, &checked.sources, Format::Human);
             return ExitCode::from(2);
         }
-        None => all_envs,
     };
     let mut checked = checked.into_lowered();
     let wants = targets
@@ -249,27 +235,30 @@ pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
         }
         clock.lap(&format!("write {name}"));
     }
-    // Environments whose platform could not be lowered still get their decision log.
-    let log_folder = targets
+    // Environments whose platform could not be lowered still get their decision log, in
+    // the folder of the target that reads it (the gate wrote logs only if one does).
+    if let Some(folder) = targets
         .iter()
         .find(|t| t.policy_results().decision_log)
-        .map_or("evidence", |t| t.name());
-    for (env, log) in std::mem::take(&mut logs) {
-        let emit = plinth_targets::Emit {
-            files: vec![decisions_file(log)],
-            diagnostics: Vec::new(),
-        };
-        if let Err(code) = write(
-            &env,
-            log_folder,
-            emit,
-            &mut diags,
-            &mut failed,
-            &mut staged,
-            &mut files,
-            &mut bytes,
-        ) {
-            return code;
+        .map(|t| t.name())
+    {
+        for (env, log) in std::mem::take(&mut logs) {
+            let emit = plinth_targets::Emit {
+                files: vec![decisions_file(log)],
+                diagnostics: Vec::new(),
+            };
+            if let Err(code) = write(
+                &env,
+                folder,
+                emit,
+                &mut diags,
+                &mut failed,
+                &mut staged,
+                &mut files,
+                &mut bytes,
+            ) {
+                return code;
+            }
         }
     }
     diags.sort_by(|a, b| {

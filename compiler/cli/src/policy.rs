@@ -277,20 +277,9 @@ pub fn check(dir: &Path, format: Format, today: Option<&str>) -> ExitCode {
     let mut checked = if checked.loaded.config.policy.selects_nothing() {
         // The spec alone is checked. The process ends after the report, so the
         // database is never freed (as `checked` below is not).
-        let crate::Checked {
-            db,
-            sources,
-            diagnostics,
-            loaded,
-            ..
-        } = checked;
+        let (db, unlowered) = checked.into_parts();
         std::mem::forget(db);
-        Lowered {
-            sources,
-            diagnostics,
-            loaded,
-            platforms: Vec::new(),
-        }
+        unlowered
     } else {
         checked.into_lowered()
     };
