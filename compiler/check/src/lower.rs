@@ -7,6 +7,7 @@ use crate::checked::{Decl, Rec, Value};
 use plinth_ir::kinds::{self, Record};
 use plinth_ir::*;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The kind table's default for a field, as written in Plinth.
 fn default_text(record: &Record, field: &str) -> &'static str {
@@ -153,31 +154,31 @@ enum Slot<'a> {
 }
 
 /// Every declaration of `kind` for each environment of `envs`, in name order: one
-/// lowered as declared is lowered once and copied into all but the last environment
-/// that has it (that one takes it), so environments cost a copy each rather than a
-/// lowering each. `lower` gets the body with an override applied, or `None`.
-fn spread<'a, T: Clone + Send>(
+/// lowered as declared is lowered once and shared by every environment that has it
+/// as declared (the same `Arc`, which the policy engine uses to build its entity once),
+/// so environments cost a pointer each rather than a lowering or a copy each. `lower`
+/// gets the body with an override applied, or `None`.
+fn spread<'a, T: Send + Sync>(
     analysis: &'a Analysis,
     kind: &str,
     envs: &[&str],
     slot: impl Fn(&'a Decl, &str) -> Slot<'a>,
     lower: impl Fn(&'a Declared, Option<&Rec>) -> T,
-) -> Vec<BTreeMap<String, T>> {
-    let mut out: Vec<Vec<(String, T)>> = envs.iter().map(|_| Vec::new()).collect();
+) -> Vec<BTreeMap<String, Arc<T>>> {
+    let mut out: Vec<Vec<(String, Arc<T>)>> = envs.iter().map(|_| Vec::new()).collect();
     let mut slots: Vec<Slot> = Vec::with_capacity(envs.len());
     for d in analysis.declared(kind) {
         slots.clear();
         slots.extend(envs.iter().map(|env| slot(&d.decl, env)));
-        let shared = slots.iter().filter(|s| matches!(s, Slot::Shared)).count();
-        let mut copies = (shared > 0)
-            .then(|| std::iter::repeat_n(lower(d, None), shared))
-            .into_iter()
-            .flatten();
+        let shared = slots
+            .iter()
+            .any(|s| matches!(s, Slot::Shared))
+            .then(|| Arc::new(lower(d, None)));
         for (s, items) in slots.iter().zip(out.iter_mut()) {
             let value = match s {
                 Slot::Absent => None,
-                Slot::Shared => copies.next(),
-                Slot::Overridden(o) => Some(lower(d, Some(&merge(&d.body, o)))),
+                Slot::Shared => shared.clone(),
+                Slot::Overridden(o) => Some(Arc::new(lower(d, Some(&merge(&d.body, o))))),
             };
             if let Some(value) = value {
                 items.push((d.name.clone(), value));
@@ -305,7 +306,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                                 .collect(),
                             origin: origin(d, None),
                         };
-                        (d.name.clone(), source)
+                        (d.name.clone(), Arc::new(source))
                     })
                     .collect::<BTreeMap<_, _>>();
 
@@ -332,7 +333,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                     let owner = s(b, "owner").unwrap_or_else(|| {
                         sources
                             .get(&source)
-                            .map(|s: &Source| s.owner.clone())
+                            .map(|s: &Arc<Source>| s.owner.clone())
                             .unwrap_or_default()
                     });
                     let entity = s(b, "entity").unwrap_or_default();
@@ -489,7 +490,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             lineage: f.lineage.clone(),
                             origin: origin(d, None),
                         };
-                        (d.name.clone(), model)
+                        (d.name.clone(), Arc::new(model))
                     })
                     .collect::<BTreeMap<_, _>>();
 
@@ -498,7 +499,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                 let model_owner = |model: &str| {
                     models
                         .get(model)
-                        .map(|m: &Model| m.owner.clone())
+                        .map(|m: &Arc<Model>| m.owner.clone())
                         .unwrap_or_default()
                 };
 

@@ -8,6 +8,7 @@ use crate::values::{Bytes, Date, Decimal, Duration, Millicores};
 use plinth_syntax::Span;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Where a declaration (and each of its fields) was written, for diagnostics raised by
 /// later phases. `fields` maps dotted field paths (`resources.gpu`) to their spans.
@@ -205,13 +206,13 @@ pub struct Platform {
     pub environment: Environment,
     pub environments: BTreeMap<String, Environment>,
     pub teams: BTreeMap<String, Team>,
-    pub sources: BTreeMap<String, Source>,
+    pub sources: BTreeMap<String, Arc<Source>>,
     pub entities: BTreeMap<String, Entity>,
-    pub feature_views: BTreeMap<String, FeatureView>,
-    pub models: BTreeMap<String, Model>,
+    pub feature_views: BTreeMap<String, Arc<FeatureView>>,
+    pub models: BTreeMap<String, Arc<Model>>,
     /// Services deployed to `environment`, with its overrides applied.
-    pub services: BTreeMap<String, Service>,
-    pub batch_jobs: BTreeMap<String, BatchJob>,
+    pub services: BTreeMap<String, Arc<Service>>,
+    pub batch_jobs: BTreeMap<String, Arc<BatchJob>>,
     pub waivers: BTreeMap<String, Waiver>,
     /// The data accesses the policies allowed in this environment, sorted. Empty out of
     /// lowering; the CLI fills it from the policy engine's `read`/`write` decisions

@@ -173,8 +173,8 @@ pub fn fraud_platform() -> Platform {
         sources: BTreeMap::new(),
         entities: BTreeMap::new(),
         feature_views: BTreeMap::new(),
-        models: BTreeMap::from([(model.name.clone(), model)]),
-        services: BTreeMap::from([(service.name.clone(), service)]),
+        models: BTreeMap::from([(model.name.clone(), model.into())]),
+        services: BTreeMap::from([(service.name.clone(), service.into())]),
         batch_jobs: BTreeMap::new(),
         waivers: BTreeMap::new(),
         grants: Vec::new(),
@@ -212,7 +212,7 @@ pub fn fraud_rescoring() -> BatchJob {
 pub fn every_rollout_platform() -> Platform {
     let mut platform = fraud_platform();
     let job = fraud_rescoring();
-    platform.batch_jobs.insert(job.name.clone(), job);
+    platform.batch_jobs.insert(job.name.clone(), job.into());
     let variants = [
         ("fraud_rolling", Rollout::Rolling),
         ("fraud_blue_green", Rollout::BlueGreen),
@@ -231,7 +231,9 @@ pub fn every_rollout_platform() -> Platform {
             accelerator: None,
         };
         service.callers = vec![];
-        platform.services.insert(service.name.clone(), service);
+        platform
+            .services
+            .insert(service.name.clone(), service.into());
     }
     platform
 }

@@ -354,7 +354,10 @@ impl<'a> Ctx<'a> {
 
     fn view_doc(&self, view: &'a FeatureView) -> Spec<'a> {
         Spec::FeatureView {
-            feature_view: ViewDoc::new(view, self.platform.sources.get(&view.source)),
+            feature_view: ViewDoc::new(
+                view,
+                self.platform.sources.get(&view.source).map(AsRef::as_ref),
+            ),
         }
     }
 
@@ -376,7 +379,7 @@ impl<'a> Ctx<'a> {
         names.dedup();
         names
             .into_iter()
-            .filter_map(|n| self.platform.feature_views.get(n))
+            .filter_map(|n| self.platform.feature_views.get(n).map(AsRef::as_ref))
             .collect()
     }
 
@@ -783,9 +786,9 @@ impl<'a> Ctx<'a> {
             ],
             spec: Spec::Score {
                 batch_job: &job.name,
-                model: model.map(ModelDoc::new),
-                input: SourceDoc::new(sources.get(&job.input), &job.input),
-                output: SourceDoc::new(sources.get(&job.output), &job.output),
+                model: model.map(|m| ModelDoc::new(m)),
+                input: SourceDoc::new(sources.get(&job.input).map(AsRef::as_ref), &job.input),
+                output: SourceDoc::new(sources.get(&job.output).map(AsRef::as_ref), &job.output),
             },
             resources: &job.resources,
             execution_timeout: interval,

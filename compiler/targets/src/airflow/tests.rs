@@ -11,6 +11,7 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 fn dec(text: &str) -> Decimal {
     Decimal::parse(text).unwrap()
@@ -75,8 +76,10 @@ fn card_velocity() -> FeatureView {
 fn platform() -> Platform {
     let mut platform = fraud_platform();
     let view = card_velocity();
-    platform.feature_views.insert(view.name.clone(), view);
-    if let Some(model) = platform.models.get_mut("fraud_scorer") {
+    platform
+        .feature_views
+        .insert(view.name.clone(), view.into());
+    if let Some(model) = platform.models.get_mut("fraud_scorer").map(Arc::make_mut) {
         model.doc = "Gradient-boosted fraud scorer.".to_string();
         model.training = Some(Training {
             schedule: Some(Cron {
@@ -99,7 +102,7 @@ fn platform() -> Platform {
         });
     }
     let job = crate::test_fixtures::fraud_rescoring();
-    platform.batch_jobs.insert(job.name.clone(), job);
+    platform.batch_jobs.insert(job.name.clone(), job.into());
     platform
 }
 
@@ -276,6 +279,7 @@ fn images_that_jinja_would_read_are_rejected() {
     if let Some(t) = platform
         .models
         .get_mut("fraud_scorer")
+        .map(Arc::make_mut)
         .and_then(|m| m.training.as_mut())
     {
         t.image = "repo/x:{{ dag_run.conf['tag'] }}".to_string();
@@ -336,6 +340,7 @@ fn training_without_approvals_registers_after_evaluate() {
     if let Some(t) = platform
         .models
         .get_mut("fraud_scorer")
+        .map(Arc::make_mut)
         .and_then(|m| m.training.as_mut())
     {
         t.approvals.clear();
@@ -387,7 +392,7 @@ fn inspect(emit: &Emit) -> Vec<serde_json::Value> {
 /// The platform with `text` in every free-text field that reaches a DAG.
 fn platform_with(text: &str) -> Platform {
     let mut platform = platform();
-    if let Some(model) = platform.models.get_mut("fraud_scorer") {
+    if let Some(model) = platform.models.get_mut("fraud_scorer").map(Arc::make_mut) {
         model.doc = text.to_string();
         model.purpose = Some(text.to_string());
         model.version = text.to_string();
@@ -396,10 +401,18 @@ fn platform_with(text: &str) -> Platform {
             t.approvals = vec![text.to_string(), "b@x".to_string()];
         }
     }
-    if let Some(view) = platform.feature_views.get_mut("card_velocity") {
+    if let Some(view) = platform
+        .feature_views
+        .get_mut("card_velocity")
+        .map(Arc::make_mut)
+    {
         view.doc = text.to_string();
     }
-    if let Some(job) = platform.batch_jobs.get_mut("fraud_rescoring") {
+    if let Some(job) = platform
+        .batch_jobs
+        .get_mut("fraud_rescoring")
+        .map(Arc::make_mut)
+    {
         job.doc = text.to_string();
     }
     platform.sources.insert(
@@ -419,7 +432,8 @@ fn platform_with(text: &str) -> Platform {
             retention: None,
             columns: vec![],
             origin: Origin::default(),
-        },
+        }
+        .into(),
     );
     platform
 }

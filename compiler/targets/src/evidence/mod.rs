@@ -171,7 +171,7 @@ fn for_each_card<E: Send>(
     each: impl Fn(&plinth_ir::Model, &str) -> Result<(), E> + Sync,
 ) -> Result<Result<(), String>, E> {
     let index = card::Index::new(platform, &platform.policy);
-    let models: Vec<&plinth_ir::Model> = platform.models.values().collect();
+    let models: Vec<&plinth_ir::Model> = platform.models.values().map(AsRef::as_ref).collect();
     let rendered: Vec<Result<(), String>> = models
         .par_iter()
         .map_init(

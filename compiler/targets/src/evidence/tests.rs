@@ -7,6 +7,7 @@ use super::*;
 use crate::test_fixtures::fraud_platform;
 use plinth_ir::{Date, PolicyDecision, PolicyFinding, PolicySummary, Waiver};
 use proptest::prelude::*;
+use std::sync::Arc;
 
 fn file<'a>(emit: &'a Emit, path: &str) -> &'a str {
     emit.files
@@ -114,7 +115,7 @@ fn high_risk_card_maps_annex_iv_and_lists_gaps() {
 #[test]
 fn low_risk_card_has_no_annex_and_missing_fields_say_so() {
     let mut p = fraud_platform();
-    if let Some(m) = p.models.get_mut("fraud_scorer") {
+    if let Some(m) = p.models.get_mut("fraud_scorer").map(Arc::make_mut) {
         m.risk.name = "minimal".into();
         m.purpose = None;
         m.human_oversight = None;
@@ -130,7 +131,7 @@ fn low_risk_card_has_no_annex_and_missing_fields_say_so() {
 #[test]
 fn high_risk_card_without_oversight_lists_the_item_as_a_gap() {
     let mut p = fraud_platform();
-    if let Some(m) = p.models.get_mut("fraud_scorer") {
+    if let Some(m) = p.models.get_mut("fraud_scorer").map(Arc::make_mut) {
         m.human_oversight = None;
         m.explainability = None;
     }
@@ -312,7 +313,7 @@ fn hostile() -> impl Strategy<Value = String> {
 /// The fixture with `text` in every free-text field an auditor reads.
 fn platform_with(text: &str) -> Platform {
     let mut p = governed_platform("2026-11-24");
-    if let Some(m) = p.models.get_mut("fraud_scorer") {
+    if let Some(m) = p.models.get_mut("fraud_scorer").map(Arc::make_mut) {
         m.purpose = Some(text.to_string());
         m.intended_use = Some(text.to_string());
         m.limitations = Some(text.to_string());

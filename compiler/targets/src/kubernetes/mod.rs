@@ -156,7 +156,7 @@ impl Target for Kubernetes {
         // worker reuses, and hand each file to the sink at once (the CLI writes it), so
         // no service's YAML outlives its rendering. `collect` keeps the platform's
         // (sorted) order for the diagnostics, so they do not depend on scheduling.
-        let services: Vec<&Service> = platform.services.values().collect();
+        let services: Vec<&Service> = platform.services.values().map(AsRef::as_ref).collect();
         let rendered: Vec<Vec<(bool, Vec<Diagnostic>)>> = services
             .par_chunks(hash::LANES)
             .map_init(Worker::default, |worker, chunk| {
@@ -180,7 +180,7 @@ impl Target for Kubernetes {
         // rendered and written on all cores as the services are (a file creation costs
         // more than rendering it), each thread reusing one buffer. `collect` keeps the
         // platform's order for the diagnostics.
-        let jobs: Vec<&BatchJob> = platform.batch_jobs.values().collect();
+        let jobs: Vec<&BatchJob> = platform.batch_jobs.values().map(AsRef::as_ref).collect();
         let job_errors: Vec<Vec<Diagnostic>> = jobs
             .par_iter()
             .map_init(String::new, |file, job| {

@@ -391,20 +391,33 @@ fn the_spec_hash_follows_the_service_and_model() {
     let before = hash(&platform);
     assert_eq!(before.len(), 16);
     let mut moved = platform.clone();
-    moved.services.get_mut("fraud_api").unwrap().origin.span = plinth_syntax::Span::new(0, 1);
+    moved
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap()
+        .origin
+        .span = plinth_syntax::Span::new(0, 1);
     assert_eq!(hash(&moved), before, "moving text changed the hash");
     let mut changed = platform.clone();
-    changed.models.get_mut("fraud_scorer").unwrap().version = "12.0.4".to_string();
+    changed
+        .models
+        .get_mut("fraud_scorer")
+        .map(Arc::make_mut)
+        .unwrap()
+        .version = "12.0.4".to_string();
     assert_ne!(hash(&changed), before);
 }
 
 #[test]
 fn a_service_name_too_long_for_kubernetes_is_a_diagnostic_not_output() {
     let mut platform = fraud_platform();
-    let mut service = platform.services.remove("fraud_api").unwrap();
+    let mut service = Arc::unwrap_or_clone(platform.services.remove("fraud_api").unwrap());
     service.name = format!("fraud_{}", "x".repeat(52)); // 58 chars: `-metrics` makes 66
     let span = service.origin.span;
-    platform.services.insert(service.name.clone(), service);
+    platform
+        .services
+        .insert(service.name.clone(), service.into());
     let out = emit(&platform);
     assert!(
         out.files.is_empty(),
@@ -423,9 +436,11 @@ fn a_service_name_too_long_for_kubernetes_is_a_diagnostic_not_output() {
 
     // Exactly at the limit is fine.
     let mut platform = fraud_platform();
-    let mut service = platform.services.remove("fraud_api").unwrap();
+    let mut service = Arc::unwrap_or_clone(platform.services.remove("fraud_api").unwrap());
     service.name = format!("f{}", "x".repeat(54));
-    platform.services.insert(service.name.clone(), service);
+    platform
+        .services
+        .insert(service.name.clone(), service.into());
     let out = emit(&platform);
     assert!(!out.has_errors(), "{:#?}", out.diagnostics);
 }
@@ -434,9 +449,11 @@ fn a_service_name_too_long_for_kubernetes_is_a_diagnostic_not_output() {
 fn names_that_cannot_start_or_end_a_dns_label_are_diagnostics() {
     for bad in ["_fraud", "fraud_", "9fraud"] {
         let mut platform = fraud_platform();
-        let mut service = platform.services.remove("fraud_api").unwrap();
+        let mut service = Arc::unwrap_or_clone(platform.services.remove("fraud_api").unwrap());
         service.name = bad.to_string();
-        platform.services.insert(service.name.clone(), service);
+        platform
+            .services
+            .insert(service.name.clone(), service.into());
         let out = emit(&platform);
         assert!(out.files.is_empty(), "{bad}");
         assert_eq!(out.diagnostics.len(), 1, "{bad}: {:#?}", out.diagnostics);
@@ -451,7 +468,12 @@ fn invalid_label_values_are_diagnostics_at_their_field() {
     team.cost_center = Some("CC 1042 / shared".to_string());
     let cost_span = plinth_syntax::Span::new(60, 80);
     std::sync::Arc::make_mut(&mut team.origin.fields).insert("cost_center".to_string(), cost_span);
-    platform.models.get_mut("fraud_scorer").unwrap().version = format!("v{}", "1".repeat(63));
+    platform
+        .models
+        .get_mut("fraud_scorer")
+        .map(Arc::make_mut)
+        .unwrap()
+        .version = format!("v{}", "1".repeat(63));
     let out = emit(&platform);
     assert!(out.files.is_empty());
     let codes: Vec<_> = out
@@ -478,7 +500,11 @@ fn invalid_label_values_are_diagnostics_at_their_field() {
 #[test]
 fn bad_caller_namespaces_and_rollout_steps_are_diagnostics() {
     let mut platform = fraud_platform();
-    let service = platform.services.get_mut("fraud_api").unwrap();
+    let service = platform
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap();
     service.callers.push("Payments".to_string());
     service.rollout = Rollout::Canary {
         steps: vec![
@@ -518,7 +544,11 @@ fn an_invalid_namespace_stops_the_target() {
 #[test]
 fn slos_whose_alerts_cannot_fire_warn() {
     let mut platform = fraud_platform();
-    let service = platform.services.get_mut("fraud_api").unwrap();
+    let service = platform
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap();
     service.slos = vec![Slo::Availability {
         objective: Decimal::parse("90").unwrap(),
         window: plinth_ir::Duration(30 * plinth_ir::Duration::DAY),
@@ -538,7 +568,11 @@ fn slos_whose_alerts_cannot_fire_warn() {
 #[test]
 fn shared_sli_rules_cover_exactly_the_slo_kinds_in_use() {
     let mut platform = fraud_platform();
-    let service = platform.services.get_mut("fraud_api").unwrap();
+    let service = platform
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap();
     service
         .slos
         .retain(|s| matches!(s, Slo::Availability { .. }));
@@ -546,7 +580,13 @@ fn shared_sli_rules_cover_exactly_the_slo_kinds_in_use() {
     let shared = file(&out, "plinth-sli.yaml");
     assert!(shared.contains("plinth-sli-availability"), "{shared}");
     assert!(!shared.contains("latency"), "{shared}");
-    platform.services.get_mut("fraud_api").unwrap().slos.clear();
+    platform
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap()
+        .slos
+        .clear();
     let out = emit(&platform);
     let paths: Vec<&str> = out.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["fraud_api.yaml"]);

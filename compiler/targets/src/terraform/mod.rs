@@ -219,7 +219,11 @@ impl<'a> Ctx<'a> {
     }
 
     fn online_views(&self) -> impl Iterator<Item = &'a FeatureView> + use<'a> {
-        self.p.feature_views.values().filter(|v| v.online)
+        self.p
+            .feature_views
+            .values()
+            .map(AsRef::as_ref)
+            .filter(|v: &&FeatureView| v.online)
     }
 
     /// Every name and value this configuration needs, checked against AWS's rules.

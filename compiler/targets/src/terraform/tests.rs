@@ -91,7 +91,7 @@ fn platform() -> Platform {
             60,
         ),
     ] {
-        p.sources.insert(s.name.clone(), s);
+        p.sources.insert(s.name.clone(), s.into());
     }
     p.entities.insert(
         "card".to_string(),
@@ -107,7 +107,7 @@ fn platform() -> Platform {
         view("card_velocity", "transactions", true, 3, "pii"),
         view("card_history", "archive", false, 2, "confidential"),
     ] {
-        p.feature_views.insert(v.name.clone(), v);
+        p.feature_views.insert(v.name.clone(), v.into());
     }
     let job = BatchJob {
         name: "rescoring".to_string(),
@@ -117,7 +117,7 @@ fn platform() -> Platform {
         image: None,
         ..crate::test_fixtures::fraud_rescoring()
     };
-    p.batch_jobs.insert(job.name.clone(), job);
+    p.batch_jobs.insert(job.name.clone(), job.into());
     p.grants = vec![
         grant(
             "read",

@@ -89,7 +89,7 @@ impl Target for Triton {
         let models: Vec<(&Model, Vec<&Service>)> = by_model
             .into_iter()
             // The checker reports unknown references.
-            .filter_map(|(name, services)| Some((platform.models.get(name)?, services)))
+            .filter_map(|(name, services)| Some((&**platform.models.get(name)?, services)))
             .collect();
         let diagnostics: Vec<Vec<Diagnostic>> = models
             .par_iter()

@@ -6,6 +6,7 @@ use super::*;
 use crate::test_fixtures::{fraud_api, fraud_platform};
 use plinth_ir::{Batching, Duration, FeatureRef, Resources};
 use proptest::prelude::*;
+use std::sync::Arc;
 
 fn emit(platform: &Platform) -> Emit {
     Triton.emit(platform)
@@ -179,7 +180,11 @@ fn repository_folder_matches_what_kubernetes_fetches() {
 #[test]
 fn cpu_service_without_batching() {
     let mut platform = fraud_platform();
-    let service = platform.services.get_mut("fraud_api").unwrap();
+    let service = platform
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap();
     service.batching = None;
     service.resources = Resources::default();
     let out = emit(&platform);
@@ -193,14 +198,22 @@ fn cpu_service_without_batching() {
 #[test]
 fn gpus_batching_without_preferred_and_formats() {
     let mut platform = fraud_platform();
-    let service = platform.services.get_mut("fraud_api").unwrap();
+    let service = platform
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap();
     service.resources.gpu = 2;
     service.batching = Some(Batching {
         max_batch: 8,
         max_delay: Duration(150),
         preferred: vec![],
     });
-    let model = platform.models.get_mut("fraud_scorer").unwrap();
+    let model = platform
+        .models
+        .get_mut("fraud_scorer")
+        .map(Arc::make_mut)
+        .unwrap();
     model.format = "python".to_string();
     model.output_tensors[0].dims = vec![];
     let out = emit(&platform);
@@ -239,7 +252,11 @@ fn every_spec_dtype_but_timestamp_has_a_triton_type() {
     }
     assert_eq!(data_type("timestamp"), None);
     let mut platform = fraud_platform();
-    let model = platform.models.get_mut("fraud_scorer").unwrap();
+    let model = platform
+        .models
+        .get_mut("fraud_scorer")
+        .map(Arc::make_mut)
+        .unwrap();
     model.input_tensors[0].dtype = "timestamp".to_string();
     let out = emit(&platform);
     assert!(out.files.is_empty());
@@ -253,7 +270,7 @@ fn services_sharing_a_model_must_agree() {
     let mut platform = fraud_platform();
     let mut same = fraud_api();
     same.name = "fraud_api_b".to_string();
-    platform.services.insert(same.name.clone(), same);
+    platform.services.insert(same.name.clone(), same.into());
     let out = emit(&platform);
     assert!(out.diagnostics.is_empty());
     assert!(
@@ -263,7 +280,7 @@ fn services_sharing_a_model_must_agree() {
     let mut other = fraud_api();
     other.name = "fraud_api_c".to_string();
     other.batching = None;
-    platform.services.insert(other.name.clone(), other);
+    platform.services.insert(other.name.clone(), other.into());
     let out = emit(&platform);
     assert!(out.files.is_empty());
     assert_eq!(out.diagnostics.len(), 1);
@@ -274,10 +291,15 @@ fn services_sharing_a_model_must_agree() {
 #[test]
 fn unservable_model_names_are_diagnostics() {
     let mut platform = fraud_platform();
-    let mut model = platform.models.remove("fraud_scorer").unwrap();
+    let mut model = Arc::unwrap_or_clone(platform.models.remove("fraud_scorer").unwrap());
     model.name = "../escape".to_string();
-    platform.models.insert(model.name.clone(), model);
-    platform.services.get_mut("fraud_api").unwrap().model = "../escape".to_string();
+    platform.models.insert(model.name.clone(), model.into());
+    platform
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap()
+        .model = "../escape".to_string();
     let out = emit(&platform);
     assert!(out.files.is_empty());
     assert_eq!(out.diagnostics[0].code, CODE_NAME);
@@ -315,7 +337,11 @@ const HOSTILE: [&str; 6] = [
 
 fn hostile_platform() -> Platform {
     let mut platform = fraud_platform();
-    let model = platform.models.get_mut("fraud_scorer").unwrap();
+    let model = platform
+        .models
+        .get_mut("fraud_scorer")
+        .map(Arc::make_mut)
+        .unwrap();
     model.input_tensors = HOSTILE
         .iter()
         .map(|n| Tensor {
@@ -367,7 +393,7 @@ proptest! {
     #[test]
     fn any_tensor_name_renders_a_parseable_config(name in any::<String>()) {
         let mut platform = fraud_platform();
-        platform.models.get_mut("fraud_scorer").unwrap().input_tensors[0].name = name.clone();
+        platform.models.get_mut("fraud_scorer").map(Arc::make_mut).unwrap().input_tensors[0].name = name.clone();
         let out = emit(&platform);
         let config = file(&out, "model_repository/fraud_scorer/config.pbtxt");
         let names = names_in(config);
@@ -385,12 +411,20 @@ fn fixture_output_is_written_for_external_validators() {
     };
     let dir = std::path::PathBuf::from(dir);
     let mut cpu = fraud_platform();
-    let service = cpu.services.get_mut("fraud_api").unwrap();
+    let service = cpu
+        .services
+        .get_mut("fraud_api")
+        .map(Arc::make_mut)
+        .unwrap();
     service.batching = None;
     service.resources = Resources::default();
     let mut python = fraud_platform();
     {
-        let model = python.models.get_mut("fraud_scorer").unwrap();
+        let model = python
+            .models
+            .get_mut("fraud_scorer")
+            .map(Arc::make_mut)
+            .unwrap();
         model.format = "python".to_string();
         model.output_tensors[0].dims = vec![];
         model.input_tensors[1].dims = vec![-1, 4];
