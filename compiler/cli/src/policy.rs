@@ -765,6 +765,51 @@ mod tests {
         assert!(seen >= 3, "only {seen} examples");
     }
 
+    /// An entity taken from the previous environment (its declaration is the same
+    /// shared one) is the entity built afresh, errors included, on every example.
+    #[test]
+    fn entities_of_shared_declarations_are_the_ones_built_afresh() {
+        use plinth_policy::entities::{CrossEnv, Earlier, Json, build_all};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut shared = 0;
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let dir = entry.unwrap().path();
+            if !dir.join("plinth.toml").is_file() {
+                continue;
+            }
+            let checked = load_and_check(&dir);
+            let platforms = platforms(&checked, Lowering::Owned);
+            let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();
+            let cross = CrossEnv::new(&refs);
+            let mut earlier = Earlier::default();
+            for (i, p) in refs.iter().enumerate() {
+                let (mut reused_errors, mut fresh_errors) = (Vec::new(), Vec::new());
+                let reused = build_all(
+                    &Json,
+                    p,
+                    &cross,
+                    &mut reused_errors,
+                    None,
+                    Some(&mut earlier),
+                );
+                let fresh = build_all(&Json, p, &cross, &mut fresh_errors, None, None);
+                assert_eq!(reused, fresh, "{} {}", dir.display(), p.environment.name);
+                assert_eq!(reused_errors, fresh_errors);
+                if let Some(previous) = i.checked_sub(1).and_then(|j| refs.get(j)) {
+                    shared += p
+                        .models
+                        .iter()
+                        .filter(|(n, m)| previous.models.get(*n).is_some_and(|o| Arc::ptr_eq(o, m)))
+                        .count();
+                }
+            }
+        }
+        assert!(
+            shared > 0,
+            "no example shares a declaration between environments"
+        );
+    }
+
     /// Services `a` and `b` show the same `context.tier`, `resource.tier` and
     /// `resource.replicas.min`: one key of `reliability.tier1-min-replicas`. They differ
     /// only in the availability SLO another rule reads. A key too coarse (one per
@@ -923,6 +968,7 @@ when { resource.owner == principal && resource.tier == "tier2" };
                     &p,
                     &cross,
                     &mut Vec::new(),
+                    None,
                     None,
                 );
                 assert!(built.len() > 3, "{}", case.name);

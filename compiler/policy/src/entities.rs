@@ -85,7 +85,7 @@ impl CrossEnv {
 /// place and its last value, like `serde_json::Map::insert`).
 pub trait Sink: Sync {
     type Value: Send;
-    type Entity: Send;
+    type Entity: Send + Sync + Clone;
     fn string(&self, s: &str) -> Self::Value;
     fn bool(&self, b: bool) -> Self::Value;
     fn long(&self, n: i64) -> Self::Value;
@@ -823,24 +823,50 @@ pub fn build<S: Sink>(
     errors: &mut Vec<EntityError>,
     keep: Keep<'_>,
 ) -> BTreeMap<(&'static str, String), S::Entity> {
-    build_all(sink, p, cross, errors, keep)
+    build_all(sink, p, cross, errors, keep, None)
         .into_iter()
         .map(|((entity, name), e)| ((entity, name.to_string()), e))
         .collect()
 }
 
+/// The entities built for the previous environment, by the address of the declaration
+/// each was built from (with its errors). Lowering shares one `Arc` among the
+/// environments that have a declaration as declared, and an entity depends only on its
+/// declaration, the sources (which every environment shares) and [`CrossEnv`]: an
+/// entity of a declaration already seen is the same entity.
+pub struct Earlier<E> {
+    by_declaration: std::collections::HashMap<usize, (E, Vec<EntityError>)>,
+}
+
+impl<E> Default for Earlier<E> {
+    fn default() -> Self {
+        Earlier {
+            by_declaration: std::collections::HashMap::new(),
+        }
+    }
+}
+
+/// The address of a shared declaration: its identity while the platforms live.
+fn address<T>(declaration: &std::sync::Arc<T>) -> usize {
+    std::sync::Arc::as_ptr(declaration) as usize
+}
+
 /// Every entity of one environment with its `(Cedar type, name)`, in that order
 /// ([`build`]'s), built on all cores. Errors are reported in declaration-kind order
-/// (sources, feature views, models, services, batch jobs).
+/// (sources, feature views, models, services, batch jobs). With `earlier`, an entity
+/// of a declaration the previous environment had is taken from there, and `earlier`
+/// then holds this environment's.
 pub fn build_all<'p, S: Sink>(
     sink: &S,
     p: &'p Platform,
     cross: &CrossEnv,
     errors: &mut Vec<EntityError>,
     keep: Keep<'_>,
+    earlier: Option<&mut Earlier<S::Entity>>,
 ) -> Vec<((&'static str, &'p str), S::Entity)> {
-    // Each declaration's entity depends only on the platform.
-    type Built<'p, E> = ((&'static str, &'p str), E, Vec<EntityError>);
+    // Each declaration's entity depends only on the platform; `usize` is the
+    // address of a shared declaration (0 for teams and environments).
+    type Built<'p, E> = ((&'static str, &'p str), E, Vec<EntityError>, usize);
     fn one<'p, E>(
         entity: &'static str,
         name: &'p str,
@@ -848,8 +874,23 @@ pub fn build_all<'p, S: Sink>(
     ) -> Built<'p, E> {
         let mut errors = Vec::new();
         let value = f(&mut errors);
-        ((entity, name), value, errors)
+        ((entity, name), value, errors, 0)
     }
+    let prior = earlier.as_deref();
+    let shared = |entity: &'static str,
+                  name: &'p str,
+                  at: usize,
+                  f: &dyn Fn(&mut Vec<EntityError>) -> S::Entity|
+     -> Built<'p, S::Entity> {
+        match prior.and_then(|e| e.by_declaration.get(&at)) {
+            Some((value, errs)) => ((entity, name), value.clone(), errs.clone(), at),
+            None => {
+                let mut made = one(entity, name, f);
+                made.3 = at;
+                made
+            }
+        }
+    };
     let teams: Vec<Built<'p, S::Entity>> = p
         .teams
         .par_iter()
@@ -863,13 +904,13 @@ pub fn build_all<'p, S: Sink>(
     let sources: Vec<Built<'p, S::Entity>> = p
         .sources
         .par_iter()
-        .map(|(_, s)| one("Source", &s.name, |e| source(sink, s, e, keep)))
+        .map(|(_, s)| shared("Source", &s.name, address(s), &|e| source(sink, s, e, keep)))
         .collect();
     let feature_views: Vec<Built<'p, S::Entity>> = p
         .feature_views
         .par_iter()
         .map(|(_, v)| {
-            one("FeatureView", &v.name, |e| {
+            shared("FeatureView", &v.name, address(v), &|e| {
                 feature_view(sink, p, cross, v, e, keep)
             })
         })
@@ -877,25 +918,43 @@ pub fn build_all<'p, S: Sink>(
     let models: Vec<Built<'p, S::Entity>> = p
         .models
         .par_iter()
-        .map(|(_, m)| one("Model", &m.name, |e| model(sink, p, m, e, keep)))
+        .map(|(_, m)| {
+            shared("Model", &m.name, address(m), &|e| {
+                model(sink, p, m, e, keep)
+            })
+        })
         .collect();
     let services: Vec<Built<'p, S::Entity>> = p
         .services
         .par_iter()
-        .map(|(_, s)| one("Service", &s.name, |e| service(sink, p, cross, s, e, keep)))
+        .map(|(_, s)| {
+            shared("Service", &s.name, address(s), &|e| {
+                service(sink, p, cross, s, e, keep)
+            })
+        })
         .collect();
     let batch_jobs: Vec<Built<'p, S::Entity>> = p
         .batch_jobs
         .par_iter()
         .map(|(_, j)| {
-            one("BatchJob", &j.name, |e| {
+            shared("BatchJob", &j.name, address(j), &|e| {
                 batch_job(sink, p, cross, j, e, keep)
             })
         })
         .collect();
     for group in [&sources, &feature_views, &models, &services, &batch_jobs] {
-        for (_, _, errs) in group {
+        for (_, _, errs, _) in group {
             errors.extend(errs.iter().cloned());
+        }
+    }
+    if let Some(earlier) = earlier {
+        earlier.by_declaration.clear();
+        for group in [&sources, &feature_views, &models, &services, &batch_jobs] {
+            for (_, value, errs, at) in group {
+                earlier
+                    .by_declaration
+                    .insert(*at, (value.clone(), errs.clone()));
+            }
         }
     }
     // Each group is in name order (the platform's maps are); the groups in type order.
@@ -917,7 +976,7 @@ pub fn build_all<'p, S: Sink>(
         sources,
         teams,
     ] {
-        out.extend(group.into_iter().map(|(key, e, _)| (key, e)));
+        out.extend(group.into_iter().map(|(key, e, ..)| (key, e)));
     }
     out
 }

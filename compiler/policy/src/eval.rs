@@ -1335,6 +1335,8 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
     let mut memo = Memo::new(packs);
     // Every environment's values, numbered alike.
     let mut values = memo::Values::default();
+    // Entities of declarations every environment shares are built once.
+    let mut earlier = entities::Earlier::default();
 
     for p in platforms {
         let env = &p.environment.name;
@@ -1385,6 +1387,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 &cross,
                 &mut entity_errors,
                 Some(&packs.referenced),
+                Some(&mut earlier),
             );
             lap(&mut outcome, &mut clock, "entity values");
             index.reserve(built.len());
