@@ -586,7 +586,13 @@ impl Built {
 }
 
 /// The entities of one environment, by `(type, id)`.
-pub type Index = HashMap<(&'static str, SmolStr), Built, std::hash::BuildHasherDefault<FxHasher>>;
+/// Shared: an environment takes the entities of declarations it shares with the
+/// previous one (see `entities::Earlier`).
+pub type Index = HashMap<
+    (&'static str, SmolStr),
+    std::sync::Arc<Built>,
+    std::hash::BuildHasherDefault<FxHasher>,
+>;
 
 /// FxHash (rustc's): a fast hasher without a random key, for the entity index and
 /// the memo's keys (names come from the spec, keys are numbers).
@@ -652,8 +658,12 @@ impl<'a> Roots<'a> {
     ) -> Roots<'a> {
         Roots {
             context,
-            principal_entity: index.get(&(principal.0, SmolStr::from(principal.1))),
-            resource_entity: index.get(&(resource.0, SmolStr::from(resource.1))),
+            principal_entity: index
+                .get(&(principal.0, SmolStr::from(principal.1)))
+                .map(|e| &**e),
+            resource_entity: index
+                .get(&(resource.0, SmolStr::from(resource.1)))
+                .map(|e| &**e),
         }
     }
 }
@@ -718,7 +728,7 @@ pub fn resolve_hinted(
                     }
                     None
                 }
-                Some(Attr::Entity(ty, id)) => Some(index.get(&(*ty, id.clone()))),
+                Some(Attr::Entity(ty, id)) => Some(index.get(&(*ty, id.clone())).map(|e| &**e)),
                 _ => return Some(Seen::Stopped(step, Stop::NotARecord)),
             },
         };
