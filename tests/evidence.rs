@@ -72,6 +72,7 @@ fn governed(example: &Path) -> (Vec<Platform>, PriceTable) {
             today,
             max_waiver_days: 180,
             keep_entities: false,
+            keep_decisions: true,
             validate_entities: false,
         },
     );

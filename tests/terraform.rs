@@ -73,6 +73,7 @@ fn evaluate(dir: &Path, extra: Vec<PolicyFile>) -> Evaluated {
             today: TODAY,
             max_waiver_days: 180,
             keep_entities: false,
+            keep_decisions: true,
             validate_entities: false,
         },
     );

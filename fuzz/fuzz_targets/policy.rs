@@ -49,6 +49,7 @@ fuzz_target!(|data: &[u8]| {
                 today: plinth_policy::parse_date("2026-11-24").unwrap_or_else(plinth_policy::today),
                 max_waiver_days: 180,
                 keep_entities: false,
+                keep_decisions: true,
                 validate_entities,
             },
         )

@@ -154,19 +154,31 @@ pub fn run(checked: &Checked, today: Date, keep_entities: bool) -> PolicyRun {
         checked.spec(),
         platforms,
         today,
-        keep_entities,
-        keep_entities,
+        Evaluation {
+            plain_cedar: keep_entities,
+            keep_entities,
+            keep_decisions: true,
+        },
     )
 }
 
-/// [`run`] over platforms already lowered, choosing plain Cedar (`validate_entities`,
-/// see [`Options`]) separately.
+/// How a policy run evaluates, and what it keeps besides the diagnostics (see
+/// [`Options`]).
+#[derive(Clone, Copy)]
+struct Evaluation {
+    /// Plain Cedar on entity JSON validated against the schema (tests, `explain`),
+    /// not the fast path.
+    plain_cedar: bool,
+    keep_entities: bool,
+    keep_decisions: bool,
+}
+
+/// [`run`] over platforms already lowered.
 fn run_with(
     spec: Spec<'_>,
     platforms: Vec<Arc<Platform>>,
     today: Date,
-    keep_entities: bool,
-    validate_entities: bool,
+    evaluation: Evaluation,
 ) -> PolicyRun {
     // Started before the packs load, so `policy load` (parsing and validating the
     // schema and policies) is timed too.
@@ -197,8 +209,9 @@ fn run_with(
                 &Options {
                     today,
                     max_waiver_days: config.max_waiver_days,
-                    keep_entities,
-                    validate_entities,
+                    keep_entities: evaluation.keep_entities,
+                    keep_decisions: evaluation.keep_decisions,
+                    validate_entities: evaluation.plain_cedar,
                 },
             ))
         }
@@ -237,10 +250,20 @@ fn run_with(
 }
 
 /// [`run`] for `check` and `build`: over a lowered workspace's platforms, which the run
-/// takes.
-fn run_lowered(lowered: &mut Lowered, today: Date) -> PolicyRun {
+/// takes; with every decision when `keep_decisions` (what the build's targets read is
+/// made from them).
+fn run_lowered(lowered: &mut Lowered, today: Date, keep_decisions: bool) -> PolicyRun {
     let platforms = std::mem::take(&mut lowered.platforms);
-    run_with(lowered.spec(), platforms, today, false, false)
+    run_with(
+        lowered.spec(),
+        platforms,
+        today,
+        Evaluation {
+            plain_cedar: false,
+            keep_entities: false,
+            keep_decisions,
+        },
+    )
 }
 
 /// `--today YYYY-MM-DD`, or the system date.
@@ -283,7 +306,8 @@ pub fn check(dir: &Path, format: Format, today: Option<&str>) -> ExitCode {
     } else {
         checked.into_lowered()
     };
-    let run = run_lowered(&mut checked, today);
+    // `check` reports diagnostics only.
+    let run = run_lowered(&mut checked, today, false);
     run.add_sources(&mut checked.sources);
     let policy_diags = run.diagnostics();
     let mut all = checked.diagnostics.clone();
@@ -351,7 +375,11 @@ pub fn summaries(
 /// (adding the `.cedar` files to them) and platforms.
 pub fn gate(lowered: &mut Lowered, today: Date, wants: PolicyResults) -> Gate {
     use rayon::prelude::*;
-    let mut run = run_lowered(lowered, today);
+    let mut run = run_lowered(
+        lowered,
+        today,
+        wants.verdicts || wants.grants || wants.decision_log,
+    );
     let mut clock = crate::timings::Stopwatch::start();
     let mut sources = std::mem::take(&mut lowered.sources);
     run.add_sources(&mut sources);
@@ -604,6 +632,7 @@ fn case_outcome_with(
             today: case.today,
             max_waiver_days: 180,
             keep_entities: false,
+            keep_decisions: true,
             validate_entities,
         },
     ))
@@ -741,8 +770,11 @@ mod tests {
                 checked.spec(),
                 platforms(&checked, Lowering::Shared),
                 today,
-                false,
-                true,
+                Evaluation {
+                    plain_cedar: true,
+                    keep_entities: false,
+                    keep_decisions: true,
+                },
             )
             .outcome
             .unwrap();
@@ -750,8 +782,24 @@ mod tests {
                 checked.spec(),
                 platforms(&checked, Lowering::Owned),
                 today,
-                false,
-                false,
+                Evaluation {
+                    plain_cedar: false,
+                    keep_entities: false,
+                    keep_decisions: true,
+                },
+            )
+            .outcome
+            .unwrap();
+            // As `check` runs it: the same findings, no decisions kept.
+            let check = run_with(
+                checked.spec(),
+                platforms(&checked, Lowering::Owned),
+                today,
+                Evaluation {
+                    plain_cedar: false,
+                    keep_entities: false,
+                    keep_decisions: false,
+                },
             )
             .outcome
             .unwrap();
@@ -761,6 +809,9 @@ mod tests {
             assert_eq!(plain.diagnostics, fast.diagnostics, "{name}");
             assert_eq!(plain.suppressed, fast.suppressed, "{name}");
             assert!(fast.memo.reused > 0, "{name}");
+            assert!(check.decisions.is_empty(), "{name}");
+            assert_eq!(check.diagnostics, fast.diagnostics, "{name}");
+            assert_eq!(check.suppressed, fast.suppressed, "{name}");
         }
         assert!(seen >= 3, "only {seen} examples");
     }

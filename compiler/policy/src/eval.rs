@@ -176,6 +176,10 @@ pub struct Options {
     pub max_waiver_days: u32,
     /// Keep the entity JSON in the outcome (for `plinth explain`).
     pub keep_entities: bool,
+    /// Keep every request's decision in the outcome (the decision log, grants,
+    /// verdict summaries, `explain` and `graph` read them). `plinth check` reads only
+    /// the diagnostics, which are the same either way.
+    pub keep_decisions: bool,
     /// Plain Cedar, the reference the fast path is tested against (tests and
     /// `explain`): every attribute, as JSON validated against the schema, and Cedar's
     /// authorizer on every request with every policy. Otherwise (`plinth check`,
@@ -1545,17 +1549,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 Err(e) => (false, Vec::new(), vec![e]),
             };
             determining.sort();
-            let mut decision = Decision {
-                environment: env.clone(),
-                action: r.action.to_string(),
-                principal: (r.principal.0.to_string(), r.principal.1.to_string()),
-                resource: (r.resource.0.to_string(), r.resource.1.to_string()),
-                allowed: cedar_allowed && errors.is_empty(),
-                cedar_allowed,
-                determining: Vec::new(),
-                waived: Vec::new(),
-                errors: errors.clone(),
-            };
+            let mut waived: Vec<(String, String)> = Vec::new();
             for e in &errors {
                 let (file, span) = origin(p, r.resource.0, r.resource.1)
                     .map(|o| (o.file.clone(), o.span))
@@ -1617,7 +1611,7 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                 });
                 match waiver {
                     Some(w) => {
-                        decision.waived.push((rule.id.clone(), w.name.clone()));
+                        waived.push((rule.id.clone(), w.name.clone()));
                         waiver_used.insert(w.name.clone());
                     }
                     None => {
@@ -1659,17 +1653,33 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
                     },
                 );
             }
-            decision.determining = determining;
-            if any_error_rule {
-                decision.allowed = false;
-            } else if decision.errors.is_empty() && !decision.determining.is_empty() {
-                // Denied only by warnings or waived rules: Plinth allows it.
-                decision.allowed = true;
+            if !options.keep_decisions {
+                continue;
             }
-            decisions.push(decision);
+            let allowed = if any_error_rule {
+                false
+            } else if errors.is_empty() && !determining.is_empty() {
+                // Denied only by warnings or waived rules: Plinth allows it.
+                true
+            } else {
+                cedar_allowed && errors.is_empty()
+            };
+            decisions.push(Decision {
+                environment: env.clone(),
+                action: r.action.to_string(),
+                principal: (r.principal.0.to_string(), r.principal.1.to_string()),
+                resource: (r.resource.0.to_string(), r.resource.1.to_string()),
+                allowed,
+                cedar_allowed,
+                determining,
+                waived,
+                errors,
+            });
         }
         lap(&mut outcome, &mut clock, "decisions");
-        outcome.decisions.insert(env.clone(), decisions);
+        if options.keep_decisions {
+            outcome.decisions.insert(env.clone(), decisions);
+        }
         if let Some(built) = json.filter(|_| options.keep_entities) {
             outcome.entities.insert(env.clone(), built);
         }
