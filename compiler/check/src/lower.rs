@@ -252,7 +252,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
     let ((teams, sources, entities, feature_views), (models, services, batch_jobs, waivers)) =
         rayon::join(
             || {
-                let teams: BTreeMap<String, Team> = analysis
+                let teams: BTreeMap<String, Arc<Team>> = analysis
                     .declared("team")
                     .map(|d| {
                         let b = &d.body;
@@ -264,7 +264,7 @@ pub fn lower_all(analysis: &Analysis, envs: &[&str]) -> Vec<Option<Platform>> {
                             cost_center: s(b, "cost_center"),
                             origin: origin(d, None),
                         };
-                        (d.name.clone(), team)
+                        (d.name.clone(), Arc::new(team))
                     })
                     .collect();
 

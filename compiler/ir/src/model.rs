@@ -205,7 +205,7 @@ pub struct Platform {
     /// The environment this model was lowered for.
     pub environment: Environment,
     pub environments: BTreeMap<String, Environment>,
-    pub teams: BTreeMap<String, Team>,
+    pub teams: BTreeMap<String, Arc<Team>>,
     pub sources: BTreeMap<String, Arc<Source>>,
     pub entities: BTreeMap<String, Entity>,
     pub feature_views: BTreeMap<String, Arc<FeatureView>>,

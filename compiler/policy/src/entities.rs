@@ -865,7 +865,7 @@ pub fn build_all<'p, S: Sink>(
     earlier: Option<&mut Earlier<S::Entity>>,
 ) -> Vec<((&'static str, &'p str), S::Entity)> {
     // Each declaration's entity depends only on the platform; `usize` is the
-    // address of a shared declaration (0 for teams and environments).
+    // address of a shared declaration (0 for environments).
     type Built<'p, E> = ((&'static str, &'p str), E, Vec<EntityError>, usize);
     fn one<'p, E>(
         entity: &'static str,
@@ -894,7 +894,7 @@ pub fn build_all<'p, S: Sink>(
     let teams: Vec<Built<'p, S::Entity>> = p
         .teams
         .par_iter()
-        .map(|(_, t)| one("Team", &t.name, |_| team(sink, t)))
+        .map(|(_, t)| shared("Team", &t.name, address(t), &|_| team(sink, t)))
         .collect();
     let environments: Vec<Built<'p, S::Entity>> = p
         .environments
@@ -949,7 +949,14 @@ pub fn build_all<'p, S: Sink>(
     }
     if let Some(earlier) = earlier {
         earlier.by_declaration.clear();
-        for group in [&sources, &feature_views, &models, &services, &batch_jobs] {
+        for group in [
+            &teams,
+            &sources,
+            &feature_views,
+            &models,
+            &services,
+            &batch_jobs,
+        ] {
             for (_, value, errs, at) in group {
                 earlier
                     .by_declaration

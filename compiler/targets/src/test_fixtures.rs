@@ -169,7 +169,7 @@ pub fn fraud_platform() -> Platform {
             ("prod".to_string(), prod),
             ("staging".to_string(), staging),
         ]),
-        teams: BTreeMap::from([(team.name.clone(), team)]),
+        teams: BTreeMap::from([(team.name.clone(), team.into())]),
         sources: BTreeMap::new(),
         entities: BTreeMap::new(),
         feature_views: BTreeMap::new(),

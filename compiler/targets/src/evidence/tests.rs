@@ -323,7 +323,7 @@ fn platform_with(text: &str) -> Platform {
         m.version = text.to_string();
         m.artifact = text.to_string();
     }
-    if let Some(t) = p.teams.get_mut("risk_ml") {
+    if let Some(t) = p.teams.get_mut("risk_ml").map(Arc::make_mut) {
         t.owner = text.to_string();
         t.cost_center = Some(text.to_string());
     }

@@ -316,7 +316,7 @@ fn write_batch_job_file(
             "plinth".to_string(),
         ),
     ]);
-    let team = platform.teams.get(&job.owner);
+    let team = platform.teams.get(&job.owner).map(AsRef::as_ref);
     let mut values = vec![
         ("plinth.dev/environment", env.name.as_str(), &env.origin, ""),
         ("plinth.dev/team", job.owner.as_str(), origin, "owner"),
@@ -503,7 +503,7 @@ impl<'a> ServiceContext<'a> {
             ));
             return Err(errors);
         };
-        let team = platform.teams.get(&service.owner);
+        let team = platform.teams.get(&service.owner).map(AsRef::as_ref);
 
         // Label values come from several declarations; each problem points at its field.
         let mut labels = Map::new();

@@ -464,7 +464,11 @@ fn names_that_cannot_start_or_end_a_dns_label_are_diagnostics() {
 #[test]
 fn invalid_label_values_are_diagnostics_at_their_field() {
     let mut platform = fraud_platform();
-    let team = platform.teams.get_mut("risk_ml").unwrap();
+    let team = platform
+        .teams
+        .get_mut("risk_ml")
+        .map(Arc::make_mut)
+        .unwrap();
     team.cost_center = Some("CC 1042 / shared".to_string());
     let cost_span = plinth_syntax::Span::new(60, 80);
     std::sync::Arc::make_mut(&mut team.origin.fields).insert("cost_center".to_string(), cost_span);

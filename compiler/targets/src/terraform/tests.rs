@@ -9,6 +9,7 @@ use crate::test_fixtures::fraud_platform;
 use plinth_ir::{BatchJob, Duration, Entity, Lineage, Resources, Source};
 use plinth_syntax::Span;
 use serde_json::Value;
+use std::sync::Arc;
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -540,7 +541,11 @@ fn names_and_values_aws_rejects_are_diagnostics_at_the_spec() {
     let mut p = platform();
     p.environment.region = "mars".to_string();
     p.environment.account = Some("12345".to_string());
-    p.teams.get_mut("risk_ml").unwrap().cost_center = Some("CC#1".to_string());
+    p.teams
+        .get_mut("risk_ml")
+        .map(Arc::make_mut)
+        .unwrap()
+        .cost_center = Some("CC#1".to_string());
     let emit = Terraform.emit(&p);
     let codes: BTreeSet<&str> = emit.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, BTreeSet::from([CODE_REGION, CODE_ACCOUNT, CODE_TAG]));
