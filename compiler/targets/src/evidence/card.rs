@@ -67,19 +67,58 @@ pub struct ViewRow<'a> {
     pub expects: Text<'a>,
 }
 
+// The sections whose labels are the same on every card name each value by a field and
+// the template spells the label: a card has thousands of values, and each handlebars
+// lookup walks the context from its root, so a label that is a value costs a lookup
+// (and a copy into the context) for text that never changes.
+
+/// The owner team's facts, when the team is declared.
+#[derive(Clone, Debug, Serialize)]
+pub struct TeamView<'a> {
+    pub contact: Text<'a>,
+    pub oncall: Text<'a>,
+    pub cost_center: Text<'a>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ArtifactView<'a> {
+    pub framework: Text<'a>,
+    pub format: Text<'a>,
+    pub version: Text<'a>,
+    pub artifact: Text<'a>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainingView<'a> {
-    pub facts: Vec<Fact<'a>>,
+    pub schedule: Text<'a>,
+    pub dataset_window: Text<'a>,
+    pub image: Text<'a>,
+    pub resources: Text<'a>,
+    pub evaluation: Text<'a>,
     pub approvals: Vec<Text<'a>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct ServingView<'a> {
-    pub kind: &'static str,
+pub struct ServiceView<'a> {
     pub name: Text<'a>,
-    pub facts: Vec<Fact<'a>>,
+    pub tier: Text<'a>,
+    pub replicas: Text<'a>,
+    pub resources: Text<'a>,
+    pub rollout: Text<'a>,
+    pub exposure: Text<'a>,
+    pub callers: Text<'a>,
+    pub profiles: Text<'a>,
     pub slos: Vec<Text<'a>>,
     pub monitors: Vec<Text<'a>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BatchJobView<'a> {
+    pub name: Text<'a>,
+    pub schedule: Text<'a>,
+    pub reads: Text<'a>,
+    pub writes: Text<'a>,
+    pub resources: Text<'a>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -140,11 +179,14 @@ pub struct Card<'a> {
     pub purpose: Option<Text<'a>>,
     pub intended_use: Option<Text<'a>>,
     pub limitations: Option<Text<'a>>,
-    pub ownership: Vec<Fact<'a>>,
+    pub team: Text<'a>,
+    /// `None` when the owner team is not declared.
+    pub team_facts: Option<TeamView<'a>>,
     pub risk: Text<'a>,
     pub high_risk: bool,
-    pub data: Vec<Fact<'a>>,
-    pub artifact: Vec<Fact<'a>>,
+    pub data_classification: Text<'a>,
+    pub personal_data: &'static str,
+    pub artifact: ArtifactView<'a>,
     pub inputs: Vec<InputRow<'a>>,
     pub input_tensors: Vec<TensorRow<'a>>,
     pub output_tensors: Vec<TensorRow<'a>>,
@@ -154,7 +196,10 @@ pub struct Card<'a> {
     pub training: Option<TrainingView<'a>>,
     pub explainability: Option<Text<'a>>,
     pub human_oversight: Option<Text<'a>>,
-    pub serving: Vec<ServingView<'a>>,
+    /// Whether any service or batch job uses the model.
+    pub serving: bool,
+    pub services: Vec<ServiceView<'a>>,
+    pub batch_jobs: Vec<BatchJobView<'a>>,
     pub waivers: Vec<WaiverView<'a>>,
     pub policy_evaluated: bool,
     pub findings: Vec<FindingView<'a>>,
@@ -330,23 +375,17 @@ pub fn card<'a>(
     policy: &PolicySummary,
     index: &Index<'a>,
 ) -> Card<'a> {
-    let team = p.teams.get(&model.owner);
-    let mut ownership = vec![fact("Team", Text::from(&model.owner))];
-    if let Some(t) = team {
-        ownership.push(fact("Owner contact", Text::from(&t.owner)));
-        ownership.push(fact(
-            "On-call",
-            t.oncall
-                .as_deref()
-                .map_or(Text::from("not stated"), Text::from),
-        ));
-        ownership.push(fact(
-            "Cost center",
-            t.cost_center
-                .as_deref()
-                .map_or(Text::from("not stated"), Text::from),
-        ));
-    }
+    let team_facts = p.teams.get(&model.owner).map(|t| TeamView {
+        contact: Text::from(&t.owner),
+        oncall: t
+            .oncall
+            .as_deref()
+            .map_or(Text::from("not stated"), Text::from),
+        cost_center: t
+            .cost_center
+            .as_deref()
+            .map_or(Text::from("not stated"), Text::from),
+    });
 
     let mut inputs = Vec::new();
     for input in &model.inputs {
@@ -472,88 +511,63 @@ pub fn card<'a>(
         })
         .collect();
 
-    let training = model.training.as_ref().map(|t| {
-        let mut facts = vec![
-            fact(
-                "Schedule",
-                t.schedule
-                    .as_ref()
-                    .map_or_else(|| Text::from("triggered by hand"), |c| Text::from(&c.expr)),
-            ),
-            fact(
-                "Dataset window",
-                t.dataset_window
-                    .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
-            ),
-            fact("Image", Text::from(&t.image)),
-            fact("Resources", resources(&t.resources)),
-        ];
-        facts.push(fact(
-            "Evaluation gate",
-            t.evaluation.as_ref().map_or_else(
-                || "none: any trained model is registered".to_string(),
-                |e| format!("{} at least {}", e.metric, e.min),
-            ),
-        ));
-        TrainingView {
-            facts,
-            approvals: t.approvals.iter().map(Text::from).collect(),
-        }
+    let training = model.training.as_ref().map(|t| TrainingView {
+        schedule: t
+            .schedule
+            .as_ref()
+            .map_or_else(|| Text::from("triggered by hand"), |c| Text::from(&c.expr)),
+        dataset_window: Text::from(
+            t.dataset_window
+                .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
+        ),
+        image: Text::from(&t.image),
+        resources: Text::from(resources(&t.resources)),
+        evaluation: Text::from(t.evaluation.as_ref().map_or_else(
+            || "none: any trained model is registered".to_string(),
+            |e| format!("{} at least {}", e.metric, e.min),
+        )),
+        approvals: t.approvals.iter().map(Text::from).collect(),
     });
 
-    let mut serving = Vec::new();
-    for s in index.services(&model.name) {
-        serving.push(ServingView {
-            kind: "service",
+    let services: Vec<ServiceView> = index
+        .services(&model.name)
+        .iter()
+        .map(|s| ServiceView {
             name: Text::from(&s.name),
-            facts: vec![
-                fact("Tier", Text::from(&s.tier)),
-                fact(
-                    "Replicas",
-                    format!("{}..{}", s.min_replicas, s.max_replicas),
-                ),
-                fact("Resources per replica", resources(&s.resources)),
-                fact("Rollout", rollout_text(&s.rollout)),
-                fact("Exposure", Text::from(&s.expose)),
-                fact(
-                    "Callers",
-                    if s.callers.is_empty() {
-                        "none declared".to_string()
-                    } else {
-                        s.callers.join(", ")
-                    },
-                ),
-                fact(
-                    "Profiles",
-                    if s.profiles.is_empty() {
-                        "none".to_string()
-                    } else {
-                        s.profiles.join(", ")
-                    },
-                ),
-            ],
+            tier: Text::from(&s.tier),
+            replicas: Text::from(format!("{}..{}", s.min_replicas, s.max_replicas)),
+            resources: Text::from(resources(&s.resources)),
+            rollout: Text::from(rollout_text(&s.rollout)),
+            exposure: Text::from(&s.expose),
+            callers: Text::from(if s.callers.is_empty() {
+                "none declared".to_string()
+            } else {
+                s.callers.join(", ")
+            }),
+            profiles: Text::from(if s.profiles.is_empty() {
+                "none".to_string()
+            } else {
+                s.profiles.join(", ")
+            }),
             slos: s.slos.iter().map(|x| Text::from(slo_text(x))).collect(),
             monitors: s
                 .monitors
                 .iter()
                 .map(|x| Text::from(monitor_text(x)))
                 .collect(),
-        });
-    }
-    for j in index.batch_jobs(&model.name) {
-        serving.push(ServingView {
-            kind: "batch job",
+        })
+        .collect();
+    let batch_jobs: Vec<BatchJobView> = index
+        .batch_jobs(&model.name)
+        .iter()
+        .map(|j| BatchJobView {
             name: Text::from(&j.name),
-            facts: vec![
-                fact("Schedule", Text::from(&j.schedule.expr)),
-                fact("Reads", Text::from(&j.input)),
-                fact("Writes", Text::from(&j.output)),
-                fact("Resources", resources(&j.resources)),
-            ],
-            slos: Vec::new(),
-            monitors: Vec::new(),
-        });
-    }
+            schedule: Text::from(&j.schedule.expr),
+            reads: Text::from(&j.input),
+            writes: Text::from(&j.output),
+            resources: Text::from(resources(&j.resources)),
+        })
+        .collect();
 
     // Declarations the card speaks for: the model and what serves it.
     let mut about: Vec<(&str, &str)> = vec![("Model", model.name.as_str())];
@@ -620,35 +634,25 @@ pub fn card<'a>(
         purpose: model.purpose.as_deref().map(Text::from),
         intended_use: model.intended_use.as_deref().map(Text::from),
         limitations: model.limitations.as_deref().map(Text::from),
-        ownership,
+        team: Text::from(&model.owner),
+        team_facts,
         risk: Text::from(&model.risk.name),
         high_risk,
-        data: vec![
-            fact(
-                "Data classification",
-                Text::from(&model.data_classification.name),
-            ),
-            fact(
-                "Personal data",
-                if model.uses_pii {
-                    "yes: PII columns upstream"
-                } else {
-                    "no PII column upstream"
-                },
-            ),
-        ],
-        artifact: vec![
-            fact(
-                "Framework",
-                model
-                    .framework
-                    .clone()
-                    .unwrap_or_else(|| "not stated".into()),
-            ),
-            fact("Format", Text::from(&model.format)),
-            fact("Version", Text::from(&model.version)),
-            fact("Artifact", Text::from(&model.artifact)),
-        ],
+        data_classification: Text::from(&model.data_classification.name),
+        personal_data: if model.uses_pii {
+            "yes: PII columns upstream"
+        } else {
+            "no PII column upstream"
+        },
+        artifact: ArtifactView {
+            framework: model
+                .framework
+                .as_deref()
+                .map_or(Text::from("not stated"), Text::from),
+            format: Text::from(&model.format),
+            version: Text::from(&model.version),
+            artifact: Text::from(&model.artifact),
+        },
         inputs,
         input_tensors: model.input_tensors.iter().map(tensor).collect(),
         output_tensors: model.output_tensors.iter().map(tensor).collect(),
@@ -658,7 +662,9 @@ pub fn card<'a>(
         training,
         explainability: model.explainability.as_deref().map(Text::from),
         human_oversight: model.human_oversight.as_deref().map(Text::from),
-        serving,
+        serving: !services.is_empty() || !batch_jobs.is_empty(),
+        services,
+        batch_jobs,
         waivers,
         policy_evaluated: policy.today.is_some(),
         findings,
@@ -858,9 +864,14 @@ fn annex<'a>(model: &'a Model, services: &[&'a Service], card: &Card<'a>) -> Ann
             model.name,
             or_none(
                 &card
-                    .serving
+                    .services
                     .iter()
-                    .map(|s| format!("{} {}", s.kind, s.name))
+                    .map(|s| format!("service {}", s.name))
+                    .chain(
+                        card.batch_jobs
+                            .iter()
+                            .map(|j| format!("batch job {}", j.name))
+                    )
                     .collect::<Vec<_>>()
             )
         ),
@@ -1023,7 +1034,7 @@ fn annex<'a>(model: &'a Model, services: &[&'a Service], card: &Card<'a>) -> Ann
     .into_iter()
     .flatten()
     .collect();
-    for s in &card.serving {
+    for s in &card.services {
         for m in &s.monitors {
             facts.push(fact(format!("Monitor on {}", s.name), m.clone()));
         }
@@ -1061,7 +1072,7 @@ fn annex<'a>(model: &'a Model, services: &[&'a Service], card: &Card<'a>) -> Ann
     );
     // 9
     let mut facts = Vec::new();
-    for s in &card.serving {
+    for s in &card.services {
         for slo in &s.slos {
             facts.push(fact(format!("SLO of {}", s.name), slo.clone()));
         }
