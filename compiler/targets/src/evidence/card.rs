@@ -158,7 +158,7 @@ pub struct AnnexItem<'a> {
     pub not_covered: Option<&'static str>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct AnnexGap<'a> {
     pub id: &'static str,
     pub title: &'static str,
@@ -168,6 +168,10 @@ pub struct AnnexGap<'a> {
 #[derive(Clone, Debug, Serialize)]
 pub struct Annex<'a> {
     pub answered: Vec<AnnexItem<'a>>,
+    /// Rendered apart (template `annex_gaps`), once for each distinct list, and put
+    /// after the card: the list is the card's last part and the same on most high-risk
+    /// cards (the eight items no spec answers, and what this spec leaves open).
+    #[serde(skip)]
     pub gaps: Vec<AnnexGap<'a>>,
 }
 

@@ -39,6 +39,7 @@ use std::io;
 pub const CODE_INTERNAL: &str = "plinth::target::internal";
 
 const MODEL_CARD: &str = include_str!("../../../../targets/evidence/model_card.md.hbs");
+const ANNEX_GAPS: &str = include_str!("../../../../targets/evidence/annex_gaps.md.hbs");
 const SCORECARD: &str = include_str!("../../../../targets/evidence/scorecard.md.hbs");
 const COST: &str = include_str!("../../../../targets/evidence/cost.md.hbs");
 
@@ -105,6 +106,7 @@ pub fn markdown_renderer() -> Result<Handlebars<'static>, String> {
     hbs.register_escape_fn(escape::markdown);
     for (name, text) in [
         ("model_card", MODEL_CARD),
+        ("annex_gaps", ANNEX_GAPS),
         ("scorecard", SCORECARD),
         ("cost", COST),
     ] {
@@ -141,13 +143,51 @@ fn text(buf: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(buf).map_err(|e| format!("rendered evidence is not UTF-8: {e}"))
 }
 
+/// The template values of the Annex IV items a spec cannot answer.
+#[derive(Serialize)]
+struct GapsView<'v, 'a> {
+    gaps: &'v [card::AnnexGap<'a>],
+}
+
+/// Each distinct list of Annex IV gaps rendered once (template `annex_gaps`), shared by
+/// the workers of one platform: most high-risk cards end with the same list. Keyed by
+/// the whole list, so a card gets exactly what rendering its own list would give.
+#[derive(Default)]
+struct GapLists<'a>(std::sync::Mutex<BTreeMap<Vec<card::AnnexGap<'a>>, String>>);
+
+impl<'a> GapLists<'a> {
+    /// Appends the rendering of `gaps` to `buf`.
+    fn append(
+        &self,
+        hbs: &Handlebars<'_>,
+        gaps: &[card::AnnexGap<'a>],
+        buf: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        let mut lists = self
+            .0
+            .lock()
+            .map_err(|_| "a worker failed while rendering Annex IV gaps".to_string())?;
+        if let Some(text) = lists.get(gaps) {
+            buf.extend_from_slice(text.as_bytes());
+            return Ok(());
+        }
+        let text = hbs
+            .render("annex_gaps", &GapsView { gaps })
+            .map_err(|e| format!("cannot render the Annex IV gaps: {e}"))?;
+        buf.extend_from_slice(text.as_bytes());
+        lists.insert(gaps.to_vec(), text);
+        Ok(())
+    }
+}
+
 /// The card of model `m`, rendered into `buf`.
-fn render_card(
+fn render_card<'a>(
     hbs: &Handlebars<'_>,
-    platform: &Platform,
-    lineage: &lineage::Lineage,
-    index: &card::Index<'_>,
-    m: &plinth_ir::Model,
+    platform: &'a Platform,
+    lineage: &'a lineage::Lineage,
+    index: &card::Index<'a>,
+    gap_lists: &GapLists<'a>,
+    m: &'a plinth_ir::Model,
     buf: &mut Vec<u8>,
 ) -> Result<(), String> {
     let c = card::card(
@@ -158,7 +198,11 @@ fn render_card(
         index,
     );
     render_into(hbs, "model_card", &c, buf)
-        .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))
+        .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))?;
+    match &c.annex {
+        Some(annex) => gap_lists.append(hbs, &annex.gaps, buf),
+        None => Ok(()),
+    }
 }
 
 /// Renders every model's card on all cores, each into a buffer its worker reuses, and
@@ -171,12 +215,13 @@ fn for_each_card<E: Send>(
     each: impl Fn(&plinth_ir::Model, &str) -> Result<(), E> + Sync,
 ) -> Result<Result<(), String>, E> {
     let index = card::Index::new(platform, &platform.policy);
+    let gap_lists = GapLists::default();
     let models: Vec<&plinth_ir::Model> = platform.models.values().map(AsRef::as_ref).collect();
     let rendered: Vec<Result<(), String>> = models
         .par_iter()
         .map_init(
             || Vec::with_capacity(16 * 1024),
-            |buf, m| match render_card(hbs, platform, lineage, &index, m, buf)
+            |buf, m| match render_card(hbs, platform, lineage, &index, &gap_lists, m, buf)
                 .and_then(|()| text(buf))
             {
                 Ok(card) => each(m, card).map(Ok),
