@@ -112,20 +112,25 @@ fn upstream(
 }
 
 pub fn lineage(p: &Platform) -> Lineage {
-    let mut models = BTreeMap::new();
-    let mut nodes = Vec::new();
-    let mut edges = BTreeSet::new();
-    for m in p.models.values() {
-        models.insert(
-            m.name.clone(),
-            upstream(
+    // Collected rather than inserted one by one: the names come in order, and a
+    // collected map is built in one pass without a search per name.
+    let models: BTreeMap<String, Upstream> = p
+        .models
+        .values()
+        .map(|m| {
+            let u = upstream(
                 &m.data_classification,
                 m.uses_pii,
                 &m.lineage,
                 model_columns(p, m),
-            ),
-        );
-    }
+            );
+            (m.name.clone(), u)
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    // Collected, then sorted and deduplicated once: a set would compare (and allocate
+    // a node for) each of tens of thousands of edges as it arrives.
+    let mut edges = Vec::new();
     let columns_of = |model: &str| -> BTreeSet<ColumnRef> {
         models
             .get(model)
@@ -205,7 +210,7 @@ pub fn lineage(p: &Platform) -> Lineage {
             rank: v.classification.rank,
         });
         if p.sources.contains_key(&v.source) {
-            edges.insert(Edge {
+            edges.push(Edge {
                 from: id("source", &v.source),
                 to: id("feature_view", &v.name),
             });
@@ -224,7 +229,7 @@ pub fn lineage(p: &Platform) -> Lineage {
         });
         for input in &m.inputs {
             if p.feature_views.contains_key(&input.view) {
-                edges.insert(Edge {
+                edges.push(Edge {
                     from: id("feature_view", &input.view),
                     to: id("model", &m.name),
                 });
@@ -243,7 +248,7 @@ pub fn lineage(p: &Platform) -> Lineage {
             rank: s.data_classification.rank,
         });
         if p.models.contains_key(&s.model) {
-            edges.insert(Edge {
+            edges.push(Edge {
                 from: id("model", &s.model),
                 to: id("service", &s.name),
             });
@@ -261,32 +266,34 @@ pub fn lineage(p: &Platform) -> Lineage {
             rank: j.data_classification.rank,
         });
         if p.models.contains_key(&j.model) {
-            edges.insert(Edge {
+            edges.push(Edge {
                 from: id("model", &j.model),
                 to: id("batch_job", &j.name),
             });
         }
         if p.sources.contains_key(&j.input) {
-            edges.insert(Edge {
+            edges.push(Edge {
                 from: id("source", &j.input),
                 to: id("batch_job", &j.name),
             });
         }
         if p.sources.contains_key(&j.output) {
-            edges.insert(Edge {
+            edges.push(Edge {
                 from: id("batch_job", &j.name),
                 to: id("source", &j.output),
             });
         }
     }
     nodes.sort_by(|a, b| (a.layer, &a.id).cmp(&(b.layer, &b.id)));
+    edges.sort_unstable();
+    edges.dedup();
     Lineage {
         environment: p.environment.name.clone(),
         models,
         services,
         batch_jobs,
         nodes,
-        edges: edges.into_iter().collect(),
+        edges,
     }
 }
 
