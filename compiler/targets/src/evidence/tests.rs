@@ -5,7 +5,7 @@ use super::cost::{PriceOverrides, PriceTable, estimate, money, runs_per_month};
 use super::escape::{self, markdown_special};
 use super::*;
 use crate::test_fixtures::fraud_platform;
-use plinth_ir::{Date, PolicyDecision, PolicyFinding, PolicySummary, Waiver};
+use plinth_ir::{Date, Model, PolicyDecision, PolicyFinding, PolicySummary, Waiver};
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -110,6 +110,61 @@ fn high_risk_card_maps_annex_iv_and_lists_gaps() {
     assert!(
         card.contains("| allow | train | team risk\\_ml | model fraud\\_scorer | base permit |")
     );
+}
+
+/// The gap lists are rendered once per distinct list and shared by the cards: each card
+/// still ends with exactly its own list.
+#[test]
+fn each_high_risk_card_ends_with_its_own_gap_list() {
+    let mut p = fraud_platform();
+    let Some(served) = p.models.get("fraud_scorer").map(|m| Model::clone(m)) else {
+        panic!("the fixture has fraud_scorer");
+    };
+    // Copies under other names: no service serves them (gap 1(e)); two lack oversight
+    // and explainability (gap 2(e)).
+    for (name, oversight) in [("b_plain", true), ("c_blind", false), ("d_blind", false)] {
+        let mut m = served.clone();
+        m.name = name.into();
+        if !oversight {
+            m.human_oversight = None;
+            m.explainability = None;
+        }
+        p.models.insert(m.name.clone(), Arc::new(m));
+    }
+    let emit = Evidence::default().emit(&p);
+    let gaps = |model: &str| {
+        let card = file(&emit, &format!("models/{model}.md"));
+        match card.split_once("### Items the spec cannot answer\n\n") {
+            Some((_, list)) => list.to_string(),
+            None => panic!("no gap list in {card}"),
+        }
+    };
+    let hardware = "- **Annex IV 1\\(e\\),";
+    let oversight = "- **Annex IV 2\\(e\\),";
+    let served = gaps("fraud_scorer");
+    assert!(
+        !served.contains(hardware) && !served.contains(oversight),
+        "{served}"
+    );
+    let plain = gaps("b_plain");
+    assert!(
+        plain.contains(hardware) && !plain.contains(oversight),
+        "{plain}"
+    );
+    let blind = gaps("c_blind");
+    assert!(
+        blind.contains(hardware) && blind.contains(oversight),
+        "{blind}"
+    );
+    assert_eq!(blind, gaps("d_blind"));
+    for list in [&served, &plain, &blind] {
+        assert!(list.starts_with("- **Annex IV 1\\(d\\),"), "{list}");
+        assert!(list.ends_with('\n'), "{list}");
+        assert!(
+            list.lines().all(|l| l.starts_with("- **Annex IV ")),
+            "{list}"
+        );
+    }
 }
 
 #[test]
