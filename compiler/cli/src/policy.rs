@@ -173,15 +173,17 @@ struct Evaluation {
     keep_decisions: bool,
 }
 
-/// [`run`] over platforms already lowered.
-fn run_with(
-    spec: Spec<'_>,
-    platforms: Vec<Arc<Platform>>,
-    today: Date,
-    evaluation: Evaluation,
-) -> PolicyRun {
-    // Started before the packs load, so `policy load` (parsing and validating the
-    // schema and policies) is timed too.
+/// The packs a workspace selects, parsed and validated against the schema, with what
+/// loading them found. Loading reads only the configuration and the `.cedar` files, so
+/// `check` and `build` load them while another core frees the front end.
+pub struct LoadedPacks {
+    packs: Option<Packs>,
+    load_diagnostics: Vec<Diagnostic>,
+    files: Vec<PolicyFile>,
+}
+
+/// Loads the packs `spec`'s `plinth.toml` selects and its own policy folders.
+pub fn load_packs(spec: Spec<'_>) -> LoadedPacks {
     let mut clock = crate::timings::Stopwatch::start();
     let mut load_diagnostics = Vec::new();
     let extra = workspace_policy_files(spec, &mut load_diagnostics);
@@ -199,6 +201,38 @@ fn run_with(
     );
     load_diagnostics.extend(diags);
     clock.lap("policy load");
+    LoadedPacks {
+        packs,
+        load_diagnostics,
+        files,
+    }
+}
+
+/// [`run`] over platforms already lowered.
+fn run_with(
+    spec: Spec<'_>,
+    platforms: Vec<Arc<Platform>>,
+    today: Date,
+    evaluation: Evaluation,
+) -> PolicyRun {
+    evaluate_loaded(spec, load_packs(spec), platforms, today, evaluation)
+}
+
+/// [`run_with`] with the packs already loaded.
+fn evaluate_loaded(
+    spec: Spec<'_>,
+    loaded: LoadedPacks,
+    platforms: Vec<Arc<Platform>>,
+    today: Date,
+    evaluation: Evaluation,
+) -> PolicyRun {
+    let mut clock = crate::timings::Stopwatch::start();
+    let LoadedPacks {
+        packs,
+        load_diagnostics,
+        files,
+    } = loaded;
+    let config = &spec.loaded.config.policy;
     let spec_errors = spec.diagnostics.iter().any(Diagnostic::is_error);
     let outcome = match &packs {
         Some(p) if !spec_errors => {
@@ -254,8 +288,13 @@ fn run_with(
 /// made from them).
 fn run_lowered(lowered: &mut Lowered, today: Date, keep_decisions: bool) -> PolicyRun {
     let platforms = std::mem::take(&mut lowered.platforms);
-    run_with(
+    let packs = match lowered.packs.take() {
+        Some(packs) => packs,
+        None => load_packs(lowered.spec()),
+    };
+    evaluate_loaded(
         lowered.spec(),
+        packs,
         platforms,
         today,
         Evaluation {
