@@ -73,13 +73,13 @@ pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut checked = checked.into_lowered();
     let wants = targets
         .iter()
         .fold(plinth_targets::PolicyResults::default(), |w, t| {
             w.or(t.policy_results())
         });
-    let gate = crate::policy::gate(&mut checked, today, wants);
+    let (checked, gate) =
+        checked.lowered_beside(|lowered| crate::policy::gate(lowered, today, wants));
     if !gate.diagnostics.is_empty() {
         print_diagnostics(&gate.diagnostics, &gate.sources, Format::Human);
     }

@@ -173,17 +173,15 @@ struct Evaluation {
     keep_decisions: bool,
 }
 
-/// The packs a workspace selects, parsed and validated against the schema, with what
-/// loading them found. Loading reads only the configuration and the `.cedar` files, so
-/// `check` and `build` load them while another core frees the front end.
-pub struct LoadedPacks {
-    packs: Option<Packs>,
-    load_diagnostics: Vec<Diagnostic>,
-    files: Vec<PolicyFile>,
-}
-
-/// Loads the packs `spec`'s `plinth.toml` selects and its own policy folders.
-pub fn load_packs(spec: Spec<'_>) -> LoadedPacks {
+/// [`run`] over platforms already lowered.
+fn run_with(
+    spec: Spec<'_>,
+    platforms: Vec<Arc<Platform>>,
+    today: Date,
+    evaluation: Evaluation,
+) -> PolicyRun {
+    // Started before the packs load, so `policy load` (parsing and validating the
+    // schema and policies) is timed too.
     let mut clock = crate::timings::Stopwatch::start();
     let mut load_diagnostics = Vec::new();
     let extra = workspace_policy_files(spec, &mut load_diagnostics);
@@ -201,38 +199,6 @@ pub fn load_packs(spec: Spec<'_>) -> LoadedPacks {
     );
     load_diagnostics.extend(diags);
     clock.lap("policy load");
-    LoadedPacks {
-        packs,
-        load_diagnostics,
-        files,
-    }
-}
-
-/// [`run`] over platforms already lowered.
-fn run_with(
-    spec: Spec<'_>,
-    platforms: Vec<Arc<Platform>>,
-    today: Date,
-    evaluation: Evaluation,
-) -> PolicyRun {
-    evaluate_loaded(spec, load_packs(spec), platforms, today, evaluation)
-}
-
-/// [`run_with`] with the packs already loaded.
-fn evaluate_loaded(
-    spec: Spec<'_>,
-    loaded: LoadedPacks,
-    platforms: Vec<Arc<Platform>>,
-    today: Date,
-    evaluation: Evaluation,
-) -> PolicyRun {
-    let mut clock = crate::timings::Stopwatch::start();
-    let LoadedPacks {
-        packs,
-        load_diagnostics,
-        files,
-    } = loaded;
-    let config = &spec.loaded.config.policy;
     let spec_errors = spec.diagnostics.iter().any(Diagnostic::is_error);
     let outcome = match &packs {
         Some(p) if !spec_errors => {
@@ -288,13 +254,8 @@ fn evaluate_loaded(
 /// made from them).
 fn run_lowered(lowered: &mut Lowered, today: Date, keep_decisions: bool) -> PolicyRun {
     let platforms = std::mem::take(&mut lowered.platforms);
-    let packs = match lowered.packs.take() {
-        Some(packs) => packs,
-        None => load_packs(lowered.spec()),
-    };
-    evaluate_loaded(
+    run_with(
         lowered.spec(),
-        packs,
         platforms,
         today,
         Evaluation {
@@ -336,17 +297,17 @@ pub fn check(dir: &Path, format: Format, today: Option<&str>) -> ExitCode {
         }
     };
     let checked = load_and_check(dir);
-    let mut checked = if checked.loaded.config.policy.selects_nothing() {
+    // `check` reports diagnostics only: no decisions kept.
+    let (mut checked, run) = if checked.loaded.config.policy.selects_nothing() {
         // The spec alone is checked. The process ends after the report, so the
         // database is never freed (as `checked` below is not).
-        let (db, unlowered) = checked.into_parts();
+        let (db, mut unlowered) = checked.into_parts();
         std::mem::forget(db);
-        unlowered
+        let run = run_lowered(&mut unlowered, today, false);
+        (unlowered, run)
     } else {
-        checked.into_lowered()
+        checked.lowered_beside(|lowered| run_lowered(lowered, today, false))
     };
-    // `check` reports diagnostics only.
-    let run = run_lowered(&mut checked, today, false);
     run.add_sources(&mut checked.sources);
     let policy_diags = run.diagnostics();
     let mut all = checked.diagnostics.clone();
