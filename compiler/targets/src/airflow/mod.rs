@@ -38,6 +38,7 @@
 
 pub mod json;
 pub mod python;
+mod skeleton;
 pub mod spec;
 #[cfg(test)]
 mod tests;
@@ -57,8 +58,11 @@ use python::{
 };
 use rayon::prelude::*;
 use serde::Serialize;
+use skeleton::{Skeleton, marker};
 use spec::{EvaluationDoc, ExpectDoc, ModelDoc, SourceDoc, Spec, ViewDoc};
+use std::collections::HashMap;
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Diagnostic codes of this target (shared meanings with the Kubernetes target).
 pub const CODE_NAME: &str = "plinth::target::name";
@@ -121,20 +125,7 @@ impl Target for Airflow {
             }
         };
         let ctx = Ctx { platform, bucket };
-        let mut pipelines = Vec::new();
-        for model in platform.models.values() {
-            if let Some(training) = &model.training {
-                pipelines.push(Pipeline::Training(model, training));
-            }
-        }
-        for view in platform.feature_views.values() {
-            if view.schedule.is_some() {
-                pipelines.push(Pipeline::Materialization(view));
-            }
-        }
-        for job in platform.batch_jobs.values() {
-            pipelines.push(Pipeline::Scoring(job));
-        }
+        let pipelines = pipelines(platform);
         // DAGs are independent: render them on all cores, each into buffers its worker
         // reuses, and hand each file to the sink at once, so no DAG outlives its
         // rendering. `collect` keeps the order above for the diagnostics.
@@ -165,6 +156,25 @@ enum Pipeline<'a> {
     Scoring(&'a BatchJob),
 }
 
+/// Every DAG file of `platform`, in the order of their diagnostics.
+fn pipelines(platform: &Platform) -> Vec<Pipeline<'_>> {
+    let mut pipelines = Vec::new();
+    for model in platform.models.values() {
+        if let Some(training) = &model.training {
+            pipelines.push(Pipeline::Training(model, training));
+        }
+    }
+    for view in platform.feature_views.values() {
+        if view.schedule.is_some() {
+            pipelines.push(Pipeline::Materialization(view));
+        }
+    }
+    for job in platform.batch_jobs.values() {
+        pipelines.push(Pipeline::Scoring(job));
+    }
+    pipelines
+}
+
 /// One worker's buffers, reused from one DAG to the next.
 #[derive(Default)]
 struct Scratch {
@@ -173,6 +183,10 @@ struct Scratch {
     /// The file.
     out: String,
     path: String,
+    /// The DAG's fragments, in [`DagView::each_fragment`] order.
+    fragments: Vec<String>,
+    /// The DAG's [`DagView::shape`].
+    shape: Vec<u32>,
 }
 
 fn error(code: &str, origin: &Origin, field: &str, message: String) -> Diagnostic {
@@ -186,6 +200,8 @@ struct Renderer {
     environment: String,
     /// The namespace as a Python literal.
     namespace: String,
+    /// The template rendered once per shape of DAG, shared by the workers.
+    skeletons: Mutex<HashMap<Vec<u32>, Arc<Skeleton>>>,
 }
 
 impl Renderer {
@@ -202,6 +218,7 @@ impl Renderer {
             hbs,
             environment: comment(&env.name),
             namespace: python_str(&env.namespace),
+            skeletons: Mutex::default(),
         })
     }
 }
@@ -857,10 +874,10 @@ struct DagView<'v> {
     description: String,
     doc_md: String,
     schedule: String,
-    max_active_runs: u32,
+    max_active_runs: String,
     dagrun_timeout: String,
     owner: String,
-    retries: u32,
+    retries: String,
     retry_delay: String,
     max_retry_delay: String,
     /// A list literal.
@@ -890,6 +907,77 @@ struct TaskView {
     /// A string literal.
     service_account: Option<String>,
     execution_timeout: String,
+}
+
+impl DagView<'_> {
+    /// What the template decides on: the number of tasks and, per task, of comment and
+    /// argument lines and which optional lines it has; then the number of dependency
+    /// lines. Every optional fragment present is non-empty (a literal or a number), so
+    /// `{{#if}}` on it is true exactly when it is present.
+    fn shape(&self, out: &mut Vec<u32>) {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        out.push(count(self.tasks.len()));
+        for task in &self.tasks {
+            out.push(count(task.comments.len()));
+            out.push(count(task.arguments.len()));
+            out.push(
+                u32::from(task.gpu)
+                    | u32::from(task.node_selector.is_some()) << 1
+                    | u32::from(task.task_retries.is_some()) << 2
+                    | u32::from(task.service_account.is_some()) << 3,
+            );
+        }
+        out.push(count(self.dependencies.len()));
+    }
+
+    /// Every fragment of this DAG, in the one order that numbers a skeleton's markers.
+    /// The environment and namespace are the same for every DAG a [`Renderer`] renders,
+    /// so they are rendered into the skeleton.
+    fn each_fragment(&mut self, f: &mut impl FnMut(&mut String)) {
+        for fragment in [
+            &mut self.docstring,
+            &mut self.source,
+            &mut self.dag_id,
+            &mut self.description,
+            &mut self.doc_md,
+            &mut self.schedule,
+            &mut self.max_active_runs,
+            &mut self.dagrun_timeout,
+            &mut self.owner,
+            &mut self.retries,
+            &mut self.retry_delay,
+            &mut self.max_retry_delay,
+            &mut self.tags,
+            &mut self.labels,
+        ] {
+            f(fragment);
+        }
+        for task in &mut self.tasks {
+            task.comments.iter_mut().for_each(&mut *f);
+            for fragment in [&mut task.var, &mut task.task_id, &mut task.image] {
+                f(fragment);
+            }
+            task.arguments.iter_mut().for_each(&mut *f);
+            for fragment in [
+                &mut task.spec,
+                &mut task.resources,
+                &mut task.execution_timeout,
+            ] {
+                f(fragment);
+            }
+            for fragment in [
+                &mut task.node_selector,
+                &mut task.task_retries,
+                &mut task.service_account,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                f(fragment);
+            }
+        }
+        self.dependencies.iter_mut().for_each(f);
+    }
 }
 
 /// Collects handlebars' output in a buffer the worker reuses.
@@ -996,6 +1084,28 @@ fn order(dag: &Dag) -> Result<Vec<(usize, Vec<usize>)>, Box<Diagnostic>> {
 impl Renderer {
     /// Renders `dag` into `scratch.out`, its path into `scratch.path`.
     fn render(&self, dag: &Dag, scratch: &mut Scratch) -> Result<(), Vec<Diagnostic>> {
+        let mut view = self.view(dag, &mut scratch.json)?;
+        scratch.shape.clear();
+        view.shape(&mut scratch.shape);
+        scratch.fragments.clear();
+        view.each_fragment(&mut |fragment| scratch.fragments.push(std::mem::take(fragment)));
+        let skeleton = self
+            .skeleton(&scratch.shape, &mut view)
+            .map_err(|e| internal(dag, e))?;
+        scratch.out.clear();
+        skeleton
+            .fill(&scratch.fragments, &mut scratch.out)
+            .map_err(|e| internal(dag, e))?;
+        scratch.path.clear();
+        scratch.path.push_str("dags/");
+        scratch.path.push_str(&dag.dag_id);
+        scratch.path.push_str(".py");
+        Ok(())
+    }
+
+    /// The template's context for `dag`, after checking the names and images it uses;
+    /// `json` is a buffer for the `PLINTH_SPEC` documents.
+    fn view(&self, dag: &Dag, json: &mut Vec<u8>) -> Result<DagView<'_>, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         for task in &dag.tasks {
             if let Some(d) = check_task_id(dag, &task.id) {
@@ -1021,16 +1131,6 @@ impl Renderer {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let internal = |message: String| {
-            vec![
-                Diagnostic::error(
-                    CODE_INTERNAL,
-                    dag.origin.span,
-                    format!("cannot render the Airflow DAG of {}: {message}", dag.what),
-                )
-                .with_file(&dag.origin.file),
-            ]
-        };
         let mut tasks = Vec::with_capacity(ordered.len());
         let mut dependencies = Vec::new();
         for (i, ups) in &ordered {
@@ -1047,17 +1147,16 @@ impl Renderer {
                     task.id
                 )),
             }
-            scratch.json.clear();
-            json::write_jinja_inert_json(&task.spec, &mut scratch.json)
-                .map_err(|e| internal(e.to_string()))?;
-            let spec = std::str::from_utf8(&scratch.json).map_err(|e| internal(e.to_string()))?;
+            json.clear();
+            json::write_jinja_inert_json(&task.spec, json).map_err(|e| internal(dag, e))?;
+            let spec = std::str::from_utf8(json).map_err(|e| internal(dag, e))?;
             tasks.push(task_view(task, spec));
         }
         let mut tags = String::new();
         push_list(&mut tags, dag.tags.iter().map(String::as_str));
         let mut labels = String::new();
         push_dict(&mut labels, dag.labels);
-        let view = DagView {
+        Ok(DagView {
             docstring: python_str(&dag.title),
             source: comment(&dag.what),
             environment: &self.environment,
@@ -1065,10 +1164,10 @@ impl Renderer {
             description: python_str(&dag.description),
             doc_md: python_str(&doc_md(dag)),
             schedule: dag.schedule.map_or("None".to_string(), python_str),
-            max_active_runs: 1,
+            max_active_runs: 1.to_string(),
             dagrun_timeout: timedelta(dag.dagrun_timeout),
             owner: python_str(dag.owner),
-            retries: dag.retries,
+            retries: dag.retries.to_string(),
             retry_delay: timedelta(dag.retry_delay),
             max_retry_delay: timedelta(dag.max_retry_delay),
             tags,
@@ -1076,27 +1175,62 @@ impl Renderer {
             labels,
             tasks,
             dependencies,
-        };
-        let context = Context::wraps(&view).map_err(|e| internal(e.to_string()))?;
+        })
+    }
+}
+
+impl Renderer {
+    /// The skeleton of `shape`, rendered from `view` (whose fragments have been taken)
+    /// the first time a DAG of that shape comes.
+    fn skeleton(&self, shape: &[u32], view: &mut DagView) -> Result<Arc<Skeleton>, String> {
+        // Held while a new shape renders: only the first DAGs of each shape wait on it.
+        let mut skeletons = self
+            .skeletons
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(skeleton) = skeletons.get(shape) {
+            return Ok(Arc::clone(skeleton));
+        }
+        let mut count = 0;
+        view.each_fragment(&mut |fragment| {
+            *fragment = marker(count);
+            count += 1;
+        });
+        let mut rendered = String::new();
+        self.render_template(view, &mut rendered)?;
+        let skeleton = Arc::new(Skeleton::parse(&rendered, count)?);
+        skeletons.insert(shape.to_vec(), Arc::clone(&skeleton));
+        Ok(skeleton)
+    }
+
+    /// `dag.py.hbs` rendered by handlebars with `view`, appended to `out`.
+    fn render_template(&self, view: &DagView, out: &mut String) -> Result<(), String> {
+        let context = Context::wraps(view).map_err(|e| e.to_string())?;
         let template = self
             .hbs
             .get_template(TEMPLATE_NAME)
-            .ok_or_else(|| internal("the template is not registered".to_string()))?;
-        scratch.out.clear();
+            .ok_or_else(|| "the template is not registered".to_string())?;
         template
             .render(
                 &self.hbs,
                 &context,
                 &mut RenderContext::new(template.name.as_ref()),
-                &mut BufferOutput(&mut scratch.out),
+                &mut BufferOutput(out),
             )
-            .map_err(|e| internal(e.to_string()))?;
-        scratch.path.clear();
-        scratch.path.push_str("dags/");
-        scratch.path.push_str(&dag.dag_id);
-        scratch.path.push_str(".py");
-        Ok(())
+            .map_err(|e| e.to_string())
     }
+}
+
+/// An internal error while rendering the DAG of `dag`.
+fn internal(dag: &Dag, message: impl std::fmt::Display) -> Vec<Diagnostic> {
+    vec![
+        Diagnostic::error(
+            CODE_INTERNAL,
+            dag.origin.span,
+            format!("cannot render the Airflow DAG of {}: {message}", dag.what),
+        )
+        .with_file(&dag.origin.file),
+    ]
 }
 
 fn task_view(task: &Task, spec: &str) -> TaskView {

@@ -521,3 +521,56 @@ proptest! {
         }
     }
 }
+
+/// Each DAG of `platform` as the target writes it (spliced into the skeleton of its
+/// shape) and as handlebars renders it from the DAG's whole context.
+fn spliced_and_rendered(platform: &Platform) -> Vec<(String, String)> {
+    let renderer = Renderer::new(platform).unwrap();
+    let ctx = Ctx {
+        platform,
+        bucket: artifact_bucket_name(&platform.environment),
+    };
+    let mut scratch = Scratch::default();
+    let mut json = Vec::new();
+    pipelines(platform)
+        .into_iter()
+        .map(|pipeline| {
+            let dag = ctx.dag(pipeline).unwrap();
+            renderer.render(&dag, &mut scratch).unwrap();
+            let mut rendered = String::new();
+            let view = renderer.view(&dag, &mut json).unwrap();
+            renderer.render_template(&view, &mut rendered).unwrap();
+            (scratch.out.clone(), rendered)
+        })
+        .collect()
+}
+
+#[test]
+fn splicing_writes_what_handlebars_renders() {
+    // Two training DAGs of one shape but for the optional lines of `train`, rendered
+    // by one renderer (sharing its skeletons): the copy trains without a GPU, so a
+    // skeleton chosen by too coarse a shape would give it the original's toleration
+    // and node selector. Spec text holds a NUL and a marker, which must land in the
+    // file as text.
+    let text = "a\0b \u{0}3\u{0} {{ x }}\n\"\"\"";
+    let mut platform = platform_with(text);
+    let mut copy = Model::clone(platform.models.get("fraud_scorer").unwrap());
+    copy.name = "plain_scorer".to_string();
+    let training = copy.training.as_mut().unwrap();
+    training.resources = Resources {
+        cpu: None,
+        memory: None,
+        gpu: 0,
+        accelerator: None,
+    };
+    platform.models.insert(copy.name.clone(), copy.into());
+    let dags = spliced_and_rendered(&platform);
+    assert_eq!(dags.len(), 4);
+    for (spliced, rendered) in &dags {
+        assert_eq!(spliced, rendered);
+    }
+    assert!(
+        dags.iter()
+            .any(|(file, _)| file.contains("a\\x00b \\x003\\x00"))
+    );
+}
