@@ -141,7 +141,7 @@ pub fn push_python_str(out: &mut String, value: &str) {
     push_runs(
         out,
         value,
-        |b| b == quote,
+        |b, _| b != quote && b != b'\\' && (0x20..0x7f).contains(&b),
         |out, c, _| {
             if c == char::from(quote) {
                 out.push('\\');
@@ -154,19 +154,21 @@ pub fn push_python_str(out: &mut String, value: &str) {
     out.push(char::from(quote));
 }
 
-/// Copies `value` to `out`: runs of printable ASCII (other than `\` and the bytes of
-/// `special`) as they are, every other character through `escape`, which also gets the
-/// text after that character.
+/// Copies `value` to `out`: runs of the ASCII bytes `plain` accepts (given the byte
+/// after, if any) as they are, every other character through `escape`, which also gets
+/// the text after that character. `plain` must accept no byte of a multi-byte character
+/// (all are >= 0x80).
 fn push_runs(
     out: &mut String,
     value: &str,
-    special: impl Fn(u8) -> bool,
+    plain: impl Fn(u8, Option<u8>) -> bool,
     escape: impl Fn(&mut String, char, &str),
 ) {
     let mut rest = value;
     while let Some(at) = rest
         .bytes()
-        .position(|b| !(0x20..0x7f).contains(&b) || b == b'\\' || special(b))
+        .zip(rest.bytes().skip(1).map(Some).chain([None]))
+        .position(|(b, next)| !plain(b, next))
     {
         // `at` starts a character: every byte before it is ASCII.
         let Some((run, tail)) = rest.split_at_checked(at) else {
@@ -186,10 +188,17 @@ fn push_runs(
 fn push_triple_quoted(out: &mut String, value: &str) {
     out.reserve(value.len() + 6);
     out.push_str("\"\"\"");
+    // Newlines and a `"` not followed by another `"` nor ending the text stand for
+    // themselves (a pretty JSON document is mostly such lines and quotes), so they do not
+    // end a run; `escape` below handles them the same way, for the record.
     push_runs(
         out,
         value,
-        |b| b == b'"',
+        |b, next| match b {
+            b'\n' => true,
+            b'"' => next.is_some_and(|n| n != b'"'),
+            b => b != b'\\' && (0x20..0x7f).contains(&b),
+        },
         |out, c, after| match c {
             '\n' => out.push('\n'),
             // INVARIANT: a `"` followed by another `"` or by the closing `"""` is escaped,
@@ -205,6 +214,10 @@ fn push_triple_quoted(out: &mut String, value: &str) {
 /// A `# ...` comment line's text: anything that could end the line is replaced, so a
 /// comment can never turn into code. Callers pass identifiers and fixed prose.
 pub fn comment(text: &str) -> String {
+    // Most comments are printable ASCII, which has nothing to replace.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_string();
+    }
     text.chars()
         .map(|c| if must_escape(c) { ' ' } else { c })
         .collect()
