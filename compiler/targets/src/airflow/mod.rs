@@ -202,6 +202,10 @@ struct Renderer {
     namespace: String,
     /// The template rendered once per shape of DAG, shared by the workers.
     skeletons: Mutex<HashMap<Vec<u32>, Arc<Skeleton>>>,
+    /// The `PLINTH_SPEC` literal of each feature view's document, by view name: the
+    /// view's materialization DAG and the training DAG of each model reading it carry
+    /// the same one.
+    view_specs: Mutex<HashMap<String, Arc<str>>>,
 }
 
 impl Renderer {
@@ -219,6 +223,7 @@ impl Renderer {
             environment: comment(&env.name),
             namespace: python_str(&env.namespace),
             skeletons: Mutex::default(),
+            view_specs: Mutex::default(),
         })
     }
 }
@@ -1147,9 +1152,13 @@ impl Renderer {
                     task.id
                 )),
             }
-            json.clear();
-            json::write_jinja_inert_json(&task.spec, json).map_err(|e| internal(dag, e))?;
-            let spec = std::str::from_utf8(json).map_err(|e| internal(dag, e))?;
+            let spec = match &task.spec {
+                Spec::FeatureView { feature_view } => {
+                    self.view_spec(feature_view.name(), &task.spec, json)
+                }
+                spec => spec_literal(spec, json),
+            }
+            .map_err(|e| internal(dag, e))?;
             tasks.push(task_view(task, spec));
         }
         let mut tags = String::new();
@@ -1203,6 +1212,27 @@ impl Renderer {
         Ok(skeleton)
     }
 
+    /// [`spec_literal`] of `spec`, the document of the feature view `name`, made once.
+    fn view_spec(&self, name: &str, spec: &Spec, json: &mut Vec<u8>) -> Result<String, String> {
+        let cached = |specs: &Mutex<HashMap<String, Arc<str>>>| {
+            specs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(name)
+                .map(|literal| literal.to_string())
+        };
+        if let Some(literal) = cached(&self.view_specs) {
+            return Ok(literal);
+        }
+        // Made outside the lock: two workers may both make it, and insert the same text.
+        let literal = spec_literal(spec, json)?;
+        self.view_specs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_string(), Arc::from(literal.as_str()));
+        Ok(literal)
+    }
+
     /// `dag.py.hbs` rendered by handlebars with `view`, appended to `out`.
     fn render_template(&self, view: &DagView, out: &mut String) -> Result<(), String> {
         let context = Context::wraps(view).map_err(|e| e.to_string())?;
@@ -1233,7 +1263,17 @@ fn internal(dag: &Dag, message: impl std::fmt::Display) -> Vec<Diagnostic> {
     ]
 }
 
-fn task_view(task: &Task, spec: &str) -> TaskView {
+/// The `PLINTH_SPEC` document `spec` as a Python string literal; `json` is a buffer.
+fn spec_literal(spec: &Spec, json: &mut Vec<u8>) -> Result<String, String> {
+    json.clear();
+    json::write_jinja_inert_json(spec, json).map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(json).map_err(|e| e.to_string())?;
+    let mut literal = String::with_capacity(text.len() + text.len() / 8);
+    push_python_str(&mut literal, text);
+    Ok(literal)
+}
+
+fn task_view(task: &Task, spec: String) -> TaskView {
     let cpu = task.resources.cpu.unwrap_or(DEFAULT_CPU).to_string();
     let memory = task.resources.memory.unwrap_or(DEFAULT_MEMORY).to_string();
     let gpu = task.resources.gpu > 0;
@@ -1258,15 +1298,13 @@ fn task_view(task: &Task, spec: &str) -> TaskView {
     }
     let mut resource_dict = String::new();
     push_dict(&mut resource_dict, resources);
-    let mut spec_literal = String::with_capacity(spec.len() + spec.len() / 8);
-    push_python_str(&mut spec_literal, spec);
     TaskView {
         comments: task.comments.iter().map(|c| comment(c)).collect(),
         var: task.id.clone(),
         task_id: python_str(&task.id),
         image: python_str(task.image),
         arguments: task.arguments.iter().map(|a| python_str(a)).collect(),
-        spec: spec_literal,
+        spec,
         resources: resource_dict,
         gpu,
         node_selector,

@@ -88,6 +88,11 @@ pub struct ViewDoc<'a> {
 }
 
 impl<'a> ViewDoc<'a> {
+    /// The view's name: the document is the same wherever the view is.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
     pub fn new(view: &'a FeatureView, source: Option<&'a Source>) -> ViewDoc<'a> {
         ViewDoc {
             name: &view.name,
