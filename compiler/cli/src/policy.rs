@@ -766,43 +766,21 @@ mod tests {
             seen += 1;
             let checked = load_and_check(&dir);
             let today = plinth_policy::parse_date(TEST_TODAY).unwrap();
-            let plain = run_with(
-                checked.spec(),
-                platforms(&checked, Lowering::Shared),
-                today,
-                Evaluation {
-                    plain_cedar: true,
+            let outcome = |lowering, plain_cedar, keep_decisions| {
+                let evaluation = Evaluation {
+                    plain_cedar,
                     keep_entities: false,
-                    keep_decisions: true,
-                },
-            )
-            .outcome
-            .unwrap();
-            let fast = run_with(
-                checked.spec(),
-                platforms(&checked, Lowering::Owned),
-                today,
-                Evaluation {
-                    plain_cedar: false,
-                    keep_entities: false,
-                    keep_decisions: true,
-                },
-            )
-            .outcome
-            .unwrap();
+                    keep_decisions,
+                };
+                let platforms = platforms(&checked, lowering);
+                run_with(checked.spec(), platforms, today, evaluation)
+                    .outcome
+                    .unwrap()
+            };
+            let plain = outcome(Lowering::Shared, true, true);
+            let fast = outcome(Lowering::Owned, false, true);
             // As `check` runs it: the same findings, no decisions kept.
-            let check = run_with(
-                checked.spec(),
-                platforms(&checked, Lowering::Owned),
-                today,
-                Evaluation {
-                    plain_cedar: false,
-                    keep_entities: false,
-                    keep_decisions: false,
-                },
-            )
-            .outcome
-            .unwrap();
+            let check = outcome(Lowering::Owned, false, false);
             let name = dir.display();
             assert!(!plain.decisions.is_empty(), "{name}");
             assert_eq!(plain.decisions, fast.decisions, "{name}");
