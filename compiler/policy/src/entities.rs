@@ -833,15 +833,21 @@ pub fn build<S: Sink>(
 /// each was built from (with its errors). Lowering shares one `Arc` among the
 /// environments that have a declaration as declared, and an entity depends only on its
 /// declaration, the sources (which every environment shares) and [`CrossEnv`]: an
-/// entity of a declaration already seen is the same entity.
-pub struct Earlier<E> {
+/// entity of a declaration already seen is the same entity (given the same `cross`,
+/// `keep` and values for every environment, as `evaluate` gives).
+///
+/// `'p` is how long the platforms live: an address names one declaration only while it
+/// is allocated, so every platform built with one `Earlier` must outlive it.
+pub struct Earlier<'p, E> {
     by_declaration: std::collections::HashMap<usize, (E, Vec<EntityError>)>,
+    platforms: std::marker::PhantomData<&'p Platform>,
 }
 
-impl<E> Default for Earlier<E> {
+impl<E> Default for Earlier<'_, E> {
     fn default() -> Self {
         Earlier {
             by_declaration: std::collections::HashMap::new(),
+            platforms: std::marker::PhantomData,
         }
     }
 }
@@ -862,7 +868,7 @@ pub fn build_all<'p, S: Sink>(
     cross: &CrossEnv,
     errors: &mut Vec<EntityError>,
     keep: Keep<'_>,
-    earlier: Option<&mut Earlier<S::Entity>>,
+    earlier: Option<&mut Earlier<'p, S::Entity>>,
 ) -> Vec<((&'static str, &'p str), S::Entity)> {
     // Each declaration's entity depends only on the platform; `usize` is the
     // address of a shared declaration (0 for environments).
