@@ -756,14 +756,9 @@ mod tests {
     /// The same on every example workspace, with its own packs and waivers.
     #[test]
     fn the_fast_path_decides_like_plain_cedar_on_the_examples() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-        let mut seen = 0;
-        for entry in std::fs::read_dir(&root).unwrap() {
-            let dir = entry.unwrap().path();
-            if !dir.join("plinth.toml").is_file() {
-                continue;
-            }
-            seen += 1;
+        let examples = example_workspaces();
+        assert!(examples.len() >= 3, "only {} examples", examples.len());
+        for dir in examples {
             let checked = load_and_check(&dir);
             let today = plinth_policy::parse_date(TEST_TODAY).unwrap();
             let outcome = |lowering, plain_cedar, keep_decisions| {
@@ -791,7 +786,18 @@ mod tests {
             assert_eq!(check.diagnostics, fast.diagnostics, "{name}");
             assert_eq!(check.suppressed, fast.suppressed, "{name}");
         }
-        assert!(seen >= 3, "only {seen} examples");
+    }
+
+    /// The example workspaces (folders of `examples/` with a `plinth.toml`).
+    fn example_workspaces() -> Vec<std::path::PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut dirs: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|dir| dir.join("plinth.toml").is_file())
+            .collect();
+        dirs.sort();
+        dirs
     }
 
     /// An entity taken from the previous environment (its declaration is the same
@@ -799,13 +805,8 @@ mod tests {
     #[test]
     fn entities_of_shared_declarations_are_the_ones_built_afresh() {
         use plinth_policy::entities::{CrossEnv, Earlier, Json, build_all};
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
         let mut shared = 0;
-        for entry in std::fs::read_dir(&root).unwrap() {
-            let dir = entry.unwrap().path();
-            if !dir.join("plinth.toml").is_file() {
-                continue;
-            }
+        for dir in example_workspaces() {
             let checked = load_and_check(&dir);
             let platforms = platforms(&checked, Lowering::Owned);
             let refs: Vec<&Platform> = platforms.iter().map(AsRef::as_ref).collect();

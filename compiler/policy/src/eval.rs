@@ -1551,7 +1551,12 @@ pub fn evaluate(packs: &Packs, platforms: &[&Platform], options: &Options) -> Ou
             lap(&mut outcome, &mut clock, "authorization");
         }
         outcome.requests += reqs.len();
-        let mut decisions = Vec::with_capacity(reqs.len());
+        // Room only when they are kept (`check` keeps none).
+        let mut decisions = Vec::with_capacity(if options.keep_decisions {
+            reqs.len()
+        } else {
+            0
+        });
         for (r, result) in reqs.iter().zip(results) {
             let (cedar_allowed, mut determining, errors) = match result {
                 Ok(x) => x,
