@@ -110,11 +110,15 @@ impl Analysis {
 
     /// The declarations of `kind` with their field spans, in name order.
     pub fn declared<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Declared> + 'a {
+        self.declared_slice(kind).iter()
+    }
+
+    /// The declarations of `kind` as a slice (for the pool's parallel iterators).
+    pub fn declared_slice(&self, kind: &str) -> &[Declared] {
         self.by_kind
             .get(kind)
             .map(Vec::as_slice)
             .unwrap_or_default()
-            .iter()
     }
 
     pub fn rank(&self, enum_name: &str, value: &str) -> u32 {
