@@ -2,6 +2,7 @@
 //! folder (skipping hidden folders and the output folder).
 
 use plinth_syntax::{Diagnostic, Span};
+use rayon::prelude::*;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -106,7 +107,7 @@ pub fn load(root: &Path) -> Loaded {
             }
         }
     }
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     if !root.is_dir() {
         diagnostics.push(io_error(
             &root.display().to_string(),
@@ -114,7 +115,33 @@ pub fn load(root: &Path) -> Loaded {
         ));
     } else {
         let skip = root.join(&config.build.out);
-        collect(root, root, &skip, &mut files, &mut diagnostics);
+        collect(root, root, &skip, &mut found);
+    }
+    // Read on all cores (a workspace has hundreds of files), reported in walk order.
+    let read: Vec<Result<(String, String), Box<Diagnostic>>> = found
+        .into_par_iter()
+        .map(|entry| match entry {
+            Found::Problem(d) => Err(Box::new(d)),
+            Found::File { rel, path } => match std::fs::read(&path) {
+                // Valid UTF-8 (nearly always) is taken as it is, without a copy.
+                Ok(bytes) => {
+                    let text = String::from_utf8(bytes)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    Ok((rel, text))
+                }
+                Err(e) => Err(Box::new(io_error(
+                    &rel,
+                    format!("cannot read `{rel}`: {e}"),
+                ))),
+            },
+        })
+        .collect();
+    let mut files = Vec::new();
+    for r in read {
+        match r {
+            Ok(file) => files.push(file),
+            Err(d) => diagnostics.push(*d),
+        }
     }
     files.sort();
     Loaded {
@@ -125,20 +152,21 @@ pub fn load(root: &Path) -> Loaded {
     }
 }
 
-fn collect(
-    root: &Path,
-    dir: &Path,
-    skip: &Path,
-    files: &mut Vec<(String, String)>,
-    diags: &mut Vec<Diagnostic>,
-) {
+/// What the walk found, in walk order: a `.plinth` file to read, or a folder it could
+/// not read.
+enum Found {
+    File { rel: String, path: PathBuf },
+    Problem(Diagnostic),
+}
+
+fn collect(root: &Path, dir: &Path, skip: &Path, found: &mut Vec<Found>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            diags.push(io_error(
+            found.push(Found::Problem(io_error(
                 &dir.display().to_string(),
                 format!("cannot read `{}`: {e}", dir.display()),
-            ));
+            )));
             return;
         }
     };
@@ -153,17 +181,14 @@ fn collect(
             continue;
         }
         if path.is_dir() {
-            collect(root, &path, skip, files, diags);
+            collect(root, &path, skip, found);
         } else if path.extension().is_some_and(|e| e == "plinth") {
             let rel = path
                 .strip_prefix(root)
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
-            match std::fs::read(&path) {
-                Ok(bytes) => files.push((rel, String::from_utf8_lossy(&bytes).into_owned())),
-                Err(e) => diags.push(io_error(&rel, format!("cannot read `{rel}`: {e}"))),
-            }
+            found.push(Found::File { rel, path });
         }
     }
 }
