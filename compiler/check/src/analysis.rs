@@ -1124,18 +1124,41 @@ pub fn check_graph<'a>(all: impl Iterator<Item = &'a Links> + Clone) -> Vec<Diag
 /// Derived facts of every declaration in dependency order; members of a cycle (an
 /// error reported elsewhere) get none.
 fn derive_facts(index: &SymbolIndex, decls: &Decls, all: &[&Links]) -> BTreeMap<String, Facts> {
+    use rayon::prelude::*;
     let Graph { graph, .. } = build_graph(all.iter().copied());
-    let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
     let order = petgraph::algo::toposort(&graph, None).unwrap_or_default();
-    for node in order {
-        let Some(name) = graph.node_weight(node) else {
-            continue;
-        };
-        let Some(decl) = decls.get(name) else {
-            continue;
-        };
-        let f = derive(index, decls, decl, &facts);
-        facts.insert(name.clone(), f);
+    // A declaration's facts read only those of its upstream (its graph predecessors),
+    // so the declarations of one depth (the longest path from a root) are derived on
+    // all cores at once, depth after depth: sources, then the views that read them...
+    let mut depth = vec![0usize; graph.node_count()];
+    let mut levels: Vec<Vec<NodeIndex>> = Vec::new();
+    for &node in &order {
+        let d = graph
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+            .filter_map(|up| depth.get(up.index()).map(|d| d + 1))
+            .max()
+            .unwrap_or(0);
+        if let Some(slot) = depth.get_mut(node.index()) {
+            *slot = d;
+        }
+        if levels.len() <= d {
+            levels.resize_with(d + 1, Vec::new);
+        }
+        if let Some(level) = levels.get_mut(d) {
+            level.push(node);
+        }
+    }
+    let mut facts: BTreeMap<String, Facts> = BTreeMap::new();
+    for level in levels {
+        let derived: Vec<(String, Facts)> = level
+            .par_iter()
+            .filter_map(|&node| {
+                let name = graph.node_weight(node)?;
+                let decl = decls.get(name)?;
+                Some((name.clone(), derive(index, decls, decl, &facts)))
+            })
+            .collect();
+        facts.extend(derived);
     }
     facts
 }
