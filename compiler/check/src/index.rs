@@ -118,18 +118,26 @@ pub fn enum_rank(enums: &BTreeMap<String, Vec<String>>, enum_name: &str, value: 
 
 pub fn build_index(files: Vec<&Vec<Symbol>>) -> SymbolIndex {
     let mut index = SymbolIndex::default();
+    // Room for every symbol at once (growing rehashed tens of thousands of names), and
+    // one hash lookup per symbol.
+    index
+        .symbols
+        .reserve(files.iter().map(|symbols| symbols.len()).sum());
     for symbol in files.into_iter().flatten() {
-        if index.symbols.contains_key(&symbol.name) {
-            if !index.duplicates.contains(&symbol.name) {
-                index.duplicates.push(symbol.name.clone());
+        match index.symbols.entry(symbol.name.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                if !index.duplicates.contains(&symbol.name) {
+                    index.duplicates.push(symbol.name.clone());
+                }
             }
-            continue;
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                if symbol.kind == plinth_ir::kinds::ENUM_KIND {
+                    let bare = symbol.name.strip_prefix("std.").unwrap_or(&symbol.name);
+                    index.enums.insert(bare.to_string(), symbol.values.clone());
+                }
+                slot.insert(symbol.clone());
+            }
         }
-        if symbol.kind == plinth_ir::kinds::ENUM_KIND {
-            let bare = symbol.name.strip_prefix("std.").unwrap_or(&symbol.name);
-            index.enums.insert(bare.to_string(), symbol.values.clone());
-        }
-        index.symbols.insert(symbol.name.clone(), symbol.clone());
     }
     index
 }
