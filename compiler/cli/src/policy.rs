@@ -385,35 +385,37 @@ pub fn gate(lowered: &mut Lowered, today: Date, wants: PolicyResults) -> Gate {
     run.add_sources(&mut sources);
     let none = std::collections::BTreeMap::new();
     let decisions = run.outcome.as_ref().map_or(&none, |o| &o.decisions);
-    // Per environment, on all cores.
-    let logs = if wants.decision_log {
-        decisions
-            .par_iter()
-            .map(|(env, decisions)| {
-                let mut text = Vec::with_capacity(decisions.len() * 320);
-                for d in decisions {
-                    d.write_log_line(&mut text);
-                    text.push(b'\n');
-                }
-                (env.clone(), String::from_utf8(text).unwrap_or_default())
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let grants = if wants.grants {
-        decisions
-            .par_iter()
-            .map(|(env, decisions)| (env.clone(), plinth_policy::grants(decisions)))
-            .collect()
-    } else {
-        Default::default()
-    };
-    let summaries = if wants.verdicts {
-        summaries(&run, today)
-    } else {
-        Default::default()
-    };
+    // Per environment, the three side by side, on all cores.
+    let (logs, (grants, summaries)) = rayon::join(
+        || {
+            if !wants.decision_log {
+                return Vec::new();
+            }
+            decisions
+                .par_iter()
+                .map(|(env, decisions)| (env.clone(), decision_log(decisions)))
+                .collect()
+        },
+        || {
+            rayon::join(
+                || {
+                    if !wants.grants {
+                        return Default::default();
+                    }
+                    decisions
+                        .par_iter()
+                        .map(|(env, decisions)| (env.clone(), plinth_policy::grants(decisions)))
+                        .collect()
+                },
+                || {
+                    if !wants.verdicts {
+                        return Default::default();
+                    }
+                    summaries(&run, today)
+                },
+            )
+        },
+    );
     clock.lap("decision logs, grants, summaries");
     Gate {
         diagnostics: run.diagnostics(),
@@ -423,6 +425,24 @@ pub fn gate(lowered: &mut Lowered, today: Date, wants: PolicyResults) -> Gate {
         summaries,
         platforms: std::mem::take(&mut run.platforms),
     }
+}
+
+/// An environment's decision log (`decisions.jsonl`): one JSON line per decision, in
+/// order, written in chunks on all cores (74,000 lines at N=5,000).
+fn decision_log(decisions: &[plinth_policy::Decision]) -> String {
+    use rayon::prelude::*;
+    let chunks: Vec<Vec<u8>> = decisions
+        .par_chunks(4096)
+        .map(|chunk| {
+            let mut text = Vec::with_capacity(chunk.len() * 320);
+            for d in chunk {
+                d.write_log_line(&mut text);
+                text.push(b'\n');
+            }
+            text
+        })
+        .collect();
+    String::from_utf8(chunks.concat()).unwrap_or_default()
 }
 
 /// `plinth schema --cedar`.
