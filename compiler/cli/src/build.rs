@@ -91,6 +91,7 @@ pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
     // place, without a copy.
     let mut clock = Stopwatch::start();
     let mut gate_platforms = gate.platforms;
+    let (mut grants, mut summaries) = (gate.grants, gate.summaries);
     let platforms: Vec<(String, Arc<plinth_ir::Platform>)> = envs
         .iter()
         .filter_map(|e| {
@@ -98,11 +99,8 @@ pub fn build(checked: Checked, args: &BuildArgs) -> ExitCode {
                 .iter()
                 .position(|p| &p.environment.name == e)?;
             let p = gate_platforms.swap_remove(i);
-            let p = with_grants(p, gate.grants.get(e));
-            Some((
-                e.clone(),
-                crate::cost::with_policy(p, gate.summaries.get(e)),
-            ))
+            let p = with_grants(p, grants.remove(e));
+            Some((e.clone(), crate::cost::with_policy(p, summaries.remove(e))))
         })
         .collect();
     // Never freed: they live until the process ends, and freeing two platforms'
@@ -300,13 +298,13 @@ fn decisions_file(log: String) -> plinth_targets::OutputFile {
 /// The platform with the policy engine's allowed accesses for its environment.
 pub(crate) fn with_grants(
     platform: Arc<plinth_ir::Platform>,
-    grants: Option<&Vec<plinth_ir::Grant>>,
+    grants: Option<Vec<plinth_ir::Grant>>,
 ) -> Arc<plinth_ir::Platform> {
     match grants {
         Some(grants) if !grants.is_empty() => {
             // Copies the platform only when it is shared.
             let mut platform = platform;
-            Arc::make_mut(&mut platform).grants = grants.clone();
+            Arc::make_mut(&mut platform).grants = grants;
             platform
         }
         _ => platform,

@@ -40,13 +40,13 @@ pub fn price_table(spec: crate::Spec<'_>) -> Result<PriceTable, Box<Diagnostic>>
 }
 
 /// The platform carrying its environment's policy verdicts (`Platform::policy`).
-pub fn with_policy(platform: Arc<Platform>, summary: Option<&PolicySummary>) -> Arc<Platform> {
+pub fn with_policy(platform: Arc<Platform>, summary: Option<PolicySummary>) -> Arc<Platform> {
     match summary {
         Some(s) => {
             // Copies the platform only when it is shared (salsa's, for `report`);
             // `build`'s own platforms are changed in place.
             let mut platform = platform;
-            Arc::make_mut(&mut platform).policy = s.clone();
+            Arc::make_mut(&mut platform).policy = s;
             platform
         }
         None => platform,

@@ -58,8 +58,8 @@ pub fn run(args: &ReportArgs) -> ExitCode {
     if !policy_diags.is_empty() {
         print_diagnostics(&policy_diags, &checked.sources, Format::Human);
     }
-    let summaries = crate::policy::summaries(&policy_run, today);
-    let platform = with_policy(platform, summaries.get(&env));
+    let mut summaries = crate::policy::summaries(&policy_run, today);
+    let platform = with_policy(platform, summaries.remove(&env));
     let graph = graphviz_svg(&lineage::dot(&lineage::lineage(&platform)));
     let page = match html::report(&platform, &prices, graph) {
         Ok(p) => p,
