@@ -365,17 +365,18 @@ pub fn check_loaded(mut loaded: workspace::Loaded) -> Checked {
     plinth_check::release_trees(&mut db);
     clock.lap("release parse trees");
     // Analysis (for lowering) and the graph's diagnostics (cycles, unused declarations)
-    // are independent and each keeps a core busy only part of the time: side by side.
-    // (Each side its own handle on the database: a handle is not shared by threads.)
-    let (analysis_db, graph_db) = (db.clone(), db.clone());
-    rayon::join(
-        move || {
-            let _ = analysis(&analysis_db, ws);
-        },
-        move || {
+    // are independent and each keeps a core busy only part of the time: side by side,
+    // the graph on a thread of its own with its own handle on the database. Not on the
+    // pool: analysis runs parallel loops, and a pool thread waiting in a query for one
+    // may take up another database's query (`plinth diff` checks two workspaces at
+    // once), which salsa refuses on a thread already inside a query.
+    let graph_db = db.clone();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
             let _ = plinth_check::db::graph_diagnostics(&graph_db, ws);
-        },
-    );
+        });
+        let _ = analysis(&db, ws);
+    });
     clock.lap("analysis");
     diags.extend(diagnostics(&db, ws));
     diags.extend(artifacts::check(&db, ws, &loaded.root));
