@@ -14,6 +14,7 @@ pub mod evidence;
 pub mod hash;
 pub mod kubernetes;
 pub mod names;
+mod skeleton;
 pub mod terraform;
 pub mod triton;
 pub mod write;

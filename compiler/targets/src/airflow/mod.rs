@@ -38,12 +38,12 @@
 
 pub mod json;
 pub mod python;
-mod skeleton;
 pub mod spec;
 #[cfg(test)]
 mod tests;
 
 use crate::names::{artifact_bucket_name, check_dns1123_label};
+use crate::skeleton::{Skeleton, marker};
 use crate::{Collect, Emit, FileSink, Target};
 use handlebars::{Context, Handlebars, Output, RenderContext, Renderable};
 use petgraph::algo::toposort;
@@ -58,7 +58,6 @@ use python::{
 };
 use rayon::prelude::*;
 use serde::Serialize;
-use skeleton::{Skeleton, marker};
 use spec::{EvaluationDoc, ExpectDoc, ModelDoc, SourceDoc, Spec, ViewDoc};
 use std::collections::HashMap;
 use std::io;
@@ -1099,7 +1098,10 @@ impl Renderer {
             .map_err(|e| internal(dag, e))?;
         scratch.out.clear();
         skeleton
-            .fill(&scratch.fragments, &mut scratch.out)
+            .fill(
+                |i| scratch.fragments.get(i).map(String::as_str),
+                &mut scratch.out,
+            )
             .map_err(|e| internal(dag, e))?;
         scratch.path.clear();
         scratch.path.push_str("dags/");

@@ -142,7 +142,7 @@ pub struct FindingView<'a> {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct DecisionView<'a> {
-    pub verdict: &'static str,
+    pub verdict: Text<'a>,
     pub action: Text<'a>,
     pub principal: Text<'a>,
     pub resource: Text<'a>,
@@ -151,11 +151,11 @@ pub struct DecisionView<'a> {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct AnnexItem<'a> {
-    pub id: &'static str,
-    pub title: &'static str,
+    pub id: Text<'a>,
+    pub title: Text<'a>,
     pub facts: Vec<Fact<'a>>,
     /// What the item asks for that the spec does not say.
-    pub not_covered: Option<&'static str>,
+    pub not_covered: Option<Text<'a>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -189,7 +189,7 @@ pub struct Card<'a> {
     pub risk: Text<'a>,
     pub high_risk: bool,
     pub data_classification: Text<'a>,
-    pub personal_data: &'static str,
+    pub personal_data: Text<'a>,
     pub artifact: ArtifactView<'a>,
     pub inputs: Vec<InputRow<'a>>,
     pub input_tensors: Vec<TensorRow<'a>>,
@@ -209,6 +209,357 @@ pub struct Card<'a> {
     pub findings: Vec<FindingView<'a>>,
     pub decisions: Vec<DecisionView<'a>>,
     pub annex: Option<Annex<'a>>,
+}
+
+/// Whether `{{#if}}` of `model_card.md.hbs` holds for a string value: handlebars counts
+/// a string true when it is not empty, and a missing one (`None`) false.
+fn truthy(text: Option<&Text<'_>>) -> bool {
+    text.is_some_and(|t| !t.is_empty())
+}
+
+/// A count in a [`Card::shape`].
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+// The card is rendered by splicing (`crate::skeleton`): handlebars renders
+// `model_card.md.hbs` once per shape of card with a marker for each fragment, and each
+// card is that skeleton with its own fragments, escaped for Markdown as the template's
+// `{{ }}` escapes them (it has no `{{{ }}}`). The two functions below are the template's
+// contract, written against it: what it branches on, and what it writes. Both destructure
+// every view whole, so a field added to a view does not compile until it is placed in
+// one or the other. `high_risk` is neither: the template never reads it.
+impl<'a> Card<'a> {
+    /// What the template decides on, in template order: each value it tests with
+    /// `{{#if}}` as a flag ([`truthy`] for strings, `Some` for sections, which are never
+    /// empty objects), each list it walks with `{{#each}}` as a count (which also decides
+    /// its `{{#if list}}` and its `@index` separators), then the shape of each item.
+    /// The Annex IV gap list is rendered apart (`annex_gaps`) and is no part of it.
+    pub fn shape(&self, out: &mut Vec<u32>) {
+        let Card {
+            name: _,
+            environment: _,
+            doc,
+            purpose,
+            intended_use,
+            limitations,
+            team: _,
+            team_facts,
+            risk: _,
+            high_risk: _,
+            data_classification: _,
+            personal_data: _,
+            artifact: _,
+            inputs,
+            input_tensors,
+            output_tensors,
+            sources,
+            feature_views,
+            pii_columns,
+            training,
+            explainability,
+            human_oversight,
+            serving,
+            services,
+            batch_jobs,
+            waivers,
+            policy_evaluated,
+            findings,
+            decisions,
+            annex,
+        } = self;
+        for text in [doc, purpose, intended_use, limitations] {
+            out.push(u32::from(truthy(text.as_ref())));
+        }
+        out.push(u32::from(team_facts.is_some()));
+        for n in [
+            inputs.len(),
+            input_tensors.len(),
+            output_tensors.len(),
+            sources.len(),
+            feature_views.len(),
+            pii_columns.len(),
+        ] {
+            out.push(count(n));
+        }
+        match training {
+            Some(t) => out.extend([1, count(t.approvals.len())]),
+            None => out.push(0),
+        }
+        for text in [explainability, human_oversight] {
+            out.push(u32::from(truthy(text.as_ref())));
+        }
+        out.push(u32::from(*serving));
+        out.push(count(services.len()));
+        for s in services {
+            out.extend([count(s.slos.len()), count(s.monitors.len())]);
+        }
+        out.push(count(batch_jobs.len()));
+        out.push(count(waivers.len()));
+        out.push(u32::from(*policy_evaluated));
+        out.push(count(findings.len()));
+        out.push(count(decisions.len()));
+        for d in decisions {
+            out.push(u32::from(truthy(Some(&d.by))));
+        }
+        match annex {
+            Some(a) => {
+                out.extend([1, count(a.answered.len())]);
+                for item in &a.answered {
+                    out.extend([
+                        count(item.facts.len()),
+                        u32::from(truthy(item.not_covered.as_ref())),
+                    ]);
+                }
+            }
+            None => out.push(0),
+        }
+    }
+
+    /// Every value the template writes, in the one order that numbers a skeleton's
+    /// markers; a value it tests is visited only when it holds (the skeleton of a card
+    /// with a false one neither writes it nor gets a marker for it, and the marker of a
+    /// true one is true). Which values are visited depends only on [`Card::shape`].
+    pub fn each_fragment(&mut self, f: &mut impl FnMut(&mut Text<'a>)) {
+        fn tested<'a>(text: &mut Option<Text<'a>>, f: &mut impl FnMut(&mut Text<'a>)) {
+            if let Some(text) = text.as_mut().filter(|t| truthy(Some(t))) {
+                f(text);
+            }
+        }
+        let Card {
+            name,
+            environment,
+            doc,
+            purpose,
+            intended_use,
+            limitations,
+            team,
+            team_facts,
+            risk,
+            high_risk: _,
+            data_classification,
+            personal_data,
+            artifact,
+            inputs,
+            input_tensors,
+            output_tensors,
+            sources,
+            feature_views,
+            pii_columns,
+            training,
+            explainability,
+            human_oversight,
+            serving: _,
+            services,
+            batch_jobs,
+            waivers,
+            policy_evaluated: _,
+            findings,
+            decisions,
+            annex,
+        } = self;
+        f(name);
+        f(environment);
+        for text in [doc, purpose, intended_use, limitations] {
+            tested(text, f);
+        }
+        f(team);
+        if let Some(TeamView {
+            contact,
+            oncall,
+            cost_center,
+        }) = team_facts
+        {
+            [contact, oncall, cost_center].into_iter().for_each(&mut *f);
+        }
+        let ArtifactView {
+            framework,
+            format,
+            version,
+            artifact,
+        } = artifact;
+        [
+            risk,
+            data_classification,
+            personal_data,
+            framework,
+            format,
+            version,
+            artifact,
+        ]
+        .into_iter()
+        .for_each(&mut *f);
+        for InputRow {
+            feature,
+            dtype,
+            derivation,
+            feature_view,
+            classification,
+            source,
+        } in inputs
+        {
+            [
+                feature,
+                dtype,
+                derivation,
+                feature_view,
+                classification,
+                source,
+            ]
+            .into_iter()
+            .for_each(&mut *f);
+        }
+        for TensorRow {
+            name,
+            dtype,
+            shape,
+            features,
+        } in input_tensors.iter_mut().chain(output_tensors)
+        {
+            [name, dtype, shape, features].into_iter().for_each(&mut *f);
+        }
+        for SourceRow {
+            name,
+            kind,
+            classification,
+            region,
+            retention,
+            columns_read,
+            pii_columns,
+        } in sources
+        {
+            [
+                name,
+                kind,
+                classification,
+                region,
+                retention,
+                columns_read,
+                pii_columns,
+            ]
+            .into_iter()
+            .for_each(&mut *f);
+        }
+        for ViewRow {
+            name,
+            classification,
+            schedule,
+            freshness,
+            expects,
+        } in feature_views
+        {
+            [name, classification, schedule, freshness, expects]
+                .into_iter()
+                .for_each(&mut *f);
+        }
+        pii_columns.iter_mut().for_each(&mut *f);
+        if let Some(TrainingView {
+            schedule,
+            dataset_window,
+            image,
+            resources,
+            evaluation,
+            approvals,
+        }) = training
+        {
+            [schedule, dataset_window, image, resources, evaluation]
+                .into_iter()
+                .for_each(&mut *f);
+            approvals.iter_mut().for_each(&mut *f);
+        }
+        for text in [explainability, human_oversight] {
+            tested(text, f);
+        }
+        for ServiceView {
+            name,
+            tier,
+            replicas,
+            resources,
+            rollout,
+            exposure,
+            callers,
+            profiles,
+            slos,
+            monitors,
+        } in services
+        {
+            [
+                name, tier, replicas, resources, rollout, exposure, callers, profiles,
+            ]
+            .into_iter()
+            .for_each(&mut *f);
+            slos.iter_mut().chain(monitors).for_each(&mut *f);
+        }
+        for BatchJobView {
+            name,
+            schedule,
+            reads,
+            writes,
+            resources,
+        } in batch_jobs
+        {
+            [name, schedule, reads, writes, resources]
+                .into_iter()
+                .for_each(&mut *f);
+        }
+        for WaiverView {
+            name,
+            policy,
+            targets,
+            reason,
+            approved_by,
+            expires,
+        } in waivers
+        {
+            [name, policy, targets, reason, approved_by, expires]
+                .into_iter()
+                .for_each(&mut *f);
+        }
+        for FindingView {
+            policy,
+            severity,
+            target,
+            message,
+            status,
+        } in findings
+        {
+            [policy, severity, target, message, status]
+                .into_iter()
+                .for_each(&mut *f);
+        }
+        for DecisionView {
+            verdict,
+            action,
+            principal,
+            resource,
+            by,
+        } in decisions
+        {
+            [verdict, action, principal, resource]
+                .into_iter()
+                .for_each(&mut *f);
+            if truthy(Some(by)) {
+                f(by);
+            }
+        }
+        if let Some(Annex { answered, gaps: _ }) = annex {
+            for AnnexItem {
+                id,
+                title,
+                facts,
+                not_covered,
+            } in answered
+            {
+                f(id);
+                f(title);
+                for Fact { label, value } in facts {
+                    f(label);
+                    f(value);
+                }
+                tested(not_covered, f);
+            }
+        }
+    }
 }
 
 fn resources(r: &Resources) -> String {
@@ -614,7 +965,7 @@ pub fn card<'a>(
     }
     for d in index.decisions_about("Model", &model.name) {
         decisions.push(DecisionView {
-            verdict: if d.allowed { "allow" } else { "deny" },
+            verdict: Text::from(if d.allowed { "allow" } else { "deny" }),
             action: Text::from(&d.action),
             principal: Text::from(format!("{} {}", kind_word(&d.principal.0), d.principal.1)),
             resource: Text::from(format!("{} {}", kind_word(&d.resource.0), d.resource.1)),
@@ -643,11 +994,11 @@ pub fn card<'a>(
         risk: Text::from(&model.risk.name),
         high_risk,
         data_classification: Text::from(&model.data_classification.name),
-        personal_data: if model.uses_pii {
+        personal_data: Text::from(if model.uses_pii {
             "yes: PII columns upstream"
         } else {
             "no PII column upstream"
-        },
+        }),
         artifact: ArtifactView {
             framework: model
                 .framework
@@ -712,10 +1063,10 @@ fn annex<'a>(model: &'a Model, services: &[&'a Service], card: &Card<'a>) -> Ann
             });
         } else {
             answered.push(AnnexItem {
-                id,
-                title,
+                id: Text::from(id),
+                title: Text::from(title),
                 facts,
-                not_covered,
+                not_covered: not_covered.map(Text::from),
             });
         }
     };

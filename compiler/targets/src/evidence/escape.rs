@@ -57,6 +57,13 @@ fn markdown_changes_fast(b: u8) -> bool {
 /// tables and list items).
 pub fn markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 4);
+    markdown_into(text, &mut out);
+    out
+}
+
+/// [`markdown`] of `text`, appended to `out` (the model cards escape their values into
+/// one buffer per worker).
+pub fn markdown_into(text: &str, out: &mut String) {
     // Every character it changes is ASCII, so it scans bytes (a UTF-8 sequence has no
     // ASCII byte in it) and copies the runs between them whole: cards hold millions of
     // values, almost all of them plain.
@@ -78,7 +85,6 @@ pub fn markdown(text: &str) -> String {
         plain = i + 1;
     }
     out.push_str(text.get(plain..).unwrap_or_default());
-    out
 }
 
 /// The inverse of [`markdown`] (`None` when `text` is not something it produces).

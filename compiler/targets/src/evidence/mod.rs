@@ -27,14 +27,16 @@ pub mod scorecard;
 #[cfg(test)]
 mod tests;
 
+use crate::skeleton::{Skeleton, marker};
 use crate::{Collect, Emit, FileSink, Target};
 use handlebars::Handlebars;
 use plinth_ir::Platform;
 use plinth_syntax::Diagnostic;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub const CODE_INTERNAL: &str = "plinth::target::internal";
 
@@ -153,55 +155,158 @@ struct GapsView<'v, 'a> {
 /// the workers of one platform: most high-risk cards end with the same list. Keyed by
 /// the whole list, so a card gets exactly what rendering its own list would give.
 #[derive(Default)]
-struct GapLists<'a>(std::sync::Mutex<BTreeMap<Vec<card::AnnexGap<'a>>, String>>);
+struct GapLists<'a>(Mutex<BTreeMap<Vec<card::AnnexGap<'a>>, String>>);
 
 impl<'a> GapLists<'a> {
-    /// Appends the rendering of `gaps` to `buf`.
+    /// Appends the rendering of `gaps` to `out`.
     fn append(
         &self,
         hbs: &Handlebars<'_>,
         gaps: &[card::AnnexGap<'a>],
-        buf: &mut Vec<u8>,
+        out: &mut String,
     ) -> Result<(), String> {
-        let mut lists = self
-            .0
-            .lock()
-            .map_err(|_| "a worker failed while rendering Annex IV gaps".to_string())?;
+        let mut lists = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(text) = lists.get(gaps) {
-            buf.extend_from_slice(text.as_bytes());
+            out.push_str(text);
             return Ok(());
         }
-        let text = hbs
-            .render("annex_gaps", &GapsView { gaps })
-            .map_err(|e| format!("cannot render the Annex IV gaps: {e}"))?;
-        buf.extend_from_slice(text.as_bytes());
+        let text = render_gaps(hbs, gaps)?;
+        out.push_str(&text);
         lists.insert(gaps.to_vec(), text);
         Ok(())
     }
 }
 
-/// The card of model `m`, rendered into `buf`.
-fn render_card<'a>(
-    hbs: &Handlebars<'_>,
+/// The list of Annex IV items the spec cannot answer, as the card's end.
+fn render_gaps(hbs: &Handlebars<'_>, gaps: &[card::AnnexGap<'_>]) -> Result<String, String> {
+    hbs.render("annex_gaps", &GapsView { gaps })
+        .map_err(|e| format!("cannot render the Annex IV gaps: {e}"))
+}
+
+/// The model card template rendered once per [`card::Card::shape`], shared by the
+/// workers of one platform (`crate::skeleton`). Which worker renders a shape first does
+/// not matter: every card of a shape gets the same skeleton.
+#[derive(Default)]
+struct Skeletons(Mutex<HashMap<Vec<u32>, Arc<Skeleton>>>);
+
+impl Skeletons {
+    /// The skeleton of `shape`, rendered from `card` (which has that shape; its values
+    /// become markers) the first time a card of that shape comes.
+    fn get(
+        &self,
+        hbs: &Handlebars<'_>,
+        shape: &[u32],
+        card: &mut card::Card<'_>,
+    ) -> Result<Arc<Skeleton>, String> {
+        // Held while a new shape renders: only the first cards of each shape wait on it.
+        let mut skeletons = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(skeleton) = skeletons.get(shape) {
+            return Ok(Arc::clone(skeleton));
+        }
+        let mut count = 0;
+        card.each_fragment(&mut |value| {
+            *value = card::Text::from(marker(count));
+            count += 1;
+        });
+        let rendered = hbs
+            .render("model_card", card)
+            .map_err(|e| format!("cannot render the model card template: {e}"))?;
+        let skeleton = Arc::new(Skeleton::parse(&rendered, count)?);
+        skeletons.insert(shape.to_vec(), Arc::clone(&skeleton));
+        Ok(skeleton)
+    }
+}
+
+/// What one platform's cards share: the renderer, the lookups, the rendered parts.
+struct Cards<'h, 'a> {
+    hbs: &'h Handlebars<'h>,
     platform: &'a Platform,
     lineage: &'a lineage::Lineage,
-    index: &card::Index<'a>,
-    gap_lists: &GapLists<'a>,
-    m: &'a plinth_ir::Model,
-    buf: &mut Vec<u8>,
-) -> Result<(), String> {
-    let c = card::card(
-        platform,
-        m,
-        lineage.models.get(&m.name),
-        &platform.policy,
-        index,
-    );
-    render_into(hbs, "model_card", &c, buf)
-        .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))?;
-    match &c.annex {
-        Some(annex) => gap_lists.append(hbs, &annex.gaps, buf),
-        None => Ok(()),
+    index: card::Index<'a>,
+    skeletons: Skeletons,
+    gap_lists: GapLists<'a>,
+}
+
+/// A worker's buffers, reused for each card it renders.
+#[derive(Default)]
+struct Scratch {
+    shape: Vec<u32>,
+    /// The card's fragments, escaped, one after another; fragment `i` ends at `ends[i]`.
+    fragments: String,
+    ends: Vec<usize>,
+    out: String,
+}
+
+impl<'h, 'a> Cards<'h, 'a> {
+    fn new(hbs: &'h Handlebars<'h>, platform: &'a Platform, lineage: &'a lineage::Lineage) -> Self {
+        Cards {
+            hbs,
+            platform,
+            lineage,
+            index: card::Index::new(platform, &platform.policy),
+            skeletons: Skeletons::default(),
+            gap_lists: GapLists::default(),
+        }
+    }
+
+    fn card(&self, m: &'a plinth_ir::Model) -> card::Card<'a> {
+        card::card(
+            self.platform,
+            m,
+            self.lineage.models.get(&m.name),
+            &self.platform.policy,
+            &self.index,
+        )
+    }
+
+    /// The card of model `m` in `scratch.out`: its shape's skeleton with its fragments
+    /// spliced in, then its Annex IV gap list.
+    fn render(&self, m: &'a plinth_ir::Model, scratch: &mut Scratch) -> Result<(), String> {
+        let mut c = self.card(m);
+        scratch.shape.clear();
+        c.shape(&mut scratch.shape);
+        let Scratch {
+            fragments, ends, ..
+        } = scratch;
+        fragments.clear();
+        ends.clear();
+        c.each_fragment(&mut |value| {
+            escape::markdown_into(value, fragments);
+            ends.push(fragments.len());
+        });
+        let skeleton = self
+            .skeletons
+            .get(self.hbs, &scratch.shape, &mut c)
+            .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))?;
+        scratch.out.clear();
+        let fragment = |i: usize| {
+            let start = match i.checked_sub(1) {
+                Some(before) => *scratch.ends.get(before)?,
+                None => 0,
+            };
+            scratch.fragments.get(start..*scratch.ends.get(i)?)
+        };
+        skeleton.fill(fragment, &mut scratch.out)?;
+        match &c.annex {
+            Some(annex) => self
+                .gap_lists
+                .append(self.hbs, &annex.gaps, &mut scratch.out),
+            None => Ok(()),
+        }
+    }
+
+    /// The card of model `m` as plain handlebars renders it, without skeletons or
+    /// cached gap lists: what [`Cards::render`] must write.
+    fn render_by_template(&self, m: &'a plinth_ir::Model) -> Result<String, String> {
+        let c = self.card(m);
+        let mut out = self
+            .hbs
+            .render("model_card", &c)
+            .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))?;
+        if let Some(annex) = &c.annex {
+            out.push_str(&render_gaps(self.hbs, &annex.gaps)?);
+        }
+        Ok(out)
     }
 }
 
@@ -214,22 +319,34 @@ fn for_each_card<E: Send>(
     lineage: &lineage::Lineage,
     each: impl Fn(&plinth_ir::Model, &str) -> Result<(), E> + Sync,
 ) -> Result<Result<(), String>, E> {
-    let index = card::Index::new(platform, &platform.policy);
-    let gap_lists = GapLists::default();
+    let cards = Cards::new(hbs, platform, lineage);
     let models: Vec<&plinth_ir::Model> = platform.models.values().map(AsRef::as_ref).collect();
     let rendered: Vec<Result<(), String>> = models
         .par_iter()
-        .map_init(
-            || Vec::with_capacity(16 * 1024),
-            |buf, m| match render_card(hbs, platform, lineage, &index, &gap_lists, m, buf)
-                .and_then(|()| text(buf))
-            {
-                Ok(card) => each(m, card).map(Ok),
+        .map_init(Scratch::default, |scratch, m| {
+            match cards.render(m, scratch) {
+                Ok(()) => each(m, &scratch.out).map(Ok),
                 Err(message) => Ok(Err(message)),
-            },
-        )
+            }
+        })
         .collect::<Result<_, E>>()?;
     Ok(rendered.into_iter().collect())
+}
+
+/// Every model's card as plain handlebars renders it, in model order: the reference
+/// that the spliced cards ([`model_cards`], the files `plinth build` writes) are tested
+/// against.
+pub fn model_cards_by_template(
+    hbs: &Handlebars<'_>,
+    platform: &Platform,
+    lineage: &lineage::Lineage,
+) -> Result<Vec<(String, String)>, String> {
+    let cards = Cards::new(hbs, platform, lineage);
+    platform
+        .models
+        .values()
+        .map(|m| Ok((m.name.clone(), cards.render_by_template(m)?)))
+        .collect()
 }
 
 /// Every model's card, rendered, in model order (for the HTML report).
