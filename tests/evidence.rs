@@ -19,7 +19,7 @@ use plinth_check::{Db, EnvName, load, platform};
 use plinth_ir::{Date, Platform};
 use plinth_targets::Target;
 use plinth_targets::evidence::cost::{PriceOverrides, PriceTable};
-use plinth_targets::evidence::{Evidence, html};
+use plinth_targets::evidence::{self, Evidence, html};
 use plinth_tests::{examples, list_files, read_workspace, repo_root};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -178,6 +178,27 @@ fn evidence_golden_files_match_every_example() {
         failures.join("\n")
     );
     assert!(update || compared > 0);
+}
+
+/// The model cards `plinth build` writes are spliced into skeletons the card template
+/// renders once per shape (`plinth_targets::evidence::model_cards`): every example's
+/// cards, all of an environment through one set of skeletons, are what plain handlebars
+/// renders for each card.
+#[test]
+fn spliced_cards_are_what_the_template_renders_for_every_example() {
+    let hbs = evidence::markdown_renderer().unwrap();
+    let mut cards = 0;
+    for example in examples() {
+        for platform in governed(&example).0 {
+            let lin = evidence::lineage::lineage(&platform);
+            let spliced = evidence::model_cards(&hbs, &platform, &lin).unwrap();
+            let rendered = evidence::model_cards_by_template(&hbs, &platform, &lin).unwrap();
+            assert_eq!(spliced.len(), platform.models.len());
+            assert_eq!(spliced, rendered, "{}", example.display());
+            cards += spliced.len();
+        }
+    }
+    assert!(cards > 0);
 }
 
 /// The fraud example's high-risk model: the card answers the Annex IV items its spec

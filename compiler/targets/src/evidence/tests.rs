@@ -475,3 +475,239 @@ proptest! {
         prop_assert!(page.contains(&escape::html(&text)));
     }
 }
+
+/// (model name, card) in model order.
+type Cards = Vec<(String, String)>;
+
+/// The cards of `p` spliced (as `plinth build` writes them, all through one set of
+/// skeletons) and as plain handlebars renders each.
+fn spliced_and_rendered(p: &Platform) -> (Cards, Cards) {
+    let hbs = markdown_renderer().unwrap();
+    let lin = lineage::lineage(p);
+    (
+        model_cards(&hbs, p, &lin).unwrap(),
+        model_cards_by_template(&hbs, p, &lin).unwrap(),
+    )
+}
+
+/// Hostile spec text: Markdown syntax, handlebars syntax, line breaks, a NUL and text
+/// that looks like a skeleton's marker (`\0` number `\0`), which must land in the card
+/// as text.
+const HOSTILE: &str = "a\0b \u{0}3\u{0} {{name}} {{{doc}}} *x* | y |\n# z\r\t`w` \\ &#10;";
+
+#[test]
+fn splicing_writes_what_handlebars_renders() {
+    // Copies of the model that each differ from a base in one thing the template
+    // decides on, rendered together so they share skeletons: a shape that missed that
+    // thing would give the copy its base's skeleton (or the base the copy's). The `m_`
+    // copies are of minimal risk, so no Annex IV fact follows from what they change.
+    // Leaving any flag or count out of `Card::shape` fails this test, except where the
+    // rest of the shape implies it: `serving` (the service and batch job counts), a
+    // count whose items have entries (services, decisions, answered items), `annex`
+    // (its entries), `policy_evaluated` (one value per platform) and `not_covered` (one
+    // value per Annex IV item).
+    let mut p = platform_with(HOSTILE);
+    let Some(base) = p.models.get("fraud_scorer").map(|m| Model::clone(m)) else {
+        panic!("the fixture has fraud_scorer");
+    };
+    let training = |approvals: &[&str]| plinth_ir::Training {
+        schedule: approvals.is_empty().then(|| plinth_ir::Cron {
+            expr: HOSTILE.to_string(),
+            interval: plinth_ir::Duration(3_600_000),
+        }),
+        image: HOSTILE.to_string(),
+        dataset_window: None,
+        resources: Default::default(),
+        evaluation: None,
+        approvals: approvals.iter().map(ToString::to_string).collect(),
+    };
+    type Change = Box<dyn Fn(&mut Model)>;
+    let variants: Vec<(&str, Change)> = vec![
+        // High risk: the Annex IV items and their facts follow these.
+        ("h_no_purpose", Box::new(|m| m.purpose = None)),
+        ("h_no_oversight", Box::new(|m| m.human_oversight = None)),
+        (
+            "h_trained",
+            Box::new(move |m| m.training = Some(training(&[HOSTILE]))),
+        ),
+        // One fact more (2(f): scheduled retraining), nothing else.
+        (
+            "h_trained_2",
+            Box::new(move |m| {
+                m.training = Some(training(&[HOSTILE]));
+                if let Some(t) = &mut m.training {
+                    t.schedule = training(&[]).schedule;
+                }
+            }),
+        ),
+        ("m_base", Box::new(|_| {})),
+        // A tested value that is empty is false, like a missing one.
+        ("m_doc", Box::new(|m| m.doc = " ".to_string())),
+        ("m_purpose", Box::new(|m| m.purpose = Some(String::new()))),
+        ("m_use", Box::new(|m| m.intended_use = None)),
+        (
+            "m_limits",
+            Box::new(|m| m.limitations = Some(String::new())),
+        ),
+        (
+            "m_explain",
+            Box::new(|m| m.explainability = Some(String::new())),
+        ),
+        ("m_oversight", Box::new(|m| m.human_oversight = None)),
+        ("m_team", Box::new(|m| m.owner = HOSTILE.to_string())),
+        ("m_inputs", Box::new(|m| m.inputs.truncate(1))),
+        ("m_in_tensors", Box::new(|m| m.input_tensors.clear())),
+        ("m_out_tensors", Box::new(|m| m.output_tensors.clear())),
+        (
+            "m_sourced",
+            Box::new(|m| m.lineage.sources = vec!["src".into()]),
+        ),
+        (
+            "m_viewed",
+            Box::new(|m| m.lineage.feature_views = vec!["fv".into()]),
+        ),
+        (
+            "m_pii",
+            Box::new(|m| m.lineage.pii_columns = vec![HOSTILE.into()]),
+        ),
+        (
+            "m_pii_3",
+            Box::new(|m| m.lineage.pii_columns = vec!["a".into(), HOSTILE.into(), "c".into()]),
+        ),
+        (
+            "m_trained",
+            Box::new(move |m| m.training = Some(training(&[]))),
+        ),
+        (
+            "m_approved",
+            Box::new(move |m| m.training = Some(training(&[HOSTILE, "b"]))),
+        ),
+        // What the platform says about these names differs (below).
+        ("m_served", Box::new(|_| {})),
+        ("m_served_2", Box::new(|_| {})),
+        ("m_served_no_slo", Box::new(|_| {})),
+        ("m_served_no_monitor", Box::new(|_| {})),
+        ("m_batch", Box::new(|_| {})),
+        ("m_waived", Box::new(|_| {})),
+        ("m_found", Box::new(|_| {})),
+        ("m_forbidden", Box::new(|_| {})),
+        ("m_permitted", Box::new(|_| {})),
+    ];
+    for (name, change) in &variants {
+        let mut m = base.clone();
+        m.name = (*name).to_string();
+        if name.starts_with("m_") {
+            m.risk.name = "minimal".into();
+        }
+        change(&mut m);
+        p.models.insert(m.name.clone(), Arc::new(m));
+    }
+    for (name, model, slos, monitors) in [
+        ("s_1", "m_served", true, true),
+        ("s_2", "m_served_2", true, true),
+        ("s_3", "m_served_2", true, true),
+        ("s_4", "m_served_no_slo", false, true),
+        ("s_5", "m_served_no_monitor", true, false),
+    ] {
+        let mut s = crate::test_fixtures::fraud_api();
+        s.name = name.into();
+        s.model = model.into();
+        s.callers = vec![HOSTILE.into()];
+        if !slos {
+            s.slos.clear();
+        }
+        if !monitors {
+            s.monitors.clear();
+        }
+        p.services.insert(s.name.clone(), Arc::new(s));
+    }
+    let level = plinth_ir::Level {
+        rank: 1,
+        name: HOSTILE.into(),
+    };
+    let source = plinth_ir::Source {
+        name: "src".into(),
+        doc: String::new(),
+        kind: HOSTILE.into(),
+        location: Default::default(),
+        owner: "risk_ml".into(),
+        classification: level.clone(),
+        region: Some(HOSTILE.into()),
+        residency: vec![],
+        retention: None,
+        columns: vec![],
+        origin: Default::default(),
+    };
+    p.sources.insert(source.name.clone(), Arc::new(source));
+    let view = plinth_ir::FeatureView {
+        name: "fv".into(),
+        doc: String::new(),
+        entity: "card".into(),
+        key: "card_id".into(),
+        source: "src".into(),
+        freshness: None,
+        ttl: None,
+        online: false,
+        schedule: None,
+        owner: "risk_ml".into(),
+        classification: level,
+        image: None,
+        resources: Default::default(),
+        features: vec![],
+        expects: vec![],
+        uses_pii: false,
+        lineage: Default::default(),
+        origin: Default::default(),
+    };
+    p.feature_views.insert(view.name.clone(), Arc::new(view));
+    let mut job = crate::test_fixtures::fraud_rescoring();
+    job.model = "m_batch".into();
+    p.batch_jobs.insert(job.name.clone(), Arc::new(job));
+    let mut waiver = p.waivers.values().next().unwrap().clone();
+    waiver.name = "w_2".into();
+    waiver.targets = vec!["m_waived".into()];
+    p.waivers.insert(waiver.name.clone(), waiver);
+    let mut finding = p.policy.findings[0].clone();
+    (finding.kind, finding.name, finding.waiver) = ("Model".into(), "m_found".into(), None);
+    p.policy.findings.push(finding);
+    // One decision each, determined by a forbid rule (one a finding names) or by a
+    // base permit only: `{{#if by}}` differs.
+    for (model, rule) in [
+        ("m_forbidden", "reliability.multi-region-tier1"),
+        ("m_permitted", "baseline.allow"),
+    ] {
+        p.policy.decisions.push(PolicyDecision {
+            action: HOSTILE.into(),
+            principal: ("Team".into(), "risk_ml".into()),
+            resource: ("Model".into(), model.into()),
+            allowed: false,
+            determining: vec![rule.into()],
+        });
+    }
+
+    let (spliced, rendered) = spliced_and_rendered(&p);
+    assert_eq!(spliced.len(), variants.len() + 1);
+    for ((name, spliced), (_, rendered)) in spliced.iter().zip(&rendered) {
+        assert_eq!(spliced, rendered, "{name}");
+    }
+    // The hostile text reached the cards, escaped, and the variants took effect.
+    let card = |name: &str| &spliced.iter().find(|(n, _)| n == name).unwrap().1;
+    assert!(card("fraud_scorer").contains("a\0b \u{0}3\u{0} \\{\\{name\\}\\}"));
+    assert!(card("m_purpose").contains("- **Purpose:** _not stated in the spec_"));
+    assert!(card("m_approved").contains("- **Approvals:** a\0b"));
+    assert!(card("m_forbidden").contains("| reliability\\.multi\\-region\\-tier1 |\n"));
+    assert!(card("m_permitted").contains("| base permit |\n"));
+    assert!(card("m_served_2").contains("### service s\\_3"));
+    assert!(!card("m_base").contains("Annex IV"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Hostile text in every field the fixture fills, both ways.
+    #[test]
+    fn splicing_writes_what_handlebars_renders_for_any_text(text in hostile()) {
+        let (spliced, rendered) = spliced_and_rendered(&platform_with(&text));
+        prop_assert_eq!(spliced, rendered);
+    }
+}
