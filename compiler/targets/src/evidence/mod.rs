@@ -369,7 +369,9 @@ pub fn model_cards(
 }
 
 /// Writes every evidence file into `sink`: the cards as they are rendered (never all in
-/// memory), then the environment-wide files, each from one reused buffer.
+/// memory), and beside them the environment-wide files, each from one reused buffer
+/// (they wait for nothing the cards make; on the cards' workers they would run alone
+/// after the last card). A failure of the cards is reported before one of the others.
 fn write_files(
     platform: &Platform,
     prices: &cost::PriceTable,
@@ -377,18 +379,34 @@ fn write_files(
 ) -> Result<(), Failure> {
     let hbs = markdown_renderer()?;
     let lin = lineage::lineage(platform);
-    for_each_card(&hbs, platform, &lin, |m, card| {
-        sink.write(&format!("models/{}.md", m.name), card)
-    })??;
+    let (cards, others) = rayon::join(
+        || {
+            for_each_card(&hbs, platform, &lin, |m, card| {
+                sink.write(&format!("models/{}.md", m.name), card)
+            })
+        },
+        || write_environment_files(&hbs, platform, &lin, prices, sink),
+    );
+    cards??;
+    others
+}
+
+/// The files of the whole environment: lineage, scorecard, cost.
+fn write_environment_files(
+    hbs: &Handlebars<'_>,
+    platform: &Platform,
+    lin: &lineage::Lineage,
+    prices: &cost::PriceTable,
+    sink: &dyn FileSink,
+) -> Result<(), Failure> {
     let mut buf = Vec::with_capacity(1 << 20);
-    json_into(&lin, &mut buf)?;
+    json_into(lin, &mut buf)?;
     sink.write("lineage.json", text(&buf)?)?;
-    sink.write("lineage.dot", &lineage::dot(&lin))?;
-    drop(lin);
+    sink.write("lineage.dot", &lineage::dot(lin))?;
     let score = scorecard::scorecard(platform, &platform.policy);
     json_into(&score, &mut buf)?;
     sink.write("scorecard.json", text(&buf)?)?;
-    render_into(&hbs, "scorecard", &scorecard_view(&score), &mut buf)
+    render_into(hbs, "scorecard", &scorecard_view(&score), &mut buf)
         .map_err(|e| format!("cannot render the scorecard: {e}"))?;
     sink.write("scorecard.md", text(&buf)?)?;
     drop(score);
@@ -396,7 +414,7 @@ fn write_files(
     json_into(&estimate.rounded(), &mut buf)?;
     sink.write("cost.json", text(&buf)?)?;
     render_into(
-        &hbs,
+        hbs,
         "cost",
         &cost_view(&estimate, Some(&platform.environment.name)),
         &mut buf,
