@@ -17,6 +17,9 @@
 //! format.
 //! Markdown comes from handlebars templates in `targets/evidence/` whose one escape
 //! function is [`escape::markdown`]; the HTML report ([`html`]) uses [`escape::html`].
+//! The model card template is rendered once per shape of card and each card spliced
+//! into it (`crate::skeleton`, [`card::Card::shape`]); [`model_cards_by_template`] is
+//! the plain rendering the tests compare it with.
 
 pub mod card;
 pub mod cost;
