@@ -13,11 +13,14 @@
 //! the shape holds everything the template branches on; each user has a test that
 //! renders both ways and compares.
 //!
-//! Users: `airflow` (whose template inserts every fragment verbatim) and
+//! Users: `airflow` (whose template inserts every fragment verbatim),
 //! `evidence::card` (whose template escapes every value for Markdown; a marker holds no
-//! character that escape changes).
+//! character that escape changes) and `triton` (whose skeleton is rendered without
+//! escaping, as its escape would change a marker's NUL; each fragment is escaped).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Ends the text before a marker and the marker's number. The template holds no NUL and
 /// a marker is only ever looked for in a skeleton, never in a fragment, so fragments may
@@ -86,5 +89,62 @@ impl Skeleton {
         }
         out.push_str(&self.tail);
         Ok(())
+    }
+}
+
+/// The skeletons of one template by shape, shared by the workers rendering one set of
+/// files. Which worker renders a shape first does not matter: every output of a shape
+/// gets the same skeleton.
+#[derive(Default)]
+pub struct Skeletons(Mutex<HashMap<Vec<u32>, Arc<Skeleton>>>);
+
+impl Skeletons {
+    /// The skeleton of `shape`; the first time that shape comes, `render` gives the
+    /// template rendered with markers (for a context of that shape) and the number of
+    /// fragments.
+    pub fn get(
+        &self,
+        shape: &[u32],
+        render: impl FnOnce() -> Result<(String, usize), String>,
+    ) -> Result<Arc<Skeleton>, String> {
+        // Held while a new shape renders: only the first outputs of each shape wait on it.
+        let mut skeletons = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(skeleton) = skeletons.get(shape) {
+            return Ok(Arc::clone(skeleton));
+        }
+        let (rendered, fragments) = render()?;
+        let skeleton = Arc::new(Skeleton::parse(&rendered, fragments)?);
+        skeletons.insert(shape.to_vec(), Arc::clone(&skeleton));
+        Ok(skeleton)
+    }
+}
+
+/// One output's fragments, written one after another into one buffer a worker reuses.
+#[derive(Default)]
+pub struct Fragments {
+    text: String,
+    /// Fragment `i` ends at `ends[i]`.
+    ends: Vec<usize>,
+}
+
+impl Fragments {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    /// Adds the next fragment: what `write` appends to the buffer.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut String)) {
+        write(&mut self.text);
+        self.ends.push(self.text.len());
+    }
+
+    /// Fragment `index`, the lookup [`Skeleton::fill`] takes.
+    pub fn get(&self, index: usize) -> Option<&str> {
+        let start = match index.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
+        self.text.get(start..*self.ends.get(index)?)
     }
 }

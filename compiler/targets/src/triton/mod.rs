@@ -25,20 +25,26 @@
 //!   the repository has one config per model. Otherwise it is an error on the later
 //!   service.
 //!
-//! The config is rendered by `targets/triton/config.pbtxt.hbs` in handlebars' strict
-//! mode, with [`escape_pbtxt`] as the escape function, so every `{{value}}` is escaped as
-//! the inside of a protobuf text string: a name can never end the string early.
+//! The config is `targets/triton/config.pbtxt.hbs` as handlebars renders it in strict
+//! mode with [`escape_pbtxt`] as the escape function ([`handlebars`]), so every
+//! `{{value}}` is escaped as the inside of a protobuf text string: a name can never end
+//! the string early. Handlebars renders it once per [`ModelConfig::shape`] with markers
+//! for values (`crate::skeleton`), and each config is that skeleton with its own values
+//! escaped by [`escape_pbtxt`] spliced in; [`configs_by_template`] is the plain
+//! rendering, which tests compare it with.
 
 #[cfg(test)]
 mod tests;
 
 use crate::names::model_repository_uri;
+use crate::skeleton::{Fragments, Skeletons, marker};
 use crate::{Collect, Emit, FileSink, Target};
-use handlebars::{Context, Handlebars};
+use handlebars::Handlebars;
 use plinth_ir::{Model, Platform, Service, Tensor};
 use plinth_syntax::Diagnostic;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
@@ -64,12 +70,12 @@ impl Target for Triton {
         Collect::emit(self, platform, CODE_INTERNAL)
     }
 
-    /// Models are independent: each is rendered on whichever core is free, into two
+    /// Models are independent: each is rendered on whichever core is free, into
     /// buffers its worker reuses, and its two files go to the sink at once, so the
     /// repository (20,000 files at 5,000 services in two environments) is never all in
     /// memory. Diagnostics come back in model name order, whatever the scheduling.
     fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
-        let handlebars = match handlebars() {
+        let handlebars = match skeleton_handlebars() {
             Ok(h) => h,
             Err(e) => {
                 return Ok(vec![Diagnostic::error(
@@ -79,29 +85,17 @@ impl Target for Triton {
                 )]);
             }
         };
-        // Services by model, in name order (the map is sorted by service name).
-        let mut by_model: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
-        for service in platform.services.values() {
-            if service.runtime == "triton" {
-                by_model.entry(&service.model).or_default().push(service);
-            }
-        }
-        let models: Vec<(&Model, Vec<&Service>)> = by_model
-            .into_iter()
-            // The checker reports unknown references.
-            .filter_map(|(name, services)| Some((&**platform.models.get(name)?, services)))
-            .collect();
-        let diagnostics: Vec<Vec<Diagnostic>> = models
+        let skeletons = Skeletons::default();
+        let diagnostics: Vec<Vec<Diagnostic>> = served_models(platform)
             .par_iter()
             .map_init(
-                || (Vec::with_capacity(4096), String::with_capacity(1024)),
-                |(config, readme), (model, services)| {
-                    let view = match model_config(platform, model, services) {
+                || (Scratch::default(), String::with_capacity(1024)),
+                |(scratch, readme), (model, services)| {
+                    let mut view = match model_config(platform, model, services) {
                         Ok(view) => view,
                         Err(diags) => return Ok(diags),
                     };
-                    config.clear();
-                    let text = match render_config(&handlebars, &view, config) {
+                    let text = match splice_config(&handlebars, &skeletons, &mut view, scratch) {
                         Ok(text) => text,
                         Err(e) => {
                             return Ok(vec![
@@ -130,26 +124,95 @@ impl Target for Triton {
     }
 }
 
-/// `config.pbtxt` of one model, rendered into `buf` (cleared by the caller).
-/// Handlebars reads its data as JSON, so the typed view becomes one `Context`; the
-/// output goes straight into the reused buffer rather than a fresh string per model.
-fn render_config<'b>(
-    handlebars: &Handlebars<'_>,
-    view: &ModelConfig<'_>,
-    buf: &'b mut Vec<u8>,
-) -> Result<&'b str, String> {
-    let context = Context::wraps(view).map_err(|e| e.to_string())?;
-    handlebars
-        .render_with_context_to_write("config", &context, &mut *buf)
-        .map_err(|e| e.to_string())?;
-    std::str::from_utf8(buf).map_err(|e| e.to_string())
+/// The models that Triton services serve, each with its services, in model name order
+/// (services in name order: the platform's map is sorted by name).
+fn served_models(platform: &Platform) -> Vec<(&Model, Vec<&Service>)> {
+    let mut by_model: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+    for service in platform.services.values() {
+        if service.runtime == "triton" {
+            by_model.entry(&service.model).or_default().push(service);
+        }
+    }
+    by_model
+        .into_iter()
+        // The checker reports unknown references.
+        .filter_map(|(name, services)| Some((&**platform.models.get(name)?, services)))
+        .collect()
+}
+
+/// A worker's buffers, reused for each config it renders.
+#[derive(Default)]
+struct Scratch {
+    shape: Vec<u32>,
+    fragments: Fragments,
+    out: String,
+}
+
+/// `config.pbtxt` of one model in `scratch.out`: the skeleton of its shape with its
+/// values, escaped by [`escape_pbtxt`] as [`handlebars`] escapes every `{{value}}`,
+/// spliced in. `skeleton_hbs` is [`skeleton_handlebars`].
+fn splice_config<'s>(
+    skeleton_hbs: &Handlebars<'_>,
+    skeletons: &Skeletons,
+    view: &mut ModelConfig<'_>,
+    scratch: &'s mut Scratch,
+) -> Result<&'s str, String> {
+    scratch.shape.clear();
+    view.shape(&mut scratch.shape);
+    scratch.fragments.clear();
+    let fragments = &mut scratch.fragments;
+    view.each_fragment(&mut |value| fragments.push_with(|buf| escape_pbtxt_into(value, buf)));
+    let skeleton = skeletons.get(&scratch.shape, || {
+        // Only for the first model of each shape: a copy of its view with markers.
+        let mut markers = view.clone();
+        let mut count = 0;
+        markers.each_fragment(&mut |value| {
+            *value = Cow::Owned(marker(count));
+            count += 1;
+        });
+        let rendered = skeleton_hbs
+            .render("config", &markers)
+            .map_err(|e| e.to_string())?;
+        Ok((rendered, count))
+    })?;
+    scratch.out.clear();
+    skeleton.fill(|i| scratch.fragments.get(i), &mut scratch.out)?;
+    Ok(&scratch.out)
+}
+
+/// Every Triton-served model's `config.pbtxt` as plain handlebars ([`handlebars`])
+/// renders it, `(path, text)` in model order, models with diagnostics left out: the
+/// reference that the spliced configs `plinth build` writes are tested against.
+pub fn configs_by_template(platform: &Platform) -> Result<Vec<(String, String)>, String> {
+    let hbs = handlebars().map_err(|e| e.to_string())?;
+    served_models(platform)
+        .iter()
+        .filter_map(|(model, services)| model_config(platform, model, services).ok())
+        .map(|view| {
+            let text = hbs.render("config", &view).map_err(|e| e.to_string())?;
+            Ok((format!("model_repository/{}/config.pbtxt", view.name), text))
+        })
+        .collect()
 }
 
 /// The template registry: strict mode, pbtxt escaping, no HTML escaping.
 pub fn handlebars() -> Result<Handlebars<'static>, handlebars::TemplateError> {
+    registry(escape_pbtxt)
+}
+
+/// The registry that renders skeletons: [`handlebars`] without escaping, since every
+/// value it writes is a marker, whose NUL [`escape_pbtxt`] would change; the values
+/// spliced in are escaped instead.
+fn skeleton_handlebars() -> Result<Handlebars<'static>, handlebars::TemplateError> {
+    registry(handlebars::no_escape)
+}
+
+fn registry(
+    escape: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> Result<Handlebars<'static>, handlebars::TemplateError> {
     let mut h = Handlebars::new();
     h.set_strict_mode(true);
-    h.register_escape_fn(escape_pbtxt);
+    h.register_escape_fn(escape);
     h.register_template_string("config", TEMPLATE)?;
     Ok(h)
 }
@@ -160,14 +223,22 @@ pub fn handlebars() -> Result<Handlebars<'static>, handlebars::TemplateError> {
 /// so the output is plain ASCII that Triton's C++ parser and Python's `text_format` read
 /// back as exactly `text`.
 pub fn escape_pbtxt(text: &str) -> String {
-    // Handlebars calls this for every value; most need no escape: copy them whole.
+    let mut out = String::with_capacity(text.len());
+    escape_pbtxt_into(text, &mut out);
+    out
+}
+
+/// [`escape_pbtxt`] of `text`, appended to `out`.
+pub fn escape_pbtxt_into(text: &str, out: &mut String) {
+    // Most values need no escape: copy them whole.
     if text
         .bytes()
         .all(|b| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\')
     {
-        return text.to_owned();
+        out.push_str(text);
+        return;
     }
-    let mut out = String::with_capacity(text.len());
+    out.reserve(text.len());
     for byte in text.bytes() {
         match byte {
             b'"' => out.push_str("\\\""),
@@ -182,55 +253,169 @@ pub fn escape_pbtxt(text: &str) -> String {
             }
         }
     }
-    out
 }
 
-/// The template's data: borrowed from the platform, so building it copies no names
-/// (handlebars converts it to its JSON context once, in [`render_config`]).
+/// A value the template writes: borrowed from the platform where it can be, text so
+/// that a marker can take its place.
+pub type Text<'a> = Cow<'a, str>;
+
+/// The template's data: borrowed from the platform, so building it copies no names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ModelConfig<'a> {
     /// For the header comment.
-    pub source: &'a str,
-    pub model: &'a str,
-    pub version: &'a str,
-    pub services: String,
-    pub environment: &'a str,
-    pub name: &'a str,
-    pub platform: Option<&'static str>,
-    pub backend: Option<&'static str>,
-    pub default_model_filename: &'static str,
-    pub max_batch_size: u32,
+    pub source: Text<'a>,
+    pub model: Text<'a>,
+    pub version: Text<'a>,
+    pub services: Text<'a>,
+    pub environment: Text<'a>,
+    pub name: Text<'a>,
+    pub platform: Option<Text<'a>>,
+    pub backend: Option<Text<'a>>,
+    pub default_model_filename: Text<'a>,
+    /// A number, as text (handlebars writes a number as its decimal digits).
+    pub max_batch_size: Text<'a>,
     pub inputs: Vec<TensorConfig<'a>>,
     pub outputs: Vec<TensorConfig<'a>>,
-    pub dynamic_batching: Option<DynamicBatching>,
-    pub instance_group: InstanceGroup,
+    pub dynamic_batching: Option<DynamicBatching<'a>>,
+    pub instance_group: InstanceGroup<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TensorConfig<'a> {
-    pub name: &'a str,
+    pub name: Text<'a>,
     /// `TYPE_INT64`, ...
-    pub data_type: &'static str,
+    pub data_type: Text<'a>,
     /// `1, 16`: the list's inside.
-    pub dims: String,
+    pub dims: Text<'a>,
     /// A scalar per batch item: `dims: [ 1 ]` reshaped to `[ ]`.
     pub reshape: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DynamicBatching {
+pub struct DynamicBatching<'a> {
     /// `16, 32`, or empty.
-    pub preferred_batch_size: String,
-    pub max_queue_delay_microseconds: u64,
+    pub preferred_batch_size: Text<'a>,
+    /// A number, as text.
+    pub max_queue_delay_microseconds: Text<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct InstanceGroup {
-    pub count: u32,
+pub struct InstanceGroup<'a> {
+    /// A number, as text.
+    pub count: Text<'a>,
     /// `KIND_GPU` or `KIND_CPU`.
-    pub kind: &'static str,
+    pub kind: Text<'a>,
     /// `0, 1`, or empty for CPU.
-    pub gpus: String,
+    pub gpus: Text<'a>,
+}
+
+/// Whether handlebars' `{{#if}}` holds for a text value: present and not empty.
+fn truthy(text: Option<&Text>) -> bool {
+    text.is_some_and(|t| !t.is_empty())
+}
+
+impl<'a> ModelConfig<'a> {
+    /// What the template decides on: each `{{#if}}` value's truth and each `{{#each}}`
+    /// list's length (`@last` follows from it). Destructures the view whole, so a new
+    /// field must be placed here or in [`ModelConfig::each_fragment`].
+    pub fn shape(&self, out: &mut Vec<u32>) {
+        let ModelConfig {
+            source: _,
+            model: _,
+            version: _,
+            services: _,
+            environment: _,
+            name: _,
+            platform,
+            backend,
+            default_model_filename: _,
+            max_batch_size: _,
+            inputs,
+            outputs,
+            dynamic_batching,
+            instance_group:
+                InstanceGroup {
+                    count: _,
+                    kind: _,
+                    gpus,
+                },
+        } = self;
+        out.push(u32::from(truthy(platform.as_ref())));
+        out.push(u32::from(truthy(backend.as_ref())));
+        for tensors in [inputs, outputs] {
+            out.push(u32::try_from(tensors.len()).unwrap_or(u32::MAX));
+            out.extend(tensors.iter().map(|t| u32::from(t.reshape)));
+        }
+        match dynamic_batching {
+            Some(d) => out.extend([1, u32::from(truthy(Some(&d.preferred_batch_size)))]),
+            None => out.push(0),
+        }
+        out.push(u32::from(truthy(Some(gpus))));
+    }
+
+    /// Every value the template may write, in the one order that numbers a skeleton's
+    /// markers. A value that an `{{#if}}` tests is visited only when it holds (a marker
+    /// in its place would make it hold); the shape says which.
+    pub fn each_fragment(&mut self, f: &mut impl FnMut(&mut Text<'a>)) {
+        let ModelConfig {
+            source,
+            model,
+            version,
+            services,
+            environment,
+            name,
+            platform,
+            backend,
+            default_model_filename,
+            max_batch_size,
+            inputs,
+            outputs,
+            dynamic_batching,
+            instance_group: InstanceGroup { count, kind, gpus },
+        } = self;
+        for value in [
+            source,
+            model,
+            version,
+            services,
+            environment,
+            name,
+            default_model_filename,
+            max_batch_size,
+        ] {
+            f(value);
+        }
+        for tensor in inputs.iter_mut().chain(outputs) {
+            let TensorConfig {
+                name,
+                data_type,
+                dims,
+                reshape: _,
+            } = tensor;
+            for value in [name, data_type, dims] {
+                f(value);
+            }
+        }
+        let preferred = match dynamic_batching {
+            Some(DynamicBatching {
+                preferred_batch_size,
+                max_queue_delay_microseconds,
+            }) => {
+                f(max_queue_delay_microseconds);
+                Some(preferred_batch_size)
+            }
+            None => None,
+        };
+        f(count);
+        f(kind);
+        for value in [platform.as_mut(), backend.as_mut(), preferred, Some(gpus)]
+            .into_iter()
+            .flatten()
+            .filter(|value| truthy(Some(value)))
+        {
+            f(value);
+        }
+    }
 }
 
 /// `(platform, backend, default_model_filename)` for a model format.
@@ -265,35 +450,48 @@ pub fn data_type(dtype: &str) -> Option<&'static str> {
 }
 
 /// The settings a service decides, which every service of one model must share.
-fn serving(service: &Service) -> (u32, Option<DynamicBatching>, InstanceGroup) {
+fn serving(
+    service: &Service,
+) -> (
+    Text<'static>,
+    Option<DynamicBatching<'static>>,
+    InstanceGroup<'static>,
+) {
     let max_batch_size = service.batching.as_ref().map_or(0, |b| b.max_batch);
     let dynamic_batching = service.batching.as_ref().map(|b| DynamicBatching {
         preferred_batch_size: join(&b.preferred),
-        max_queue_delay_microseconds: b.max_delay.millis().saturating_mul(1000),
+        max_queue_delay_microseconds: number(b.max_delay.millis().saturating_mul(1000)),
     });
     let gpu = service.resources.gpu;
     let instance_group = if gpu > 0 {
         InstanceGroup {
-            count: 1,
-            kind: "KIND_GPU",
+            count: Cow::Borrowed("1"),
+            kind: Cow::Borrowed("KIND_GPU"),
             gpus: join(&(0..gpu).collect::<Vec<_>>()),
         }
     } else {
         InstanceGroup {
-            count: 1,
-            kind: "KIND_CPU",
-            gpus: String::new(),
+            count: Cow::Borrowed("1"),
+            kind: Cow::Borrowed("KIND_CPU"),
+            gpus: Cow::Borrowed(""),
         }
     };
-    (max_batch_size, dynamic_batching, instance_group)
+    (number(max_batch_size), dynamic_batching, instance_group)
 }
 
-fn join<T: ToString>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A number as handlebars writes it.
+fn number(n: impl ToString) -> Text<'static> {
+    Cow::Owned(n.to_string())
+}
+
+fn join<T: ToString>(items: &[T]) -> Text<'static> {
+    Cow::Owned(
+        items
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
 }
 
 fn model_config<'a>(
@@ -378,10 +576,10 @@ fn model_config<'a>(
                     return None;
                 };
                 Some(TensorConfig {
-                    name: &t.name,
-                    data_type,
+                    name: Cow::Borrowed(&t.name),
+                    data_type: Cow::Borrowed(data_type),
                     dims: if t.dims.is_empty() {
-                        "1".to_string()
+                        Cow::Borrowed("1")
                     } else {
                         join(&t.dims)
                     },
@@ -398,15 +596,15 @@ fn model_config<'a>(
     let (max_batch_size, dynamic_batching, instance_group) = settings;
     let names: Vec<String> = services.iter().map(|s| format!("`{}`", s.name)).collect();
     Ok(ModelConfig {
-        source: &origin.file,
-        model: &model.name,
-        version: &model.version,
-        services: names.join(", "),
-        environment: &platform.environment.name,
-        name: &model.name,
-        platform: platform_name,
-        backend,
-        default_model_filename,
+        source: Cow::Borrowed(&origin.file),
+        model: Cow::Borrowed(&model.name),
+        version: Cow::Borrowed(&model.version),
+        services: Cow::Owned(names.join(", ")),
+        environment: Cow::Borrowed(&platform.environment.name),
+        name: Cow::Borrowed(&model.name),
+        platform: platform_name.map(Cow::Borrowed),
+        backend: backend.map(Cow::Borrowed),
+        default_model_filename: Cow::Borrowed(default_model_filename),
         max_batch_size,
         inputs,
         outputs,
@@ -428,7 +626,7 @@ fn is_repository_name(name: &str) -> bool {
 /// appended to `out`.
 fn version_readme(out: &mut String, platform: &Platform, model: &Model, view: &ModelConfig) {
     let uri = model_repository_uri(&platform.environment, &model.name);
-    let file = view.default_model_filename;
+    let file = &view.default_model_filename;
     // Writing into a `String` cannot fail.
     let _ = write!(
         out,
