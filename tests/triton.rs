@@ -100,3 +100,25 @@ fn golden_model_repositories() {
     // fraud (prod, staging), recommendations (2 models x 2 envs), the fixtures (3).
     assert!(configs >= 7, "only {configs} configs");
 }
+
+/// Every example's configs, as `plinth build` splices them, are what plain handlebars
+/// renders (`triton::configs_by_template`).
+#[test]
+fn spliced_configs_are_what_handlebars_renders() {
+    let mut configs = 0;
+    for (name, dir) in workspaces() {
+        for (env, platform) in example_platforms(&dir) {
+            let spliced: Vec<(String, String)> = Triton
+                .emit(&platform)
+                .files
+                .into_iter()
+                .filter(|f| f.path.ends_with("/config.pbtxt"))
+                .map(|f| (f.path, f.contents))
+                .collect();
+            let plain = plinth_targets::triton::configs_by_template(&platform).unwrap();
+            assert_eq!(spliced, plain, "{name}/{env}");
+            configs += spliced.len();
+        }
+    }
+    assert!(configs > 0);
+}

@@ -453,3 +453,140 @@ fn fixture_output_is_written_for_external_validators() {
     )
     .unwrap();
 }
+
+/// Text that could break a splice or a string literal: protobuf string syntax, line
+/// breaks, NUL and other control bytes, what a skeleton's markers look like, handlebars.
+const SPLICE_HOSTILE: [&str; 9] = [
+    "quote\"d \\ back\\\\slash",
+    "new\nline\r\ttab",
+    "nul\0byte \u{1}\u{7f}",
+    "\u{0}0\u{0}",
+    "\0 1 \0\0\u{2}\0",
+    "{{name}} {{#if platform}}x{{/if}} {{{raw}}}",
+    "ünïcødé ✓ 🦀",
+    "",
+    " ",
+];
+
+/// One platform with a model of every shape the config template decides on (format:
+/// platform or backend; 0, 1 or 3 inputs and 1 or 2 outputs, scalar or not at each
+/// position; no batching, batching without and with preferred sizes; CPU or GPUs), with
+/// hostile text in every value that can hold text, rendered together so that they share
+/// skeletons: a shape that missed something the template decides on gives some model
+/// another model's skeleton.
+fn shapes_platform() -> Platform {
+    let mut platform = fraud_platform();
+    let base_model = platform.models.remove("fraud_scorer").unwrap();
+    let base_service = platform.services.remove("fraud_api").unwrap();
+    let hostile = |i: usize| SPLICE_HOSTILE[i % SPLICE_HOSTILE.len()].to_string();
+    let tensor = |name: String, scalar: bool| Tensor {
+        name,
+        dtype: "float32".to_string(),
+        dims: if scalar { vec![] } else { vec![-1, 4] },
+        features: vec![],
+    };
+    let mut i = 0;
+    for format in ["onnx", "python"] {
+        for inputs in [
+            &[][..],
+            &[true][..],
+            &[false, true, false][..],
+            &[true, false, true][..],
+        ] {
+            for outputs in [&[false][..], &[true, false][..], &[false, true][..]] {
+                for preferred in [None, Some(vec![]), Some(vec![4, 8])] {
+                    for gpu in [0, 2] {
+                        i += 1;
+                        let mut model = (*base_model).clone();
+                        model.name = format!("m{i:03}");
+                        model.format = format.to_string();
+                        model.version = hostile(i);
+                        model.origin.file = hostile(i + 1);
+                        model.input_tensors = inputs
+                            .iter()
+                            .enumerate()
+                            .map(|(j, scalar)| tensor(hostile(i + j + 2), *scalar))
+                            .collect();
+                        model.output_tensors = outputs
+                            .iter()
+                            .enumerate()
+                            .map(|(j, scalar)| tensor(hostile(i + j + 5), *scalar))
+                            .collect();
+                        let mut service = (*base_service).clone();
+                        service.name = format!("{}{}", hostile(i + 7), model.name);
+                        service.model = model.name.clone();
+                        service.resources.gpu = gpu;
+                        service.batching = preferred.clone().map(|preferred| Batching {
+                            max_batch: 16,
+                            max_delay: Duration(5),
+                            preferred,
+                        });
+                        platform.models.insert(model.name.clone(), Arc::new(model));
+                        platform
+                            .services
+                            .insert(service.name.clone(), Arc::new(service));
+                    }
+                }
+            }
+        }
+    }
+    platform
+}
+
+/// The config files of `emit`, by path.
+fn configs(emit: &Emit) -> BTreeMap<String, String> {
+    emit.files
+        .iter()
+        .filter(|f| f.path.ends_with("/config.pbtxt"))
+        .map(|f| (f.path.clone(), f.contents.clone()))
+        .collect()
+}
+
+/// The spliced configs `emit_to` writes are what plain handlebars renders, for every
+/// shape at once and for hostile text. Leaving any entry out of `ModelConfig::shape`
+/// fails this test (`platform` and `backend` imply each other, as a format has exactly
+/// one: leaving out both fails), and so does visiting a tested value in `each_fragment`
+/// whatever its truth (a marker turns an empty `gpus` true).
+#[test]
+fn splicing_writes_what_handlebars_renders() {
+    let platform = shapes_platform();
+    let out = emit(&platform);
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+    let spliced = configs(&out);
+    assert_eq!(spliced.len(), 144);
+    let plain: BTreeMap<String, String> = configs_by_template(&platform)
+        .unwrap()
+        .into_iter()
+        .collect();
+    for (path, text) in &plain {
+        assert_eq!(spliced.get(path), Some(text), "{path}");
+    }
+    assert_eq!(spliced.len(), plain.len());
+    // Every hostile text went through: read back from the config, exactly.
+    let names: Vec<String> = spliced.values().flat_map(|c| names_in(c)).collect();
+    for text in SPLICE_HOSTILE {
+        assert!(names.iter().any(|n| n == text), "{text:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn splicing_any_text_writes_what_handlebars_renders(
+        texts in proptest::collection::vec(any::<String>(), 4),
+        scalar in any::<bool>(),
+    ) {
+        let mut platform = fraud_platform();
+        let model = platform.models.get_mut("fraud_scorer").map(Arc::make_mut).unwrap();
+        model.version = texts[0].clone();
+        model.origin.file = texts[1].clone();
+        model.input_tensors[0].name = texts[2].clone();
+        model.output_tensors[0].name = texts[3].clone();
+        if scalar {
+            model.output_tensors[0].dims = vec![];
+        }
+        let spliced = configs(&emit(&platform));
+        let plain: BTreeMap<String, String> =
+            configs_by_template(&platform).unwrap().into_iter().collect();
+        prop_assert_eq!(spliced, plain);
+    }
+}
