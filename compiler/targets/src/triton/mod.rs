@@ -75,7 +75,7 @@ impl Target for Triton {
     /// repository (20,000 files at 5,000 services in two environments) is never all in
     /// memory. Diagnostics come back in model name order, whatever the scheduling.
     fn emit_to(&self, platform: &Platform, sink: &dyn FileSink) -> io::Result<Vec<Diagnostic>> {
-        let handlebars = match skeleton_handlebars() {
+        let skeleton_hbs = match skeleton_handlebars() {
             Ok(h) => h,
             Err(e) => {
                 return Ok(vec![Diagnostic::error(
@@ -95,7 +95,7 @@ impl Target for Triton {
                         Ok(view) => view,
                         Err(diags) => return Ok(diags),
                     };
-                    let text = match splice_config(&handlebars, &skeletons, &mut view, scratch) {
+                    let text = match splice_config(&skeleton_hbs, &skeletons, &mut view, scratch) {
                         Ok(text) => text,
                         Err(e) => {
                             return Ok(vec![
