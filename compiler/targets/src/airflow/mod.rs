@@ -43,7 +43,7 @@ pub mod spec;
 mod tests;
 
 use crate::names::{artifact_bucket_name, check_dns1123_label};
-use crate::skeleton::{Skeleton, marker};
+use crate::skeleton::{Skeleton, Skeletons, marker};
 use crate::{Collect, Emit, FileSink, Target};
 use handlebars::{Context, Handlebars, Output, RenderContext, Renderable};
 use petgraph::algo::toposort;
@@ -200,7 +200,7 @@ struct Renderer {
     /// The namespace as a Python literal.
     namespace: String,
     /// The template rendered once per shape of DAG, shared by the workers.
-    skeletons: Mutex<HashMap<Vec<u32>, Arc<Skeleton>>>,
+    skeletons: Skeletons,
     /// The `PLINTH_SPEC` literal of each feature view's document, by view name: the
     /// view's materialization DAG and the training DAG of each model reading it carry
     /// the same one.
@@ -221,7 +221,7 @@ impl Renderer {
             hbs,
             environment: comment(&env.name),
             namespace: python_str(&env.namespace),
-            skeletons: Mutex::default(),
+            skeletons: Skeletons::default(),
             view_specs: Mutex::default(),
         })
     }
@@ -1194,24 +1194,16 @@ impl Renderer {
     /// The skeleton of `shape`, rendered from `view` (whose fragments have been taken)
     /// the first time a DAG of that shape comes.
     fn skeleton(&self, shape: &[u32], view: &mut DagView) -> Result<Arc<Skeleton>, String> {
-        // Held while a new shape renders: only the first DAGs of each shape wait on it.
-        let mut skeletons = self
-            .skeletons
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(skeleton) = skeletons.get(shape) {
-            return Ok(Arc::clone(skeleton));
-        }
-        let mut count = 0;
-        view.each_fragment(&mut |fragment| {
-            *fragment = marker(count);
-            count += 1;
-        });
-        let mut rendered = String::new();
-        self.render_template(view, &mut rendered)?;
-        let skeleton = Arc::new(Skeleton::parse(&rendered, count)?);
-        skeletons.insert(shape.to_vec(), Arc::clone(&skeleton));
-        Ok(skeleton)
+        self.skeletons.get(shape, || {
+            let mut count = 0;
+            view.each_fragment(&mut |fragment| {
+                *fragment = marker(count);
+                count += 1;
+            });
+            let mut rendered = String::new();
+            self.render_template(view, &mut rendered)?;
+            Ok((rendered, count))
+        })
     }
 
     /// [`spec_literal`] of `spec`, the document of the feature view `name`, made once.

@@ -30,16 +30,16 @@ pub mod scorecard;
 #[cfg(test)]
 mod tests;
 
-use crate::skeleton::{Skeleton, marker};
+use crate::skeleton::{Fragments, Skeletons, marker};
 use crate::{Collect, Emit, FileSink, Target};
 use handlebars::Handlebars;
 use plinth_ir::Platform;
 use plinth_syntax::Diagnostic;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 pub const CODE_INTERNAL: &str = "plinth::target::internal";
 
@@ -186,38 +186,21 @@ fn render_gaps(hbs: &Handlebars<'_>, gaps: &[card::AnnexGap<'_>]) -> Result<Stri
         .map_err(|e| format!("cannot render the Annex IV gaps: {e}"))
 }
 
-/// The model card template rendered once per [`card::Card::shape`], shared by the
-/// workers of one platform (`crate::skeleton`). Which worker renders a shape first does
-/// not matter: every card of a shape gets the same skeleton.
-#[derive(Default)]
-struct Skeletons(Mutex<HashMap<Vec<u32>, Arc<Skeleton>>>);
-
-impl Skeletons {
-    /// The skeleton of `shape`, rendered from `card` (which has that shape; its values
-    /// become markers) the first time a card of that shape comes.
-    fn get(
-        &self,
-        hbs: &Handlebars<'_>,
-        shape: &[u32],
-        card: &mut card::Card<'_>,
-    ) -> Result<Arc<Skeleton>, String> {
-        // Held while a new shape renders: only the first cards of each shape wait on it.
-        let mut skeletons = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(skeleton) = skeletons.get(shape) {
-            return Ok(Arc::clone(skeleton));
-        }
-        let mut count = 0;
-        card.each_fragment(&mut |value| {
-            *value = card::Text::from(marker(count));
-            count += 1;
-        });
-        let rendered = hbs
-            .render("model_card", card)
-            .map_err(|e| format!("cannot render the model card template: {e}"))?;
-        let skeleton = Arc::new(Skeleton::parse(&rendered, count)?);
-        skeletons.insert(shape.to_vec(), Arc::clone(&skeleton));
-        Ok(skeleton)
-    }
+/// The model card template rendered with markers for `card`'s values (which become the
+/// markers): the skeleton of `card`'s shape, and how many values it has.
+fn card_skeleton(
+    hbs: &Handlebars<'_>,
+    card: &mut card::Card<'_>,
+) -> Result<(String, usize), String> {
+    let mut count = 0;
+    card.each_fragment(&mut |value| {
+        *value = card::Text::from(marker(count));
+        count += 1;
+    });
+    let rendered = hbs
+        .render("model_card", card)
+        .map_err(|e| format!("cannot render the model card template: {e}"))?;
+    Ok((rendered, count))
 }
 
 /// What one platform's cards share: the renderer, the lookups, the rendered parts.
@@ -234,9 +217,8 @@ struct Cards<'h, 'a> {
 #[derive(Default)]
 struct Scratch {
     shape: Vec<u32>,
-    /// The card's fragments, escaped, one after another; fragment `i` ends at `ends[i]`.
-    fragments: String,
-    ends: Vec<usize>,
+    /// The card's values, escaped.
+    fragments: Fragments,
     out: String,
 }
 
@@ -268,28 +250,17 @@ impl<'h, 'a> Cards<'h, 'a> {
         let mut c = self.card(m);
         scratch.shape.clear();
         c.shape(&mut scratch.shape);
-        let Scratch {
-            fragments, ends, ..
-        } = scratch;
+        let fragments = &mut scratch.fragments;
         fragments.clear();
-        ends.clear();
         c.each_fragment(&mut |value| {
-            escape::markdown_into(value, fragments);
-            ends.push(fragments.len());
+            fragments.push_with(|buf| escape::markdown_into(value, buf));
         });
         let skeleton = self
             .skeletons
-            .get(self.hbs, &scratch.shape, &mut c)
+            .get(&scratch.shape, || card_skeleton(self.hbs, &mut c))
             .map_err(|e| format!("cannot render the model card of `{}`: {e}", m.name))?;
         scratch.out.clear();
-        let fragment = |i: usize| {
-            let start = match i.checked_sub(1) {
-                Some(before) => *scratch.ends.get(before)?,
-                None => 0,
-            };
-            scratch.fragments.get(start..*scratch.ends.get(i)?)
-        };
-        skeleton.fill(fragment, &mut scratch.out)?;
+        skeleton.fill(|i| scratch.fragments.get(i), &mut scratch.out)?;
         match &c.annex {
             Some(annex) => self
                 .gap_lists
