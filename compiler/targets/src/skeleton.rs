@@ -18,9 +18,26 @@
 //! character that escape changes) and `triton` (whose skeleton is rendered without
 //! escaping, as its escape would change a marker's NUL; each fragment is escaped).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
+
+/// A value a template writes: mostly a spec string borrowed from the platform (which
+/// spares a copy of every string of thousands of outputs), owned where it is made for
+/// the output, or where a marker takes its place when the skeleton is rendered.
+pub type Text<'a> = Cow<'a, str>;
+
+/// Whether handlebars' `{{#if}}` holds for a text value: present and not empty. A
+/// shape holds it for each `if` a template tests on a value.
+pub fn truthy(text: Option<&Text<'_>>) -> bool {
+    text.is_some_and(|t| !t.is_empty())
+}
+
+/// A count in a shape (how often an `{{#each}}` repeats).
+pub fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 /// Ends the text before a marker and the marker's number. The template holds no NUL and
 /// a marker is only ever looked for in a skeleton, never in a fragment, so fragments may

@@ -43,7 +43,7 @@ pub mod spec;
 mod tests;
 
 use crate::names::{artifact_bucket_name, check_dns1123_label};
-use crate::skeleton::{Skeleton, Skeletons, marker};
+use crate::skeleton::{Skeleton, Skeletons, count, marker};
 use crate::{Collect, Emit, FileSink, Target};
 use handlebars::{Context, Handlebars, Output, RenderContext, Renderable};
 use petgraph::algo::toposort;
@@ -919,7 +919,6 @@ impl DagView<'_> {
     /// lines. Every optional fragment present is non-empty (a literal or a number), so
     /// `{{#if}}` on it is true exactly when it is present.
     fn shape(&self, out: &mut Vec<u32>) {
-        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         out.push(count(self.tasks.len()));
         for task in &self.tasks {
             out.push(count(task.comments.len()));

@@ -8,13 +8,10 @@ use super::lineage::Upstream;
 use plinth_ir::{BatchJob, PolicyDecision, PolicyFinding, PolicySummary, Service, Waiver};
 use plinth_ir::{Model, Monitor, Platform, Resources, Rollout, Slo};
 use serde::Serialize;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A value of the card: mostly a spec string borrowed from the platform, sometimes text
-/// made for the card. Borrowing spares a copy of every string of 5,000 cards, which
-/// handlebars copies once more into its context anyway.
-pub type Text<'a> = Cow<'a, str>;
+pub use crate::skeleton::Text;
+use crate::skeleton::{count, truthy};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Fact<'a> {
@@ -209,17 +206,6 @@ pub struct Card<'a> {
     pub findings: Vec<FindingView<'a>>,
     pub decisions: Vec<DecisionView<'a>>,
     pub annex: Option<Annex<'a>>,
-}
-
-/// Whether `{{#if}}` of `model_card.md.hbs` holds for a string value: handlebars counts
-/// a string true when it is not empty, and a missing one (`None`) false.
-fn truthy(text: Option<&Text<'_>>) -> bool {
-    text.is_some_and(|t| !t.is_empty())
-}
-
-/// A count in a [`Card::shape`].
-fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 // The card is rendered by splicing (`crate::skeleton`): handlebars renders

@@ -37,7 +37,7 @@
 mod tests;
 
 use crate::names::model_repository_uri;
-use crate::skeleton::{Fragments, Skeletons, marker};
+use crate::skeleton::{Fragments, Skeletons, count, marker, truthy};
 use crate::{Collect, Emit, FileSink, Target};
 use handlebars::Handlebars;
 use plinth_ir::{Model, Platform, Service, Tensor};
@@ -255,9 +255,7 @@ pub fn escape_pbtxt_into(text: &str, out: &mut String) {
     }
 }
 
-/// A value the template writes: borrowed from the platform where it can be, text so
-/// that a marker can take its place.
-pub type Text<'a> = Cow<'a, str>;
+pub use crate::skeleton::Text;
 
 /// The template's data: borrowed from the platform, so building it copies no names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -309,11 +307,6 @@ pub struct InstanceGroup<'a> {
     pub gpus: Text<'a>,
 }
 
-/// Whether handlebars' `{{#if}}` holds for a text value: present and not empty.
-fn truthy(text: Option<&Text>) -> bool {
-    text.is_some_and(|t| !t.is_empty())
-}
-
 impl<'a> ModelConfig<'a> {
     /// What the template decides on: each `{{#if}}` value's truth and each `{{#each}}`
     /// list's length (`@last` follows from it). Destructures the view whole, so a new
@@ -343,7 +336,7 @@ impl<'a> ModelConfig<'a> {
         out.push(u32::from(truthy(platform.as_ref())));
         out.push(u32::from(truthy(backend.as_ref())));
         for tensors in [inputs, outputs] {
-            out.push(u32::try_from(tensors.len()).unwrap_or(u32::MAX));
+            out.push(count(tensors.len()));
             out.extend(tensors.iter().map(|t| u32::from(t.reshape)));
         }
         match dynamic_batching {
